@@ -1,0 +1,99 @@
+"""The adapter contract: one small async protocol every platform source implements.
+
+An adapter takes a `CheckTarget` (one account, with the state the adapter kept
+from its previous check) and an `AdapterContext` (shared HTTP client, settings,
+secrets, clock, outbound URL guard) and returns a `CheckResult`. It never
+raises for anything a platform does: every failure is an `Observation` with
+one of the failed outcomes (blocked, rate_limited, auth_error, transient,
+parse_error) and a useful `detail`.
+
+Adapters import nothing of `monitor` but the shared models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+import httpx
+
+from monitor.models import Observation, Outcome, Platform
+
+EXCERPT_CHARS = 200
+
+
+@dataclass(frozen=True, slots=True)
+class CheckTarget:
+    """The account an adapter checks, with its source settings from the roster."""
+
+    id: int
+    platform: Platform
+    account_id: str
+    name: str
+    feed_url: str = ""
+    appid: str = ""
+    secret_env: str = ""
+    # What this adapter stored after its previous check of the account
+    # (ETag / Last-Modified, WeChat scan progress, ...). Never holds secrets.
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+class Secrets(Protocol):
+    def get(self, name: str) -> str | None: ...
+
+
+@dataclass(slots=True)
+class AdapterContext:
+    """What every adapter may use; tests build one around a test client and clock."""
+
+    http: httpx.AsyncClient
+    settings: Any  # monitor.settings.Settings (duck-typed: adapters do not import it)
+    secrets: Secrets
+    clock: Callable[[], datetime]
+    # Raises nothing; returns a reason string when a roster URL must not be fetched.
+    url_guard: Callable[[str], Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """An adapter's answer: the observation, and the state to keep for next time."""
+
+    observation: Observation
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+class Adapter(Protocol):
+    """A source of observations for accounts of some platforms."""
+
+    name: str
+
+    async def check(self, target: CheckTarget, ctx: AdapterContext) -> CheckResult: ...
+
+
+def failed(
+    target: CheckTarget,
+    ctx: AdapterContext,
+    source: str,
+    outcome: Outcome,
+    detail: str,
+    *,
+    body: str | bytes | None = None,
+    retry_after: float | None = None,
+    state: dict[str, Any] | None = None,
+) -> CheckResult:
+    """A failed-check result; with `body`, the detail ends with a short excerpt of it."""
+    if body is not None:
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+        excerpt = " ".join(text[:EXCERPT_CHARS].split())
+        detail = f"{detail}; body: {excerpt!r}"
+    obs = Observation(
+        account=target.id,
+        observed_at=ctx.clock(),
+        source=source,
+        outcome=outcome,
+        detail=detail,
+        retry_after=retry_after,
+    )
+    return CheckResult(obs, dict(target.state) if state is None else state)

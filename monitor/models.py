@@ -1,0 +1,206 @@
+"""The shared vocabulary: platforms, outcomes, observations, states and verdicts.
+
+Everything else imports this module; it imports nothing of the project.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Platform(StrEnum):
+    """A platform an account lives on; the value is the English code used everywhere."""
+
+    WECHAT = "wechat"
+    WEIBO = "weibo"
+    DOUYIN = "douyin"
+    TOUTIAO = "toutiao"
+    KUAISHOU = "kuaishou"
+    BILIBILI = "bilibili"
+    FEED = "feed"
+
+    @property
+    def label(self) -> str:
+        return PLATFORM_LABELS[self]
+
+
+PLATFORM_LABELS: dict[Platform, str] = {
+    Platform.WECHAT: "微信",
+    Platform.WEIBO: "微博",
+    Platform.DOUYIN: "抖音",
+    Platform.TOUTIAO: "头条",
+    Platform.KUAISHOU: "快手",
+    Platform.BILIBILI: "哔哩哔哩",
+    Platform.FEED: "RSS",
+}
+
+
+class RosterStatus(StrEnum):
+    """What the roster says about an account's lifecycle."""
+
+    OPERATING = "operating"
+    STOPPED = "stopped"
+    CANCELLED = "cancelled"
+
+
+ROSTER_STATUS_LABELS: dict[RosterStatus, str] = {
+    RosterStatus.OPERATING: "运行",
+    RosterStatus.STOPPED: "停运",
+    RosterStatus.CANCELLED: "已注销",
+}
+
+
+class Outcome(StrEnum):
+    """How one check ended. Evidence outcomes inform verdicts; failures never do."""
+
+    OK = "ok"
+    NO_CONTENT = "no_content"
+    NOT_FOUND = "not_found"
+    RESTRICTED = "restricted"
+    BLOCKED = "blocked"
+    RATE_LIMITED = "rate_limited"
+    AUTH_ERROR = "auth_error"
+    TRANSIENT = "transient"
+    PARSE_ERROR = "parse_error"
+
+    @property
+    def is_evidence(self) -> bool:
+        return self in EVIDENCE_OUTCOMES
+
+
+EVIDENCE_OUTCOMES: frozenset[Outcome] = frozenset(
+    {Outcome.OK, Outcome.NO_CONTENT, Outcome.NOT_FOUND, Outcome.RESTRICTED}
+)
+FAILED_OUTCOMES: frozenset[Outcome] = frozenset(set(Outcome) - EVIDENCE_OUTCOMES)
+
+
+class State(StrEnum):
+    """The verdict on an account at a date."""
+
+    ACTIVE = "active"
+    WARNING = "warning"
+    ZOMBIE = "zombie"
+    SUSPENDED = "suspended"
+    CANCELLED = "cancelled"
+    UNKNOWN = "unknown"
+
+
+STATE_LABELS: dict[State, str] = {
+    State.ACTIVE: "正常",
+    State.WARNING: "即将超期",
+    State.ZOMBIE: "僵尸",
+    State.SUSPENDED: "停运未注销",
+    State.CANCELLED: "已注销",
+    State.UNKNOWN: "未检测",
+}
+
+# The official notice's 问题类别 for a zombie, by platform.
+ZOMBIE_LABELS: dict[Platform, str] = {
+    Platform.WECHAT: "僵尸微信",
+    Platform.WEIBO: "僵尸微博",
+}
+ZOMBIE_LABEL_OTHER = "僵尸账号"
+UNKNOWN_FAILED_LABEL = "采集失败"
+
+
+def state_label(state: State, platform: Platform, *, ever_checked: bool = False) -> str:
+    """The Chinese label of a state as the notice and the dashboard write it."""
+    if state is State.ZOMBIE:
+        return ZOMBIE_LABELS.get(platform, ZOMBIE_LABEL_OTHER)
+    if state is State.UNKNOWN and ever_checked:
+        return UNKNOWN_FAILED_LABEL
+    return STATE_LABELS[state]
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One check of one account: what a source (or an inspector) saw, and when.
+
+    Times are timezone-aware. `account` is the account's stable id in the store
+    (0 while the observation is not yet attached to a stored account).
+    """
+
+    account: int
+    observed_at: datetime
+    source: str
+    outcome: Outcome
+    latest_post_at: datetime | None = None
+    post_id: str | None = None
+    post_url: str | None = None
+    post_title: str | None = None
+    detail: str | None = None
+    # The first day a scan covered when it found no post at all (WeChat datacube):
+    # the latest post is earlier than this day.
+    silent_since: date | None = None
+    # What the platform says about the account (screen_name, verified, ...).
+    profile: dict[str, Any] | None = None
+    retry_after: float | None = None
+    id: int | None = None
+
+    @property
+    def is_evidence(self) -> bool:
+        return self.outcome.is_evidence
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """The observation a verdict rests on, as shown to a reader."""
+
+    observation_id: int | None
+    observed_at: datetime
+    source: str
+    outcome: Outcome
+    url: str | None = None
+    title: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The state of one account at one date, with why and on what evidence."""
+
+    state: State
+    label: str
+    reason: str
+    as_of: date
+    latest_post_at: datetime | None = None
+    latest_post_date: date | None = None
+    silent_since: date | None = None
+    days_silent: int | None = None
+    no_content: bool = False
+    evidence: Evidence | None = None
+    roster_problem: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RosterFacts:
+    """What the roster in force at the as-of date says about one account."""
+
+    platform: Platform
+    status: RosterStatus = RosterStatus.OPERATING
+
+
+@dataclass(slots=True)
+class AccountView:
+    """An account with its roster fields in force at some moment."""
+
+    id: int
+    platform: Platform
+    account_id: str
+    name: str
+    unit: str
+    unit_id: int
+    region: str
+    status: RosterStatus
+    roster_order: int
+    supervisor: str = ""
+    contact: str = ""
+    note: str = ""
+    source: str = ""
+    feed_url: str = ""
+    appid: str = ""
+    secret_env: str = ""
+    retired: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,230 @@
+"""Settings: defaults < TOML file (`--config` / `MONITOR_CONFIG`) < `MONITOR_*` env vars.
+
+Nested keys use `__` in env names, e.g. `MONITOR_POLICY__ZOMBIE_AFTER=14d`.
+Secrets never live here by value except the Weibo visitor cookie, which is
+read from the environment or a secrets file and is never printed.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic_settings import (
+    NoDecode,
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from monitor.dates import DEFAULT_TIMEZONE, DateInputError, zone
+from monitor.durations import Duration, DurationError
+
+
+def _duration(value: Any) -> Duration:
+    try:
+        return Duration.parse(value)
+    except DurationError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+DurationField = Annotated[Duration, NoDecode, BeforeValidator(_duration), PlainSerializer(str)]
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; `problems` lists (key, message) pairs."""
+
+    def __init__(self, source: str, problems: list[tuple[str, str]]):
+        self.source = source
+        self.problems = problems
+        lines = "; ".join(f"{key}: {msg}" for key, msg in problems)
+        super().__init__(f"{source}: {lines}")
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Policy(Section):
+    """The windows of the classification rules (see README, "Windows")."""
+
+    zombie_after: DurationField = Duration(months=1)
+    suspended_after: DurationField = Duration(months=6)
+    warn_before: DurationField = Duration(days=3)
+    evidence_max_age: DurationField = Duration(days=3)
+
+    def describe(self) -> str:
+        return (
+            f"zombie after {self.zombie_after}, suspended after {self.suspended_after}, "
+            f"warn {self.warn_before} before, evidence max age {self.evidence_max_age}"
+        )
+
+
+class HttpSettings(Section):
+    timeout_s: float = Field(default=20.0, gt=0)
+    user_agent: str = (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+        "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"
+    )
+    max_body_bytes: int = Field(default=5_000_000, gt=0)
+
+
+class WeiboSettings(Section):
+    base_url: str = "https://m.weibo.cn"
+    # The visitor cookie (SUB=...) is a secret: set MONITOR_WEIBO__COOKIE or a secrets file.
+    cookie: SecretStr | None = None
+    max_pages: int = Field(default=2, ge=1)
+
+
+class WechatSettings(Section):
+    api_base_url: str = "https://api.weixin.qq.com"
+    freepublish_count: int = Field(default=20, ge=1, le=20)
+    worker_threads: int = Field(default=4, ge=1)
+
+
+class FeedSettings(Section):
+    pass
+
+
+class NetworkSettings(Section):
+    allow_private_addresses: bool = False
+
+
+class Settings(BaseSettings):
+    """Every setting of the monitor; `monitor config check` validates a file of them."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MONITOR_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        nested_model_default_partial_update=True,
+    )
+
+    database: str = "monitor.db"
+    timezone: str = DEFAULT_TIMEZONE
+    secrets_file: str | None = None
+    policy: Policy = Policy()
+    http: HttpSettings = HttpSettings()
+    weibo: WeiboSettings = WeiboSettings()
+    wechat: WechatSettings = WechatSettings()
+    feed: FeedSettings = FeedSettings()
+    network: NetworkSettings = NetworkSettings()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zone(value)
+        except DateInputError as exc:
+            raise ValueError(str(exc)) from exc
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The TOML file arrives through init kwargs (see load_settings), below env.
+        return (env_settings, init_settings)
+
+    @property
+    def tz(self):  # noqa: ANN201 - ZoneInfo
+        return zone(self.timezone)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """The parsed config file, or ConfigError naming the file and line."""
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise ConfigError(str(path), [("(file)", "no such file")]) from exc
+    except OSError as exc:
+        raise ConfigError(str(path), [("(file)", f"cannot read: {exc.strerror}")]) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), [("(syntax)", str(exc))]) from exc
+
+
+def config_path(explicit: str | None) -> Path | None:
+    """The config file: `--config`, else `MONITOR_CONFIG`, else none."""
+    chosen = explicit or os.environ.get("MONITOR_CONFIG")
+    return Path(chosen) if chosen else None
+
+
+def load_settings(config: str | None = None) -> Settings:
+    """Settings from defaults, the config file and the environment; ConfigError if invalid."""
+    path = config_path(config)
+    data = read_toml(path) if path else {}
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(str(path) if path else "environment", _problems(exc)) from exc
+
+
+def _problems(exc: ValidationError) -> list[tuple[str, str]]:
+    out = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(root)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        out.append((key, msg.removeprefix("Value error, ")))
+    return out
+
+
+def database_path(explicit: str | None, settings: Settings | None) -> str:
+    """The database file: `--db`, then `MONITOR_DB`, then the config, then ./monitor.db."""
+    if explicit:
+        return explicit
+    env = os.environ.get("MONITOR_DB")
+    if env:
+        return env
+    if settings is not None:
+        return settings.database
+    return "monitor.db"
+
+
+def read_secrets_file(path: str | None) -> dict[str, str]:
+    """KEY=VALUE lines of a secrets file (blank lines and # comments ignored)."""
+    if not path:
+        return {}
+    out: dict[str, str] = {}
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(path, [("secrets_file", f"cannot read: {exc.strerror}")]) from exc
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if "=" not in line:
+            raise ConfigError(path, [(f"line {number}", "expected KEY=VALUE")])
+        key, _, value = line.partition("=")
+        out[key.strip()] = value.strip()
+    return out
+
+
+class SecretLookup:
+    """Looks up a secret by name: the environment first, then the secrets file."""
+
+    def __init__(self, file_values: dict[str, str] | None = None):
+        self._file = file_values or {}
+
+    def get(self, name: str) -> str | None:
+        return os.environ.get(name) or self._file.get(name)
