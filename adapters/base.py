@@ -82,6 +82,7 @@ def failed(
     body: str | bytes | None = None,
     retry_after: float | None = None,
     state: dict[str, Any] | None = None,
+    observed_at: datetime | None = None,
 ) -> CheckResult:
     """A failed-check result; with `body`, the detail ends with a short excerpt of it."""
     if body is not None:
@@ -90,7 +91,7 @@ def failed(
         detail = f"{detail}; body: {excerpt!r}"
     obs = Observation(
         account=target.id,
-        observed_at=ctx.clock(),
+        observed_at=observed_at or ctx.clock(),
         source=source,
         outcome=outcome,
         detail=detail,

@@ -62,7 +62,9 @@ class Duration:
         if self.months:
             parts.append(f"{self.months // 12}y" if self.months % 12 == 0 else f"{self.months}mo")
         if self.days or not parts:
-            parts.append(f"{self.days // 7}w" if self.days and self.days % 7 == 0 else f"{self.days}d")
+            parts.append(
+                f"{self.days // 7}w" if self.days and self.days % 7 == 0 else f"{self.days}d"
+            )
         return "".join(parts)
 
 

@@ -23,8 +23,8 @@ from pydantic import (
     field_validator,
 )
 from pydantic_settings import (
-    NoDecode,
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
@@ -144,7 +144,7 @@ class Settings(BaseSettings):
         return (env_settings, init_settings)
 
     @property
-    def tz(self):  # noqa: ANN201 - ZoneInfo
+    def tz(self):
         return zone(self.timezone)
 
 

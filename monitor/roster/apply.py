@@ -1,0 +1,146 @@
+"""Turning a read roster into database changes: plan (pure comparison), then apply.
+
+Re-importing the same file plans nothing. Accounts missing from a new roster
+are kept and reported ("not in this roster"); `prune` retires them with a new
+version. History is never deleted: every change is a new version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from monitor.roster import RosterEntry, identity_key
+from monitor.store import VERSIONED_FIELDS, AccountChange, ImportRecord, Store, StoredAccount
+
+
+@dataclass(slots=True)
+class ImportPlan:
+    """What an import would do; `changes` is what gets written."""
+
+    added: list[AccountChange] = field(default_factory=list)
+    updated: list[tuple[AccountChange, list[str]]] = field(default_factory=list)
+    unchanged: list[StoredAccount] = field(default_factory=list)
+    not_in_roster: list[StoredAccount] = field(default_factory=list)
+    retired: list[AccountChange] = field(default_factory=list)
+    units_added: list[str] = field(default_factory=list)
+    units_unchanged: list[str] = field(default_factory=list)
+    units_not_in_roster: list[str] = field(default_factory=list)
+    rejected_rows: int = 0
+
+    @property
+    def changes(self) -> list[AccountChange]:
+        return [*self.added, *(c for c, _ in self.updated), *self.retired]
+
+    @property
+    def is_noop(self) -> bool:
+        return not self.changes
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "units": {
+                "added": len(self.units_added),
+                "unchanged": len(self.units_unchanged),
+                "not_in_roster": len(self.units_not_in_roster),
+            },
+            "accounts": {
+                "added": len(self.added),
+                "updated": len(self.updated),
+                "unchanged": len(self.unchanged),
+                "not_in_roster": len(self.not_in_roster),
+                "retired": len(self.retired),
+                "rejected": self.rejected_rows,
+            },
+        }
+
+
+def plan_import(
+    store: Store,
+    entries: Sequence[RosterEntry],
+    *,
+    prune: bool = False,
+    rejected_rows: int = 0,
+) -> ImportPlan:
+    """Compare roster entries with the accounts in the store; nothing is written."""
+    stored = store.roster()
+    plan = ImportPlan(rejected_rows=rejected_rows)
+    next_order = store.max_roster_order() + 1
+    matched: set[str] = set()
+    for entry in sorted(entries, key=lambda e: e.order):
+        given = entry.fields()
+        fields = {k: str(given.get(k, "")) for k in VERSIONED_FIELDS}
+        current = stored.get(entry.key)
+        new_identity = None
+        if current is None and entry.account_id:
+            # An account first listed by name may gain its platform id later.
+            by_name = stored.get(identity_key(entry.platform, "", entry.name))
+            if by_name is not None and not by_name.account_id and by_name.identity not in matched:
+                current, new_identity = by_name, entry.key
+        change = AccountChange(
+            identity=entry.key,
+            platform=entry.platform,
+            account_id=entry.account_id,
+            unit=entry.unit,
+            fields=fields,
+        )
+        if current is None:
+            change.roster_order = next_order + entry.order
+            plan.added.append(change)
+            continue
+        matched.add(current.identity)
+        change.account = current.id
+        change.new_identity = new_identity
+        changed = [k for k, v in fields.items() if current.fields.get(k, "") != v]
+        if current.unit != entry.unit:
+            changed.append("unit")
+        if current.retired:
+            changed.append("retired")
+        if new_identity:
+            changed.append("account_id")
+        if changed:
+            plan.updated.append((change, changed))
+        else:
+            plan.unchanged.append(current)
+    for identity, account in stored.items():
+        if identity in matched or account.retired:
+            continue
+        plan.not_in_roster.append(account)
+        if prune:
+            plan.retired.append(
+                AccountChange(
+                    identity=identity,
+                    platform=account.platform,
+                    account_id=account.account_id,
+                    unit=account.unit,
+                    fields=dict(account.fields),
+                    account=account.id,
+                    retired=True,
+                )
+            )
+    known_units = {a.unit for a in stored.values()}
+    roster_units = list(dict.fromkeys(e.unit for e in sorted(entries, key=lambda e: e.order)))
+    plan.units_added = [u for u in roster_units if u not in known_units]
+    plan.units_unchanged = [u for u in roster_units if u in known_units]
+    active_units = {a.unit for a in stored.values() if not a.retired}
+    plan.units_not_in_roster = sorted(active_units - set(roster_units))
+    return plan
+
+
+def apply_plan(
+    store: Store,
+    plan: ImportPlan,
+    *,
+    file: str,
+    form: str,
+    now: datetime,
+    effective_at: datetime | None = None,
+) -> int | None:
+    """Write the plan in one transaction; the import's id, or None when nothing changed."""
+    if plan.is_noop:
+        return None
+    record = ImportRecord(
+        file=file, form=form, imported_at=now, effective_at=effective_at, summary=plan.summary()
+    )
+    return store.apply_import(record, plan.changes)

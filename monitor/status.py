@@ -1,0 +1,87 @@
+"""Verdicts for the roster at an as-of date: store reads + pure classification."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, tzinfo
+from typing import Any
+
+from monitor.classify import Windows, classify
+from monitor.dates import end_of_day, iso
+from monitor.models import AccountView, RosterFacts, Verdict
+from monitor.store import AccountState, Store
+
+
+@dataclass(slots=True)
+class AccountVerdict:
+    """An account as it stood at the as-of date, and the verdict on it."""
+
+    state: AccountState
+    verdict: Verdict
+
+    @property
+    def account(self) -> AccountView:
+        return self.state.account
+
+
+def windows_of(policy: Any) -> Windows:
+    """The classifier's windows from a settings Policy (or anything with the same fields)."""
+    return Windows(
+        zombie_after=policy.zombie_after,
+        suspended_after=policy.suspended_after,
+        warn_before=policy.warn_before,
+        evidence_max_age=policy.evidence_max_age,
+    )
+
+
+def verdicts_at(
+    store: Store,
+    as_of: date,
+    policy: Any,
+    tz: tzinfo,
+    *,
+    ids: Sequence[int] | None = None,
+    include_retired: bool = False,
+) -> list[AccountVerdict]:
+    """Every account's verdict at the end of `as_of`, with the roster then in force."""
+    windows = windows_of(policy)
+    states = store.states_at(end_of_day(as_of, tz), ids=ids, include_retired=include_retired)
+    out = []
+    for s in states:
+        facts = RosterFacts(platform=s.account.platform, status=s.account.status)
+        verdict = classify(facts, s.evidence, windows, as_of, tz, last_checked_at=s.last_checked_at)
+        out.append(AccountVerdict(s, verdict))
+    return out
+
+
+def status_record(item: AccountVerdict, tz: tzinfo) -> dict[str, Any]:
+    """The JSON object of `monitor status --json` (and of the API's account items)."""
+    a, v, s = item.account, item.verdict, item.state
+    ev = v.evidence
+    return {
+        "id": a.id,
+        "platform": a.platform.value,
+        "account_id": a.account_id,
+        "name": a.name,
+        "unit": a.unit,
+        "unit_id": a.unit_id,
+        "region": a.region,
+        "roster_status": a.status.value,
+        "state": v.state.value,
+        "state_label": v.label,
+        "as_of": v.as_of.isoformat(),
+        "latest_post_at": iso(v.latest_post_at, tz),
+        "latest_post_date": v.latest_post_date.isoformat() if v.latest_post_date else None,
+        "silent_since": v.silent_since.isoformat() if v.silent_since else None,
+        "no_content": v.no_content,
+        "days_silent": v.days_silent,
+        "last_checked_at": iso(s.last_checked_at, tz),
+        "last_outcome": s.last_outcome.value if s.last_outcome else None,
+        "reason": v.reason,
+        "roster_problem": v.roster_problem,
+        "evidence_url": ev.url if ev else None,
+        "evidence_title": ev.title if ev else None,
+        "evidence_observed_at": iso(ev.observed_at, tz) if ev else None,
+        "evidence_source": ev.source if ev else None,
+    }

@@ -1,0 +1,140 @@
+"""The store on a real SQLite file: migrations, WAL, observations at a moment."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+
+import pytest
+
+from monitor.models import Observation, Outcome, Platform, RosterStatus
+from monitor.store import (
+    MIGRATIONS,
+    AccountChange,
+    DatabaseVersionError,
+    ImportRecord,
+    Store,
+    StoreError,
+)
+
+
+def test_a_new_file_is_in_wal_mode_with_every_migration_applied(tmp_path):
+    path = tmp_path / "m.db"
+    with Store.open(path) as store:
+        assert store.applied_migrations() == [name for name, _ in MIGRATIONS]
+        assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert store.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
+def test_an_old_version_file_is_migrated_forward_on_open_and_keeps_its_rows(tmp_path):
+    path = tmp_path / "old.db"
+    old = Store.open(path, migrate=False)
+    old.migrate(upto=MIGRATIONS[0][0])
+    assert old.applied_migrations() == [MIGRATIONS[0][0]]
+    old.conn.executescript(
+        """
+        INSERT INTO units (id, name, created_at) VALUES (1, '石泉县统计局', '2020-01-01T00:00:00.000000+00:00');
+        INSERT INTO accounts (id, identity, platform, account_id, roster_order, created_at)
+            VALUES (1, 'weibo:name:石泉统计', 'weibo', '', 0, '2020-01-01T00:00:00.000000+00:00');
+        INSERT INTO account_versions (account, valid_from, name, unit, region, status)
+            VALUES (1, '0001-01-01T00:00:00.000000+00:00', '石泉统计', 1, '石泉县', 'operating');
+        INSERT INTO observations (account, observed_at, source, outcome, evidence, latest_post_at, recorded_at)
+            VALUES (1, '2020-03-04T01:00:00.000000+00:00', 'manual', 'ok', 1,
+                    '2020-01-13T02:00:00.000000+00:00', '2020-03-04T01:00:00.000000+00:00');
+        """
+    )
+    old.close()
+    with Store.open(path) as store:
+        assert store.applied_migrations() == [name for name, _ in MIGRATIONS]
+        states = store.states_at(datetime(2020, 3, 5, tzinfo=UTC))
+        assert [s.account.name for s in states] == ["石泉统计"]
+        assert states[0].account.feed_url == ""
+        assert states[0].evidence is not None
+        assert states[0].evidence.latest_post_at == datetime(2020, 1, 13, 2, tzinfo=UTC)
+        assert "alerts" in store.db.table_names()
+
+
+def test_a_file_from_a_newer_monitor_is_refused(tmp_path):
+    path = tmp_path / "new.db"
+    Store.open(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("INSERT INTO schema_migrations VALUES ('9999_future', 'x')")
+    conn.commit()
+    conn.close()
+    with pytest.raises(DatabaseVersionError, match="newer monitor"):
+        Store.open(path)
+
+
+def test_a_missing_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(StoreError, match="does not exist"):
+        Store.open(tmp_path / "nope" / "m.db")
+
+
+def _one_account(store: Store) -> int:
+    store.apply_import(
+        ImportRecord(
+            file="r.csv",
+            form="long",
+            imported_at=datetime(2020, 1, 1, tzinfo=UTC),
+            effective_at=None,
+        ),
+        [
+            AccountChange(
+                identity="weibo:id:1",
+                platform=Platform.WEIBO,
+                account_id="1",
+                unit="U",
+                fields={"name": "A", "region": "R", "status": RosterStatus.OPERATING.value},
+            )
+        ],
+    )
+    return store.resolve_account("weibo:1")
+
+
+def test_the_newest_evidence_at_or_before_a_moment_ignores_later_and_failed_checks(tmp_path):
+    with Store.open(tmp_path / "m.db") as store:
+        account = _one_account(store)
+
+        def obs(day: int, outcome: Outcome, post_day: int | None = None) -> Observation:
+            return Observation(
+                account=account,
+                observed_at=datetime(2020, 3, day, 1, tzinfo=UTC),
+                source="t",
+                outcome=outcome,
+                latest_post_at=datetime(2020, 2, post_day, tzinfo=UTC) if post_day else None,
+            )
+
+        store.add_observations(
+            [
+                obs(1, Outcome.OK, 10),
+                obs(2, Outcome.TRANSIENT),
+                obs(3, Outcome.OK, 20),
+                obs(4, Outcome.BLOCKED),
+            ]
+        )
+        at2 = store.states_at(datetime(2020, 3, 2, 23, tzinfo=UTC))[0]
+        assert at2.evidence is not None and at2.evidence.latest_post_at.day == 10
+        assert at2.last_outcome is Outcome.TRANSIENT
+        at9 = store.states_at(datetime(2020, 3, 9, tzinfo=UTC))[0]
+        assert at9.evidence.latest_post_at.day == 20
+        assert at9.last_outcome is Outcome.BLOCKED
+        before = store.states_at(datetime(2020, 2, 28, tzinfo=UTC))[0]
+        assert before.evidence is None and before.last_checked_at is None
+
+
+def test_the_evidence_lookup_uses_the_index(tmp_path):
+    with Store.open(tmp_path / "m.db") as store:
+        plan = store.conn.execute(
+            "EXPLAIN QUERY PLAN SELECT id FROM observations WHERE account = 1 AND evidence = 1 "
+            "AND observed_at <= 'x' ORDER BY observed_at DESC LIMIT 1"
+        ).fetchall()
+        assert any("observations_evidence" in row[-1] for row in plan)
+
+
+def test_source_state_round_trips(tmp_path):
+    with Store.open(tmp_path / "m.db") as store:
+        account = _one_account(store)
+        assert store.source_state(account) == {}
+        store.save_source_state(account, "feed", {"etag": '"abc"'})
+        store.save_source_state(account, "feed", {"etag": '"def"'})
+        assert store.source_state(account) == {"etag": '"def"'}
