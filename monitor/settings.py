@@ -102,6 +102,23 @@ class NetworkSettings(Section):
     allow_private_addresses: bool = False
 
 
+class SourceLimit(Section):
+    """Politeness towards one source: at most this many requests in flight and per second."""
+
+    max_concurrent: int = Field(default=2, ge=1)
+    rate_per_s: float = Field(default=1.0, gt=0)
+
+
+class SourceLimits(Section):
+    # Weibo blocks eagerly (HTTP 418); WeChat's API quota is per AppID; feeds are per host.
+    weibo: SourceLimit = SourceLimit(max_concurrent=2, rate_per_s=1.0)
+    wechat_api: SourceLimit = SourceLimit(max_concurrent=5, rate_per_s=5.0)
+    feed: SourceLimit = SourceLimit(max_concurrent=5, rate_per_s=5.0)
+
+    def for_source(self, name: str) -> SourceLimit:
+        return getattr(self, name, None) or SourceLimit()
+
+
 class Settings(BaseSettings):
     """Every setting of the monitor; `monitor config check` validates a file of them."""
 
@@ -121,6 +138,7 @@ class Settings(BaseSettings):
     wechat: WechatSettings = WechatSettings()
     feed: FeedSettings = FeedSettings()
     network: NetworkSettings = NetworkSettings()
+    limits: SourceLimits = SourceLimits()
 
     @field_validator("timezone")
     @classmethod

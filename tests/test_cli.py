@@ -230,9 +230,11 @@ def test_accounts_missing_from_a_new_roster_are_kept_then_pruned_as_retired(db, 
     run(capsys, "import", str(write(tmp_path, "r.csv", ROSTER)))
     shorter = "\n".join(ROSTER.splitlines()[:3]) + "\n"
     code, out, _ = run(capsys, "import", str(write(tmp_path, "r2.csv", shorter)))
+    assert code == 0
     assert "3 not in this roster" in out
     assert len(status_json(capsys)) == 5
     code, out, _ = run(capsys, "import", str(write(tmp_path, "r2.csv", shorter)), "--prune")
+    assert code == 0
     assert "retired" in out
     assert len(status_json(capsys)) == 2
     _code, out, _ = run(capsys, "accounts", "--all", "--json")
