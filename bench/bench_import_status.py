@@ -38,7 +38,7 @@ def write_roster(path: Path, n: int) -> None:
         w = csv.writer(fh)
         w.writerow(["类别", "主办单位", "平台", "账号名称", "账号ID", "状态"])
         for i in range(n):
-            region = REGIONS[i % len(REGIONS)]
+            region = REGIONS[(i // 4) % len(REGIONS)]
             unit = f"{region}第{i // 4}单位"
             w.writerow([region, unit, PLATFORMS[i % 4], f"账号{i}", f"{1000000000 + i}", "运行"])
 

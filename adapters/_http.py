@@ -1,0 +1,114 @@
+"""HTTP helpers shared by the httpx-based adapters: capped reads, Retry-After, body sniffing.
+
+Exceptions from httpx are translated once, here, into a `Fetched` or a `FetchFailure`
+value so that adapters branch on data, never on exception types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+import httpx
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """A response read in full (up to the byte cap)."""
+
+    url: str
+    status: int
+    headers: httpx.Headers
+    body: bytes
+    too_large: bool = False
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+
+@dataclass(frozen=True, slots=True)
+class FetchFailure:
+    """The request never produced a response; `invalid_url` marks a bad URL, not a network fault."""
+
+    detail: str
+    invalid_url: bool = False
+
+
+async def fetch(
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    headers: dict[str, str] | None = None,
+    timeout: float,
+    max_bytes: int,
+) -> Fetched | FetchFailure:
+    """GET `url` without following redirects, reading at most `max_bytes` of the body."""
+    try:
+        async with client.stream(
+            "GET", url, headers=headers, timeout=timeout, follow_redirects=False
+        ) as resp:
+            chunks: list[bytes] = []
+            size = 0
+            too_large = False
+            async for chunk in resp.aiter_bytes():
+                size += len(chunk)
+                if size > max_bytes:
+                    too_large = True
+                    chunks.append(chunk[: max(0, max_bytes - (size - len(chunk)))])
+                    break
+                chunks.append(chunk)
+            return Fetched(
+                str(resp.url), resp.status_code, resp.headers, b"".join(chunks), too_large
+            )
+    except httpx.TimeoutException as exc:
+        return FetchFailure(f"timed out after {timeout:g}s ({type(exc).__name__})")
+    except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+        return FetchFailure(f"invalid URL: {exc}", invalid_url=True)
+    except httpx.HTTPError as exc:
+        return FetchFailure(f"connection failed ({type(exc).__name__}: {exc})")
+    except OSError as exc:  # raised by some transports outside httpx's own tree
+        return FetchFailure(f"connection failed ({type(exc).__name__}: {exc})")
+
+
+def retry_after(headers: httpx.Headers, now: datetime) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date), or None."""
+    raw = headers.get("retry-after")
+    if raw is None:
+        return None
+    raw = raw.strip()
+    if raw.isdigit():
+        return float(raw)
+    try:
+        when = parsedate_to_datetime(raw)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def looks_like_html(body: bytes) -> bool:
+    """True when the body is an HTML page (a login wall or an error page), not data."""
+    head = body[:512].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html")) or b"<html" in head[:200]
+
+
+_LOGIN_MARKERS = (
+    "登录",
+    "login",
+    "passport",
+    "signin",
+    "sign in",
+    "password",
+    "验证码",
+    "captcha",
+    "访问受限",
+)
+
+
+def looks_like_login(text: str) -> bool:
+    """True when an HTML page looks like a login, captcha or access wall."""
+    lower = text.lower()
+    return any(marker in lower for marker in _LOGIN_MARKERS)

@@ -1,0 +1,230 @@
+"""The `feed` source: an RSS/Atom feed (RSSHub, WeWe RSS, wechat2rss, a site's own feed).
+
+Latest post = max of the entries' published/updated times, never the channel's
+`lastBuildDate` (an empty feed still carries a fresh one). Feeds from bridges
+break often, so anything short of dated entries is a failed check, never silence.
+
+Outbound safety: the URL and every redirect hop (at most 5, followed by hand) go
+through `ctx.url_guard` when set, else a `netguard.UrlGuard(ctx.settings)`.
+
+State kept: `etag`, `last_modified` (for conditional GET) and the last evidence
+`latest_post_at` (ISO), `post_id`, `post_url`, `post_title`, repeated on a 304.
+"""
+
+from __future__ import annotations
+
+import calendar
+import inspect
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urljoin
+from zoneinfo import ZoneInfo
+
+import feedparser
+
+from adapters._http import Fetched, FetchFailure, fetch, looks_like_html, looks_like_login
+from adapters._http import retry_after as parse_retry_after
+from adapters.base import AdapterContext, CheckResult, CheckTarget, failed
+from adapters.netguard import UrlGuard
+from monitor.models import Observation, Outcome
+
+SOURCE = "feed"
+MAX_REDIRECTS = 5
+TITLE_CHARS = 200
+Fail = Callable[..., CheckResult]
+
+
+class FeedAdapter:
+    """Reads the newest entry date of an RSS/Atom feed."""
+
+    name = SOURCE
+
+    async def check(self, target: CheckTarget, ctx: AdapterContext) -> CheckResult:
+        now = ctx.clock()
+        try:
+            return await _check(target, ctx, now)
+        except Exception as exc:  # last-resort funnel: an adapter never raises
+            return failed(
+                target,
+                ctx,
+                SOURCE,
+                Outcome.PARSE_ERROR,
+                f"unexpected error while reading the feed: {type(exc).__name__}: {exc}",
+                observed_at=now,
+            )
+
+
+async def _check(target: CheckTarget, ctx: AdapterContext, now: datetime) -> CheckResult:
+    def fail(outcome: Outcome, detail: str, **kw: Any) -> CheckResult:
+        return failed(target, ctx, SOURCE, outcome, detail, observed_at=now, **kw)
+
+    url = target.feed_url.strip()
+    if not url:
+        return fail(Outcome.PARSE_ERROR, "no feed URL configured")
+    got = await _fetch_guarded(url, _conditional_headers(target.state), ctx)
+    if isinstance(got, str):
+        return fail(Outcome.BLOCKED, got)
+    if isinstance(got, FetchFailure):
+        outcome = Outcome.PARSE_ERROR if got.invalid_url else Outcome.TRANSIENT
+        return fail(outcome, got.detail)
+    status = got.status
+    if status == 304:
+        return _not_modified(target, now, fail)
+    if status in (418, 429):
+        return fail(
+            Outcome.RATE_LIMITED,
+            f"HTTP {status} from the feed",
+            retry_after=parse_retry_after(got.headers, now),
+        )
+    if status >= 500 or status == 408:
+        return fail(Outcome.TRANSIENT, f"HTTP {status} from the feed", body=got.body)
+    if status in (404, 410):
+        # For a bridge (RSSHub, WeWe RSS, ...) a 404 usually means a broken route or a
+        # lost subscription, not a deleted account: a broken source, never evidence.
+        return fail(
+            Outcome.PARSE_ERROR,
+            f"HTTP {status}: feed route missing (broken bridge or wrong URL; "
+            "not evidence the account is gone)",
+            body=got.body,
+        )
+    if status == 401:
+        return fail(Outcome.AUTH_ERROR, "HTTP 401: the feed wants credentials", body=got.body)
+    if status == 403:
+        return fail(Outcome.BLOCKED, "HTTP 403: access refused", body=got.body)
+    if status != 200:
+        return fail(Outcome.PARSE_ERROR, f"unexpected HTTP {status}", body=got.body)
+    if got.too_large:
+        cap = ctx.settings.http.max_body_bytes
+        return fail(Outcome.PARSE_ERROR, f"feed larger than {cap} bytes (http.max_body_bytes)")
+    return _parse(target, ctx, now, got, fail)
+
+
+async def _fetch_guarded(
+    url: str, headers: dict[str, str], ctx: AdapterContext
+) -> Fetched | FetchFailure | str:
+    """GET with redirects followed by hand; a str is the guard's refusal."""
+    guard = ctx.url_guard or UrlGuard(ctx.settings)
+    http = ctx.settings.http
+    current = url
+    for hop in range(MAX_REDIRECTS + 1):
+        reason = guard(current)
+        if inspect.isawaitable(reason):
+            reason = await reason
+        if reason:
+            return reason if hop == 0 else f"redirect hop {hop} to {current}: {reason}"
+        got = await fetch(
+            ctx.http,
+            current,
+            headers={"User-Agent": http.user_agent, **headers},
+            timeout=http.timeout_s,
+            max_bytes=http.max_body_bytes,
+        )
+        if isinstance(got, FetchFailure) or got.status not in (301, 302, 303, 307, 308):
+            return got
+        location = got.headers.get("location")
+        if not location:
+            return FetchFailure(f"HTTP {got.status} redirect without a Location header")
+        current = urljoin(current, location)
+    return FetchFailure(f"more than {MAX_REDIRECTS} redirects (last: {current})")
+
+
+def _conditional_headers(state: dict[str, Any]) -> dict[str, str]:
+    """If-None-Match / If-Modified-Since, only when a stored post can answer a 304."""
+    if not state.get("latest_post_at"):
+        return {}
+    out = {}
+    if state.get("etag"):
+        out["If-None-Match"] = str(state["etag"])
+    if state.get("last_modified"):
+        out["If-Modified-Since"] = str(state["last_modified"])
+    return out
+
+
+def _not_modified(target: CheckTarget, now: datetime, fail: Fail) -> CheckResult:
+    state = dict(target.state)
+    try:
+        latest = datetime.fromisoformat(str(state["latest_post_at"]))
+    except (KeyError, ValueError):
+        return fail(Outcome.PARSE_ERROR, "HTTP 304 but no stored latest post to repeat")
+    obs = Observation(
+        account=target.id,
+        observed_at=now,
+        source=SOURCE,
+        outcome=Outcome.OK,
+        latest_post_at=latest,
+        post_id=state.get("post_id"),
+        post_url=state.get("post_url"),
+        post_title=state.get("post_title"),
+        detail="not modified",
+    )
+    return CheckResult(obs, state)
+
+
+def _parse(
+    target: CheckTarget,
+    ctx: AdapterContext,
+    now: datetime,
+    got: Fetched,
+    fail: Fail,
+) -> CheckResult:
+    if looks_like_html(got.body):
+        if looks_like_login(got.text):
+            return fail(
+                Outcome.BLOCKED, "HTML login/verification page instead of a feed", body=got.body
+            )
+        return fail(Outcome.PARSE_ERROR, "HTML page instead of a feed", body=got.body)
+    parsed = feedparser.parse(got.body)
+    if not parsed.get("version") and not parsed.entries:
+        why = parsed.get("bozo_exception")
+        return fail(
+            Outcome.PARSE_ERROR,
+            f"not an RSS/Atom feed ({type(why).__name__ if why else 'unknown format'})",
+            body=got.body,
+        )
+    if not parsed.entries:
+        return fail(Outcome.PARSE_ERROR, "feed has no entries", body=got.body)
+    dated = [(when, entry) for entry in parsed.entries if (when := _entry_time(entry))]
+    if not dated:
+        return fail(
+            Outcome.PARSE_ERROR,
+            f"none of the {len(parsed.entries)} entries has a published/updated date",
+            body=got.body,
+        )
+    when, entry = max(dated, key=lambda pair: pair[0])
+    latest = when.astimezone(ZoneInfo(ctx.settings.timezone))
+    title = " ".join(str(entry.get("title") or "").split())[:TITLE_CHARS] or None
+    evidence = {
+        "latest_post_at": latest.isoformat(),
+        "post_id": entry.get("id") or entry.get("link") or None,
+        "post_url": entry.get("link") or None,
+        "post_title": title,
+    }
+    state = {k: v for k, v in evidence.items() if v is not None}
+    if got.headers.get("etag"):
+        state["etag"] = got.headers["etag"]
+    if got.headers.get("last-modified"):
+        state["last_modified"] = got.headers["last-modified"]
+    obs = Observation(
+        account=target.id,
+        observed_at=now,
+        source=SOURCE,
+        outcome=Outcome.OK,
+        latest_post_at=latest,
+        post_id=evidence["post_id"],
+        post_url=evidence["post_url"],
+        post_title=title,
+        detail=f"{len(parsed.entries)} entries, {len(dated)} dated",
+    )
+    return CheckResult(obs, state)
+
+
+def _entry_time(entry: Any) -> datetime | None:
+    """The newer of an entry's published and updated times (feedparser gives UTC)."""
+    times = [
+        datetime.fromtimestamp(calendar.timegm(t), UTC)
+        for key in ("published_parsed", "updated_parsed")
+        # dict.get: FeedParserDict.get maps updated->published with a warning.
+        if (t := dict.get(entry, key))
+    ]
+    return max(times) if times else None

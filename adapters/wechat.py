@@ -1,0 +1,378 @@
+"""The `wechat_api` source: a WeChat official account's own API, with its AppID/AppSecret.
+
+Latest post = the newer of
+- `freepublish/batchget` (自由发布 items; `update_time` beside or inside `content`), and
+- the incremental datacube scan of `getarticlesummary` (群发 articles; a day with
+  articles counts as posted at the start of that day), see `adapters.wechat_scan`.
+
+wechatpy is synchronous (requests), so a check runs in this adapter's bounded
+thread pool (`wechat.worker_threads`); call `close()` at shutdown. Every wechatpy
+URL (API base, token, datacube) is pointed at `wechat.api_base_url`. Tokens are
+cached per AppID across checks in one MemoryStorage owned by the adapter.
+
+State kept: `dc_through`, `dc_empty_from`, `dc_floor`, `dc_latest`, `dc_title`,
+`dc_msgid` (the scan), never the secret or a token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import requests
+from wechatpy import WeChatClient
+from wechatpy.exceptions import WeChatClientException
+from wechatpy.session.memorystorage import MemoryStorage
+
+from adapters.base import AdapterContext, CheckResult, CheckTarget, failed
+from adapters.wechat_scan import DEFAULT_MAX_DAYS, ScanState, walk
+from monitor.dates import start_of_day
+from monitor.models import Observation, Outcome
+
+SOURCE = "wechat_api"
+TOKEN_PATH = "/cgi-bin/token"
+TOKEN_ERRCODES = frozenset({40001, 40014, 42001})
+AUTH_ERRCODES = {
+    40001: "access token rejected after a refresh",
+    40002: "invalid grant type",
+    40013: "invalid AppID",
+    40014: "access token rejected after a refresh",
+    40125: "invalid AppSecret",
+    40164: "caller IP is not in the account's IP whitelist",
+    41002: "AppID missing",
+    41004: "AppSecret missing",
+    42001: "access token expired again after a refresh",
+    48001: "API not authorized for this account",
+    50001: "API not authorized for this account",
+    50002: "account restricted from this API",
+}
+RATE_ERRCODES = frozenset({45009, 45011})
+BUSY_ERRCODES = frozenset({-1})
+_CREDENTIAL_PARAM = re.compile(r"(secret|access_token)=[^&\s'\"]*")
+
+
+class BadBody(Exception):
+    """The platform answered with something this adapter cannot read."""
+
+    def __init__(self, what: str, body: str):
+        super().__init__(what)
+        self.body = body
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    at: datetime
+    id: str | None
+    title: str | None
+    url: str | None
+
+
+class _Client(WeChatClient):
+    """wechatpy's client with every URL on `base` and the timeout on the token call too."""
+
+    def __init__(
+        self,
+        appid: str,
+        secret: str,
+        *,
+        base: str,
+        timeout: float,
+        storage: MemoryStorage,
+        http: requests.Session | None,
+    ):
+        super().__init__(appid, secret, session=storage, timeout=timeout, auto_retry=False)
+        # wechatpy reads API_BASE_URL through self/api objects: instance attributes win.
+        self.API_BASE_URL = f"{base}/cgi-bin/"
+        self.datacube.API_BASE_URL = f"{base}/datacube/"
+        self._token_url = f"{base}{TOKEN_PATH}"
+        if http is not None:
+            self._http = http
+
+    def fetch_access_token(self) -> dict[str, Any]:
+        res = self._http.get(
+            self._token_url,
+            params={"grant_type": "client_credential", "appid": self.appid, "secret": self.secret},
+            timeout=self.timeout,
+        )
+        if res.status_code >= 400:
+            raise WeChatClientException(None, None, client=self, request=res.request, response=res)
+        try:
+            result = res.json()
+        except ValueError as exc:
+            raise BadBody("token: not JSON", res.text) from exc
+        if not isinstance(result, dict):
+            raise BadBody("token: not a JSON object", res.text)
+        if result.get("errcode"):
+            raise WeChatClientException(int(result["errcode"]), result.get("errmsg"), client=self)
+        if not result.get("access_token"):
+            raise BadBody("token: no access_token", res.text)
+        expires_in = int(result.get("expires_in") or 7200)
+        self.session.set(self.access_token_key, result["access_token"], expires_in)
+        self.expires_at = int(time.time()) + expires_in
+        return result
+
+    def forget_token(self) -> None:
+        self.session.delete(self.access_token_key)
+        self.session.delete(self.access_token_expires_at_key)
+
+
+class WechatApiAdapter:
+    """Checks WeChat official accounts through their own API credentials."""
+
+    name = SOURCE
+
+    def __init__(
+        self,
+        *,
+        max_days_per_check: int = DEFAULT_MAX_DAYS,
+        http_factory: Callable[[], requests.Session] | None = None,
+    ):
+        self.max_days_per_check = max_days_per_check
+        self.http_factory = http_factory
+        self._storage = MemoryStorage()
+        self._executor: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def _pool(self, workers: int) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(
+                    max_workers=workers, thread_name_prefix="wechat-api"
+                )
+            return self._executor
+
+    def close(self) -> None:
+        """Shut the worker threads down (waits for running checks)."""
+        with self._lock:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)
+                self._executor = None
+
+    async def check(self, target: CheckTarget, ctx: AdapterContext) -> CheckResult:
+        now = ctx.clock()
+        appid = (target.appid or target.account_id).strip()
+        if not appid:
+            return failed(target, ctx, SOURCE, Outcome.AUTH_ERROR, "no AppID", observed_at=now)
+        if not target.secret_env:
+            return failed(
+                target, ctx, SOURCE, Outcome.AUTH_ERROR, "no AppSecret env var", observed_at=now
+            )
+        secret = ctx.secrets.get(target.secret_env)
+        if not secret:
+            detail = f"env var {target.secret_env} not set"
+            return failed(target, ctx, SOURCE, Outcome.AUTH_ERROR, detail, observed_at=now)
+        pool = self._pool(ctx.settings.wechat.worker_threads)
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(
+                pool, self._check_sync, target, ctx, now, appid, secret
+            )
+        except Exception as exc:  # last-resort funnel: an adapter never raises
+            detail = _scrub(f"unexpected error: {type(exc).__name__}: {exc}", secret)
+            return failed(target, ctx, SOURCE, Outcome.PARSE_ERROR, detail, observed_at=now)
+
+    def _check_sync(
+        self, target: CheckTarget, ctx: AdapterContext, now: datetime, appid: str, secret: str
+    ) -> CheckResult:
+        settings = ctx.settings
+        tz = ZoneInfo(settings.timezone)
+        today = now.astimezone(tz).date()
+        first_day = settings.policy.suspended_after.before(today)
+        scan = ScanState.from_dict(target.state, first_day)
+        http = self.http_factory() if self.http_factory else None
+        client = _Client(
+            appid,
+            secret,
+            base=settings.wechat.api_base_url.rstrip("/"),
+            timeout=settings.http.timeout_s,
+            storage=self._storage,
+            http=http,
+        )
+        state = dict(target.state)
+        try:
+            count = settings.wechat.freepublish_count
+            published = _call(client, lambda: client.freepublish.batchget(0, count, no_content=1))
+            fp_post = _freepublish_latest(published, tz)
+            # datacube has whole days only up to yesterday.
+            run = walk(
+                scan, today - timedelta(days=1), lambda d: _day(client, d), self.max_days_per_check
+            )
+            state.update(run.state.to_dict())
+            if run.error is not None:
+                raise run.error
+        except Exception as exc:
+            outcome, detail, body = _classify(exc)
+            detail = _scrub(detail, secret)
+            body = _scrub(body, secret) if body is not None else None
+            wait = _retry_after(exc) if outcome is Outcome.RATE_LIMITED else None
+            return failed(
+                target,
+                ctx,
+                SOURCE,
+                outcome,
+                detail,
+                body=body,
+                state=state,
+                observed_at=now,
+                retry_after=wait,
+            )
+        finally:
+            client._http.close()
+        return _result(target, now, tz, fp_post, run.state, run.days_scanned, state)
+
+
+def _call(client: _Client, fn: Callable[[], Any]) -> Any:
+    """One API call; a rejected token is dropped and the call retried once."""
+    try:
+        return fn()
+    except WeChatClientException as exc:
+        if exc.errcode not in TOKEN_ERRCODES:
+            raise
+        client.forget_token()
+        return fn()
+
+
+def _day(client: _Client, day: date) -> list[dict[str, Any]]:
+    items = _call(client, lambda: client.datacube.get_article_summary(day, day))
+    if not isinstance(items, list):
+        raise BadBody(f"getarticlesummary {day}: no list", _text(items))
+    return items
+
+
+def _freepublish_latest(published: Any, tz: ZoneInfo) -> Post | None:
+    """The newest freepublish item; update_time may sit in the item or in its `content`."""
+    if not isinstance(published, dict) or not isinstance(published.get("item"), list):
+        raise BadBody("freepublish/batchget: no item list", _text(published))
+    best: Post | None = None
+    for item in published["item"]:
+        if not isinstance(item, dict):
+            raise BadBody("freepublish/batchget: item is not an object", _text(published))
+        content = item.get("content") if isinstance(item.get("content"), dict) else {}
+        stamp = item.get("update_time") or content.get("update_time") or content.get("create_time")
+        try:
+            at = datetime.fromtimestamp(int(stamp), tz)
+        except (TypeError, ValueError, OverflowError, OSError) as exc:
+            raise BadBody(
+                "freepublish/batchget: item without a readable update_time", _text(published)
+            ) from exc
+        news = content.get("news_item")
+        first = news[0] if isinstance(news, list) and news and isinstance(news[0], dict) else {}
+        post = Post(
+            at, _opt(item.get("article_id")), _opt(first.get("title")), _opt(first.get("url"))
+        )
+        if best is None or post.at > best.at:
+            best = post
+    return best
+
+
+def _result(
+    target: CheckTarget,
+    now: datetime,
+    tz: ZoneInfo,
+    fp_post: Post | None,
+    scan: ScanState,
+    days_scanned: int,
+    state: dict[str, Any],
+) -> CheckResult:
+    candidates = [fp_post] if fp_post else []
+    if scan.resolved and scan.latest:
+        candidates.append(Post(start_of_day(scan.latest, tz), scan.msgid, scan.title, None))
+    if not scan.resolved:
+        # Days before empty_from are unscanned: only a post newer than them is provably latest.
+        quiet_start = start_of_day(scan.empty_from, tz)
+        candidates = [p for p in candidates if p.at >= quiet_start]
+    scope = f"datacube scanned {days_scanned} day(s) this check, through {scan.through}"
+    if not scan.resolved:
+        scope += f"; days {scan.floor}..{scan.empty_from - timedelta(days=1)} still to scan"
+    if candidates:
+        best = max(candidates, key=lambda p: p.at)
+        via = "freepublish" if best is fp_post else "datacube 群发 day"
+        obs = Observation(
+            account=target.id,
+            observed_at=now,
+            source=SOURCE,
+            outcome=Outcome.OK,
+            latest_post_at=best.at,
+            post_id=best.id,
+            post_url=best.url,
+            post_title=best.title,
+            detail=f"latest via {via}; {scope}",
+        )
+    else:
+        obs = Observation(
+            account=target.id,
+            observed_at=now,
+            source=SOURCE,
+            outcome=Outcome.OK,
+            silent_since=scan.empty_from,
+            detail=f"no post since {scan.empty_from} (freepublish empty); {scope}",
+        )
+    return CheckResult(obs, state)
+
+
+def _classify(exc: BaseException) -> tuple[Outcome, str, str | None]:
+    """The one funnel from wechatpy/requests exceptions to (outcome, detail, body)."""
+    if isinstance(exc, BadBody):
+        return Outcome.PARSE_ERROR, str(exc), exc.body
+    if isinstance(exc, WeChatClientException):
+        code, msg = exc.errcode, exc.errmsg
+        if code is None:
+            status = getattr(exc.response, "status_code", "?")
+            if status == 429:
+                return Outcome.RATE_LIMITED, "HTTP 429 from the WeChat API", None
+            return Outcome.TRANSIENT, f"HTTP {status} from the WeChat API", None
+        if code == 40164:
+            return (
+                Outcome.AUTH_ERROR,
+                f"IP whitelist: {AUTH_ERRCODES[code]} (errcode 40164: {msg})",
+                None,
+            )
+        if code in AUTH_ERRCODES:
+            return Outcome.AUTH_ERROR, f"{AUTH_ERRCODES[code]} (errcode {code}: {msg})", None
+        if code in RATE_ERRCODES:
+            return Outcome.RATE_LIMITED, f"API call quota reached (errcode {code}: {msg})", None
+        if code in BUSY_ERRCODES:
+            return Outcome.TRANSIENT, f"WeChat system busy (errcode {code}: {msg})", None
+        return Outcome.PARSE_ERROR, f"unexpected errcode {code}: {msg}", None
+    if isinstance(exc, requests.Timeout):
+        return Outcome.TRANSIENT, f"timed out ({type(exc).__name__})", None
+    if isinstance(exc, requests.RequestException):
+        return Outcome.TRANSIENT, f"connection failed ({type(exc).__name__}: {exc})", None
+    if isinstance(exc, (KeyError, TypeError, ValueError, AttributeError)):
+        return Outcome.PARSE_ERROR, f"unexpected response ({type(exc).__name__}: {exc})", None
+    return Outcome.PARSE_ERROR, f"unexpected error ({type(exc).__name__}: {exc})", None
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    """Seconds from a Retry-After header on the HTTP response behind an exception, if any."""
+    response = getattr(exc, "response", None)
+    raw = response.headers.get("Retry-After") if response is not None else None
+    return float(raw) if raw and raw.strip().isdigit() else None
+
+
+def _scrub(text: str, secret: str) -> str:
+    """Remove the secret and any access token from text bound for a detail."""
+    text = _CREDENTIAL_PARAM.sub(r"\1=***", text)
+    return text.replace(secret, "***") if secret else text
+
+
+def _text(obj: Any) -> str:
+    if isinstance(obj, requests.Response):
+        return obj.text
+    try:
+        return json.dumps(obj, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return repr(obj)
+
+
+def _opt(value: Any) -> str | None:
+    return None if value in (None, "") else str(value)

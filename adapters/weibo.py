@@ -1,0 +1,354 @@
+"""The `weibo` source: Weibo's mobile visitor API (m.weibo.cn `getIndex`), no credentials.
+
+Two calls at least: the profile (`type=uid&value=UID`) gives `userInfo` and the
+timeline container id (the tab with `tab_type == "weibo"`); the timeline
+(`&containerid=...`, `&page=N`) gives post cards. The latest post is the max
+`created_at` over every post seen, pinned ones included.
+
+Paging stops at `weibo.max_pages`, at a page without posts or with `ok: 0`, and
+as soon as a page holds a non-pinned post: the timeline is newest-first below
+the pinned posts, so later pages cannot hold anything newer.
+
+If the profile has `userInfo` but no `weibo` tab, the container id falls back to
+`107603` + UID and the observation's detail says so.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from adapters._http import Fetched, FetchFailure, fetch, looks_like_html, retry_after
+from adapters.base import AdapterContext, CheckResult, CheckTarget, failed
+from adapters.weibo_dates import parse_weibo_time
+from monitor.models import Observation, Outcome
+
+SOURCE = "weibo"
+NO_CONTENT_MSG = "这里还没有内容"
+PROFILE_KEYS = ("screen_name", "statuses_count", "verified", "verified_type", "verified_reason")
+TITLE_CHARS = 60
+RATE_LIMIT_STATUSES = frozenset({418, 429, 432})
+_TAG = re.compile(r"<[^>]+>")
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    """One post card's facts."""
+
+    id: str
+    created_at: datetime
+    text: str
+    pinned: bool
+
+
+class WeiboAdapter:
+    """Checks Weibo accounts through the mobile visitor API."""
+
+    name = SOURCE
+
+    async def check(self, target: CheckTarget, ctx: AdapterContext) -> CheckResult:
+        now = ctx.clock()
+        try:
+            return await _Check(target, ctx, now).run()
+        except Exception as exc:  # last-resort funnel: an adapter never raises
+            return failed(
+                target,
+                ctx,
+                SOURCE,
+                Outcome.PARSE_ERROR,
+                f"unexpected error while reading Weibo: {type(exc).__name__}: {exc}",
+                observed_at=now,
+            )
+
+
+class _Check:
+    """One check of one account; methods return a value or a finished CheckResult."""
+
+    def __init__(self, target: CheckTarget, ctx: AdapterContext, now: datetime):
+        self.target = target
+        self.ctx = ctx
+        self.now = now
+        self.uid = target.account_id.strip()
+        self.base = ctx.settings.weibo.base_url.rstrip("/")
+
+    def fail(self, outcome: Outcome, detail: str, **kw: Any) -> CheckResult:
+        return failed(self.target, self.ctx, SOURCE, outcome, detail, observed_at=self.now, **kw)
+
+    def evidence(self, outcome: Outcome, detail: str, **fields: Any) -> CheckResult:
+        obs = Observation(
+            account=self.target.id,
+            observed_at=self.now,
+            source=SOURCE,
+            outcome=outcome,
+            detail=detail,
+            **fields,
+        )
+        return CheckResult(obs, {})
+
+    async def run(self) -> CheckResult:
+        if not self.uid.isdigit():
+            return self.fail(Outcome.PARSE_ERROR, f"Weibo account id {self.uid!r} is not a UID")
+        profile_body = await self.get_json({"type": "uid", "value": self.uid}, "profile")
+        if isinstance(profile_body, CheckResult):
+            return profile_body
+        user = _dig(profile_body, "data", "userInfo")
+        if profile_body.get("ok") != 1 or not isinstance(user, dict):
+            return self.profile_refusal(profile_body)
+        profile = {k: user[k] for k in PROFILE_KEYS if k in user}
+        container, note = _timeline_container(profile_body, self.uid)
+        statuses = user.get("statuses_count")
+        posts: list[Post] = []
+        for page in range(1, self.ctx.settings.weibo.max_pages + 1):
+            params = {"type": "uid", "value": self.uid, "containerid": container}
+            if page > 1:
+                params["page"] = str(page)
+            body = await self.get_json(params, f"timeline page {page}")
+            if isinstance(body, CheckResult):
+                return body
+            if body.get("ok") != 1:
+                if page > 1:
+                    break  # later pages end with ok:0; what we have is the answer
+                return self.first_page_refusal(body, statuses, profile, note)
+            cards = _dig(body, "data", "cards")
+            if not isinstance(cards, list):
+                return self.fail(
+                    Outcome.PARSE_ERROR, "timeline has no data.cards list", body=_dumps(body)
+                )
+            try:
+                page_posts = list(_posts(cards, self.now))
+            except (ValueError, TypeError, KeyError) as exc:
+                return self.fail(Outcome.PARSE_ERROR, f"timeline page {page}: {exc}")
+            if not page_posts:
+                break
+            posts.extend(page_posts)
+            if any(not p.pinned for p in page_posts):
+                break
+        if not posts:
+            return self.empty_timeline(statuses, profile, note)
+        return self.ok(posts, profile, note)
+
+    async def get_json(self, params: dict[str, str], what: str) -> dict[str, Any] | CheckResult:
+        """One API call: the JSON object, or the failed result the response amounts to."""
+        http = self.ctx.settings.http
+        url = f"{self.base}/api/container/getIndex?{urlencode(params)}"
+        got = await fetch(
+            self.ctx.http,
+            url,
+            headers=self.headers(),
+            timeout=http.timeout_s,
+            max_bytes=http.max_body_bytes,
+        )
+        if isinstance(got, FetchFailure):
+            outcome = Outcome.PARSE_ERROR if got.invalid_url else Outcome.TRANSIENT
+            return self.fail(outcome, f"{what}: {got.detail}")
+        return self.read_json(got, what)
+
+    def read_json(self, got: Fetched, what: str) -> dict[str, Any] | CheckResult:
+        status = got.status
+        if status in RATE_LIMIT_STATUSES:
+            return self.fail(
+                Outcome.RATE_LIMITED,
+                f"{what}: HTTP {status} (Weibo rate limit / anti-crawler wall)",
+                retry_after=retry_after(got.headers, self.now),
+            )
+        if status >= 500:
+            return self.fail(Outcome.TRANSIENT, f"{what}: HTTP {status}", body=got.body)
+        if 300 <= status < 400:
+            where = got.headers.get("location", "?")
+            return self.fail(
+                Outcome.BLOCKED, f"{what}: redirected to {where} (login or visitor check)"
+            )
+        if status in (401, 403):
+            return self.fail(Outcome.BLOCKED, f"{what}: HTTP {status} (access refused)")
+        if status == 404:
+            # m.weibo.cn answers unknown users with ok:0 in a 200; a 404 means the endpoint
+            # (or base_url) is wrong, which says nothing about the account.
+            return self.fail(Outcome.PARSE_ERROR, f"{what}: HTTP 404 from the API endpoint")
+        if status != 200:
+            return self.fail(Outcome.PARSE_ERROR, f"{what}: HTTP {status}", body=got.body)
+        if got.too_large:
+            return self.fail(Outcome.PARSE_ERROR, f"{what}: body larger than the byte cap")
+        if looks_like_html(got.body):
+            return self.fail(
+                Outcome.BLOCKED, f"{what}: HTML page instead of JSON (login wall)", body=got.body
+            )
+        try:
+            body = json.loads(got.body)
+        except ValueError as exc:
+            return self.fail(Outcome.PARSE_ERROR, f"{what}: bad JSON ({exc})", body=got.body)
+        if not isinstance(body, dict):
+            return self.fail(Outcome.PARSE_ERROR, f"{what}: JSON is not an object", body=got.body)
+        if body.get("ok") == -100:
+            return self.fail(
+                Outcome.BLOCKED, f"{what}: ok:-100, login or visitor cookie required", body=got.body
+            )
+        if "url" in body and "data" not in body:
+            return self.fail(
+                Outcome.BLOCKED, f"{what}: captcha / verification redirect", body=got.body
+            )
+        return body
+
+    def headers(self) -> dict[str, str]:
+        out = {
+            "User-Agent": self.ctx.settings.http.user_agent,
+            "Referer": f"https://m.weibo.cn/u/{self.uid}",
+            "Accept": "application/json, text/plain, */*",
+            "X-Requested-With": "XMLHttpRequest",
+            "MWeibo-Pwa": "1",
+        }
+        cookie = self.ctx.settings.weibo.cookie
+        if cookie is not None and cookie.get_secret_value():
+            out["Cookie"] = cookie.get_secret_value()
+        return out
+
+    def profile_refusal(self, body: dict[str, Any]) -> CheckResult:
+        """The profile call did not give userInfo: say what the platform meant."""
+        msg = str(body.get("msg") or "")
+        if body.get("ok") == 1:
+            return self.fail(
+                Outcome.PARSE_ERROR, "profile: ok:1 but no data.userInfo", body=_dumps(body)
+            )
+        refusal = _refusal(msg)
+        if refusal is not None:
+            outcome, why = refusal
+            if outcome is Outcome.RESTRICTED:
+                return self.evidence(outcome, f"profile: {why}: {msg}")
+            return self.fail(outcome, f"profile: {why}: {msg}", body=_dumps(body))
+        return self.evidence(
+            Outcome.NOT_FOUND, f"profile: ok:{body.get('ok')}, no userInfo: {msg or '(no msg)'}"
+        )
+
+    def first_page_refusal(
+        self, body: dict[str, Any], statuses: Any, profile: dict[str, Any], note: str
+    ) -> CheckResult:
+        msg = str(body.get("msg") or "")
+        if msg == NO_CONTENT_MSG:
+            return self.empty_timeline(statuses, profile, note)
+        refusal = _refusal(msg)
+        if refusal is not None and refusal[0] is not Outcome.RESTRICTED:
+            return self.fail(refusal[0], f"timeline: {refusal[1]}: {msg}", body=_dumps(body))
+        return self.fail(
+            Outcome.PARSE_ERROR, f"timeline page 1: ok:{body.get('ok')} {msg}", body=_dumps(body)
+        )
+
+    def empty_timeline(self, statuses: Any, profile: dict[str, Any], note: str) -> CheckResult:
+        """No posts on page 1: 无内容 only when the profile agrees the account never posted."""
+        if statuses in (0, "0", None):
+            detail = _join("timeline empty and profile statuses_count is " + str(statuses), note)
+            return self.evidence(Outcome.NO_CONTENT, detail, profile=profile)
+        # Posts exist but a visitor cannot see them (visibility limited to recent
+        # months, or a wall): never report that as silence.
+        return self.fail(
+            Outcome.BLOCKED,
+            _join(
+                f"profile says statuses_count={statuses} but the timeline shows no posts "
+                "(visibility limit or visitor wall)",
+                note,
+            ),
+        )
+
+    def ok(self, posts: list[Post], profile: dict[str, Any], note: str) -> CheckResult:
+        latest = max(posts, key=lambda p: p.created_at)
+        pinned = sum(p.pinned for p in posts)
+        detail = _join(
+            f"{len(posts)} posts read" + (f", {pinned} pinned" if pinned else ""),
+            "latest is pinned" if latest.pinned else "",
+            note,
+        )
+        return self.evidence(
+            Outcome.OK,
+            detail,
+            latest_post_at=latest.created_at,
+            post_id=latest.id,
+            post_url=f"https://m.weibo.cn/detail/{latest.id}",
+            post_title=_title(latest.text),
+            profile=profile,
+        )
+
+
+def _refusal(msg: str) -> tuple[Outcome, str] | None:
+    """What an `ok: 0` message means when it is not about the account's content."""
+    if "频繁" in msg:
+        return Outcome.RATE_LIMITED, "too many requests"
+    if "登录" in msg or "验证" in msg:
+        return Outcome.BLOCKED, "login or verification required"
+    if "繁忙" in msg or "稍后" in msg:
+        return Outcome.TRANSIENT, "platform busy"
+    if any(word in msg for word in ("封禁", "冻结", "违反", "屏蔽")):
+        return Outcome.RESTRICTED, "platform says the account is restricted"
+    return None
+
+
+def _timeline_container(body: dict[str, Any], uid: str) -> tuple[str, str]:
+    """The containerid of the `weibo` tab, else the historical 107603+UID with a note."""
+    tabs = _dig(body, "data", "tabsInfo", "tabs")
+    if isinstance(tabs, list):
+        for tab in tabs:
+            if isinstance(tab, dict) and tab.get("tab_type") == "weibo" and tab.get("containerid"):
+                return str(tab["containerid"]), ""
+    return f"107603{uid}", f"no weibo tab in profile; guessed containerid 107603{uid}"
+
+
+def _posts(cards: list[Any], now: datetime) -> Iterator[Post]:
+    """Every post in a card list: card_type 9 with mblog, recursing into card_group."""
+    for card in cards:
+        if not isinstance(card, dict):
+            raise TypeError(f"card is {type(card).__name__}, not an object")
+        group = card.get("card_group")
+        if isinstance(group, list):
+            yield from _posts(group, now)
+        mblog = card.get("mblog")
+        if card.get("card_type") != 9 or mblog is None:
+            continue
+        if not isinstance(mblog, dict):
+            raise TypeError("mblog is not an object")
+        created = mblog.get("created_at")
+        if not isinstance(created, str):
+            raise ValueError(f"post {mblog.get('id')} has no created_at")
+        post_id = str(mblog.get("id") or mblog.get("mid") or "")
+        if not post_id:
+            raise ValueError("post has no id")
+        yield Post(
+            id=post_id,
+            created_at=parse_weibo_time(created, now),
+            text=str(mblog.get("text") or ""),
+            pinned=_is_pinned(card, mblog),
+        )
+
+
+def _is_pinned(card: dict[str, Any], mblog: dict[str, Any]) -> bool:
+    """Every pinned-post marker Weibo has used."""
+    title = mblog.get("title")
+    return (
+        (isinstance(title, dict) and title.get("text") == "置顶")
+        or mblog.get("isTop") in (1, True, "1")
+        or mblog.get("mblogtype") == 2
+        or str(card.get("profile_type_id") or "").startswith("proweibotop")
+    )
+
+
+def _title(text: str) -> str:
+    plain = " ".join(html.unescape(_TAG.sub(" ", text)).split())
+    return plain if len(plain) <= TITLE_CHARS else plain[: TITLE_CHARS - 1] + "…"
+
+
+def _dig(obj: Any, *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(key)
+    return obj
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False)
+
+
+def _join(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)

@@ -1,0 +1,293 @@
+"""The feed adapter: entry dates, conditional GET, failures, and the outbound guard."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from adapters.base import AdapterContext, CheckResult, CheckTarget
+from adapters.feed import FeedAdapter
+from monitor.models import Outcome, Platform
+from monitor.settings import Settings
+
+FIXTURES = Path(__file__).parent / "fixtures" / "feed"
+REAL = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "real"
+NOW = datetime(2024, 12, 6, 7, 30, tzinfo=UTC)
+CST = timezone(timedelta(hours=8))
+URL = "https://rss.example.org/douyin/user/x"
+RSS = {"Content-Type": "application/rss+xml; charset=utf-8"}
+
+
+class _NoSecrets:
+    def get(self, name: str) -> str | None:
+        return None
+
+
+def allow_all(url: str) -> None:
+    return None
+
+
+def feed(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+def real(name: str) -> bytes:
+    if not REAL.is_dir():
+        pytest.skip("shared real fixtures not present")
+    return (REAL / name).read_bytes()
+
+
+def serve(body: bytes, status: int = 200, headers: dict[str, str] | None = None):
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(status, content=body, headers=headers or RSS)
+
+    handler.seen = seen  # type: ignore[attr-defined]
+    return handler
+
+
+def run(
+    handler: Callable[[httpx.Request], httpx.Response],
+    *,
+    url: str = URL,
+    state: dict[str, Any] | None = None,
+    guard: Any = allow_all,
+    **settings: Any,
+) -> CheckResult:
+    async def go() -> CheckResult:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+            ctx = AdapterContext(
+                http=client,
+                settings=Settings(**settings),
+                secrets=_NoSecrets(),
+                clock=lambda: NOW,
+                url_guard=guard,
+            )
+            target = CheckTarget(
+                id=3,
+                platform=Platform.DOUYIN,
+                account_id="x",
+                name="示例发布",
+                feed_url=url,
+                state=state or {},
+            )
+            return await FeedAdapter().check(target, ctx)
+
+    return asyncio.run(go())
+
+
+def test_latest_is_the_newest_entry_not_the_first_or_the_build_date() -> None:
+    headers = {**RSS, "ETag": '"v1"', "Last-Modified": "Fri, 06 Dec 2024 02:00:00 GMT"}
+    result = run(serve(feed("rsshub_douyin_user.xml"), headers=headers))
+    obs = result.observation
+    assert obs.outcome is Outcome.OK
+    assert obs.latest_post_at == datetime(2024, 12, 4, 20, 15, tzinfo=CST)
+    assert obs.post_url == "https://www.douyin.com/video/7440000000000000003"
+    assert obs.post_title == "示例市马拉松开跑"
+    assert result.state["etag"] == '"v1"'
+    assert result.state["last_modified"] == "Fri, 06 Dec 2024 02:00:00 GMT"
+    assert result.state["latest_post_at"] == "2024-12-04T20:15:00+08:00"
+
+
+def test_atom_entries_with_only_updated_dates_are_read() -> None:
+    obs = run(serve(feed("atom_bilibili_updated_only.xml"))).observation
+    assert obs.outcome is Outcome.OK
+    assert obs.latest_post_at == datetime(2024, 11, 25, 10, 30, tzinfo=CST)
+
+
+def test_conditional_get_sends_validators_and_a_304_repeats_the_stored_post() -> None:
+    state = {
+        "etag": '"v1"',
+        "last_modified": "Fri, 06 Dec 2024 02:00:00 GMT",
+        "latest_post_at": "2024-12-04T20:15:00+08:00",
+        "post_id": "p3",
+        "post_url": "https://www.douyin.com/video/3",
+        "post_title": "示例市马拉松开跑",
+    }
+    handler = serve(b"", status=304, headers={})
+    result = run(handler, state=state)
+    sent = handler.seen[0]  # type: ignore[attr-defined]
+    assert sent.headers["if-none-match"] == '"v1"'
+    assert sent.headers["if-modified-since"] == "Fri, 06 Dec 2024 02:00:00 GMT"
+    obs = result.observation
+    assert obs.outcome is Outcome.OK
+    assert obs.detail == "not modified"
+    assert obs.latest_post_at == datetime(2024, 12, 4, 20, 15, tzinfo=CST)
+    assert obs.post_url == "https://www.douyin.com/video/3"
+    assert result.state == state
+
+
+def test_no_validators_are_sent_without_a_stored_post_and_a_stray_304_fails() -> None:
+    handler = serve(b"", status=304, headers={})
+    result = run(handler, state={"etag": '"v1"'})
+    assert "if-none-match" not in handler.seen[0].headers  # type: ignore[attr-defined]
+    assert result.observation.outcome is Outcome.PARSE_ERROR
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "headers", "outcome", "detail_part", "retry_after"),
+    [
+        (
+            feed("channel_without_items.xml"),
+            200,
+            RSS,
+            Outcome.PARSE_ERROR,
+            "feed has no entries",
+            None,
+        ),
+        (feed("items_without_dates.xml"), 200, RSS, Outcome.PARSE_ERROR, "date", None),
+        (
+            "<!DOCTYPE html><html><body><form>请登录 password</form></body></html>".encode(),
+            200,
+            {"Content-Type": "text/html"},
+            Outcome.BLOCKED,
+            "login",
+            None,
+        ),
+        (
+            b"<html><body>Welcome to nginx!</body></html>",
+            200,
+            {"Content-Type": "text/html"},
+            Outcome.PARSE_ERROR,
+            "HTML page",
+            None,
+        ),
+        (b"\x00\x01garbage", 200, RSS, Outcome.PARSE_ERROR, "not an RSS/Atom feed", None),
+        (b"slow down", 429, {"Retry-After": "90"}, Outcome.RATE_LIMITED, "429", 90.0),
+        (b"", 418, {}, Outcome.RATE_LIMITED, "418", None),
+        (b"route not found", 404, {}, Outcome.PARSE_ERROR, "broken bridge", None),
+        (b"", 410, {}, Outcome.PARSE_ERROR, "not evidence", None),
+        (b"upstream failed", 503, {}, Outcome.TRANSIENT, "503", None),
+        (b"", 401, {}, Outcome.AUTH_ERROR, "401", None),
+        (b"", 403, {}, Outcome.BLOCKED, "403", None),
+    ],
+)
+def test_failures_map_to_outcomes(
+    body: bytes,
+    status: int,
+    headers: dict[str, str],
+    outcome: Outcome,
+    detail_part: str,
+    retry_after: float | None,
+) -> None:
+    obs = run(serve(body, status=status, headers=headers)).observation
+    assert obs.outcome is outcome
+    assert detail_part in (obs.detail or "")
+    assert obs.retry_after == retry_after
+    assert obs.latest_post_at is None
+
+
+def test_an_empty_feed_body_is_excerpted_in_the_detail() -> None:
+    obs = run(serve(feed("channel_without_items.xml"))).observation
+    assert "示例县发布" in (obs.detail or "")
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [httpx.ReadTimeout("slow"), httpx.ConnectError("refused"), httpx.RemoteProtocolError("x")],
+)
+def test_network_failures_are_transient(exc: Exception) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise exc
+
+    assert run(handler).observation.outcome is Outcome.TRANSIENT
+
+
+def test_bodies_over_the_cap_are_refused() -> None:
+    obs = run(serve(feed("rsshub_douyin_user.xml")), http={"max_body_bytes": 100}).observation
+    assert obs.outcome is Outcome.PARSE_ERROR
+    assert "larger than 100 bytes" in (obs.detail or "")
+
+
+def test_a_refused_url_is_blocked_before_any_request() -> None:
+    handler = serve(feed("rsshub_douyin_user.xml"))
+    obs = run(handler, guard=lambda url: "refused: a private address").observation
+    assert obs.outcome is Outcome.BLOCKED
+    assert "private" in (obs.detail or "")
+    assert handler.seen == []  # type: ignore[attr-defined]
+
+
+def test_without_a_ctx_guard_the_settings_guard_refuses_loopback() -> None:
+    handler = serve(feed("rsshub_douyin_user.xml"))
+    obs = run(handler, url="http://127.0.0.1:1200/weibo/user/1", guard=None).observation
+    assert obs.outcome is Outcome.BLOCKED
+    assert "loopback" in (obs.detail or "")
+    assert handler.seen == []  # type: ignore[attr-defined]
+
+
+def test_allow_private_addresses_lifts_the_default_guard() -> None:
+    obs = run(
+        serve(feed("rsshub_douyin_user.xml")),
+        url="http://127.0.0.1:1200/douyin/user/x",
+        guard=None,
+        network={"allow_private_addresses": True},
+    ).observation
+    assert obs.outcome is Outcome.OK
+
+
+def redirecting(hops: list[str], final: bytes):
+    """A handler redirecting along `hops`, then serving `final`."""
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        step = len(seen) - 1
+        if step < len(hops):
+            return httpx.Response(302, headers={"Location": hops[step]})
+        return httpx.Response(200, content=final, headers=RSS)
+
+    handler.seen = seen  # type: ignore[attr-defined]
+    return handler
+
+
+def test_redirects_are_followed_and_every_hop_is_checked() -> None:
+    checked: list[str] = []
+
+    async def guard(url: str) -> str | None:
+        checked.append(url)
+        return "refused: a private address" if "internal" in url else None
+
+    ok = redirecting(["/moved", "https://mirror.example.org/feed"], feed("rsshub_douyin_user.xml"))
+    assert run(ok, guard=guard).observation.outcome is Outcome.OK
+    assert checked == [URL, "https://rss.example.org/moved", "https://mirror.example.org/feed"]
+
+    bad = redirecting(["http://internal.example/feed"], feed("rsshub_douyin_user.xml"))
+    obs = run(bad, guard=guard).observation
+    assert obs.outcome is Outcome.BLOCKED
+    assert "redirect hop 1" in (obs.detail or "")
+    assert len(bad.seen) == 1  # type: ignore[attr-defined]
+
+
+def test_more_than_five_redirects_fail() -> None:
+    loop = redirecting([f"/r{i}" for i in range(10)], b"")
+    obs = run(loop).observation
+    assert obs.outcome is Outcome.TRANSIENT
+    assert "redirects" in (obs.detail or "")
+    assert len(loop.seen) == 6  # type: ignore[attr-defined]
+
+
+# Real captured payloads (skipped when ../shared/fixtures/real is absent).
+
+
+def test_real_empty_rsshub_feed_is_a_failed_check_despite_its_last_build_date() -> None:
+    obs = run(serve(real("rsshub_weibo_user2_empty_feed_2019.xml"))).observation
+    assert obs.outcome is Outcome.PARSE_ERROR
+    assert not obs.is_evidence
+    assert obs.latest_post_at is None
+
+
+def test_real_shenzhen_wechat_feed_latest_post_is_its_newest_item() -> None:
+    obs = run(serve(real("wechat_rss_wechat-feeds_shenzhenfabu_2021.xml"))).observation
+    assert obs.outcome is Outcome.OK
+    # The newest <item> pubDate; 21:31:36 is only the channel's own <pubDate>, which,
+    # like lastBuildDate, says nothing about posts.
+    assert obs.latest_post_at == datetime(2021, 6, 16, 21, 22, 47, tzinfo=CST)
+    assert obs.post_url and obs.post_url.startswith("https://mp.weixin.qq.com/s/")
