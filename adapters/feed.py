@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import calendar
 import inspect
+import xml.sax
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -182,6 +183,11 @@ def _parse(
             f"not an RSS/Atom feed ({type(why).__name__ if why else 'unknown format'})",
             body=got.body,
         )
+    broken = parsed.get("bozo_exception")
+    if isinstance(broken, xml.sax.SAXParseException):
+        # A cut-off or mangled feed may still yield some entries, but not necessarily
+        # the newest: judging from it could invent a silence.
+        return fail(Outcome.PARSE_ERROR, f"feed is not well-formed XML ({broken})", body=got.body)
     if not parsed.entries:
         return fail(Outcome.PARSE_ERROR, "feed has no entries", body=got.body)
     dated = [(when, entry) for entry in parsed.entries if (when := _entry_time(entry))]

@@ -476,6 +476,233 @@ def _status_table(console: Any, records: list[dict[str, Any]], day: date, policy
     )
 
 
+# -- check -------------------------------------------------------------------------
+
+
+@app.command()
+def check(
+    ctx: typer.Context,
+    accounts: Annotated[
+        list[str] | None,
+        typer.Argument(help="Accounts to check (id, platform:account_id, platform:name, name)."),
+    ] = None,
+    platform: Annotated[
+        str | None, typer.Option("--platform", help="Check every account of this platform.")
+    ] = None,
+    check_all: Annotated[bool, typer.Option("--all", help="Check every account.")] = False,
+    db: DbOption = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Check accounts now through their sources and store what was seen.
+
+    Failed checks are recorded and do not fail the command; it exits 1 only
+    when nothing could run.
+
+    Example: monitor check --all
+    """
+    import asyncio
+
+    from monitor.models import Platform
+    from monitor.settings import SecretLookup, read_secrets_file
+
+    if not accounts and not platform and not check_all:
+        raise UsageProblem("name accounts to check, or use --platform P or --all")
+    if platform is not None and platform not in {p.value for p in Platform}:
+        raise UsageProblem(
+            f"--platform: unknown platform {platform!r} (use {', '.join(p.value for p in Platform)})"
+        )
+    s = Session(ctx, db, config)
+    from monitor.dates import end_of_day
+
+    views = s.store.accounts_at(end_of_day(today(s.tz), s.tz))
+    if accounts:
+        wanted = {s.store.resolve_account(a) for a in accounts}
+        views = [v for v in views if v.id in wanted]
+    if platform:
+        views = [v for v in views if v.platform.value == platform]
+    if not views:
+        _fail("no accounts to check")
+    secrets = SecretLookup(read_secrets_file(s.settings.secrets_file))
+    reports = asyncio.run(_run_checks(s, views, secrets, show_progress=not as_json))
+    ran = [r for r in reports if r.observation is not None]
+    if as_json:
+        _print_json([_check_record(r, s.tz) for r in reports])
+    else:
+        _print_check_lines(reports, s.tz)
+    s.close()
+    if not ran:
+        _fail("nothing could be checked: no account has a source configured")
+
+
+async def _run_checks(s: Session, views: list, secrets: Any, *, show_progress: bool) -> list:
+    from monitor.checks import Checker
+
+    progress = None
+    task = None
+    if show_progress and len(views) >= 20:
+        from rich.console import Console
+        from rich.progress import Progress
+
+        progress = Progress(console=Console(stderr=True), transient=True)
+        progress.start()
+        task = progress.add_task("checking", total=len(views))
+    try:
+        async with Checker(s.store, s.settings, secrets) as checker:
+            return await checker.check_many(
+                views,
+                progress=(lambda _r: progress.advance(task)) if progress is not None else None,
+            )
+    finally:
+        if progress is not None:
+            progress.stop()
+
+
+def _check_record(report: Any, tz: Any) -> dict[str, Any]:
+    from monitor.dates import iso
+
+    obs, verdict = report.observation, report.verdict
+    return {
+        "id": report.account.id,
+        "platform": report.account.platform.value,
+        "account_id": report.account.account_id,
+        "name": report.account.name,
+        "source": report.source,
+        "outcome": obs.outcome.value if obs else None,
+        "observed_at": iso(obs.observed_at, tz) if obs else None,
+        "latest_post_at": iso(obs.latest_post_at, tz) if obs else None,
+        "detail": (obs.detail if obs else report.note) or None,
+        "state": verdict.state.value if verdict else None,
+        "state_label": verdict.label if verdict else None,
+    }
+
+
+def _print_check_lines(reports: list, tz: Any) -> None:
+    out = sys.stdout
+    counts: dict[str, int] = {}
+    for r in reports:
+        rec = _check_record(r, tz)
+        outcome = rec["outcome"] or "skipped"
+        counts[outcome] = counts.get(outcome, 0) + 1
+        latest = (rec["latest_post_at"] or "-")[:16].replace("T", " ")
+        detail = (
+            f"  ({rec['detail']})"
+            if rec["outcome"] not in ("ok", None) or not rec["outcome"]
+            else ""
+        )
+        out.write(
+            f"[{rec['id']}] {rec['platform']}:{rec['name']}  {outcome}  latest {latest}  "
+            f"-> {rec['state']} {rec['state_label']}{detail}\n"
+        )
+    out.write(
+        f"{len(reports)} checked: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+        + "\n"
+    )
+
+
+# -- simulate ------------------------------------------------------------------------
+
+
+@app.command()
+def simulate(
+    generate: Annotated[
+        int | None, typer.Option("--generate", help="Generate a city of N accounts.")
+    ] = None,
+    scenario: Annotated[
+        Path | None, typer.Option("--scenario", help="Load a scenario file (JSON) instead.")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the generated city.")] = 0,
+    scenario_out: Annotated[
+        Path | None, typer.Option("--scenario-out", help="Write the scenario here (JSON).")
+    ] = None,
+    roster_out: Annotated[
+        Path | None, typer.Option("--roster-out", help="Write its roster here (CSV).")
+    ] = None,
+    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve it (default).")] = True,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port (0 = a free port).")] = 0,
+    ready_file: Annotated[
+        Path | None,
+        typer.Option("--ready-file", help="Once listening, write the env lines here (atomically)."),
+    ] = None,
+    latency_ms: Annotated[
+        float | None, typer.Option("--latency-ms", help="Override the scenario's latency.")
+    ] = None,
+    rate_limit: Annotated[
+        float | None,
+        typer.Option("--rate-limit", help="Override rate_limit_per_s (HTTP 418 over it)."),
+    ] = None,
+    error_rate: Annotated[
+        float | None, typer.Option("--error-rate", help="Override the share of random 500s.")
+    ] = None,
+) -> None:
+    """Run the platform simulator: Weibo, WeChat and feed protocols on loopback.
+
+    Prints (and writes to --ready-file) the env lines that point a monitor at it.
+
+    Example: monitor simulate --generate 500 --roster-out city.csv --ready-file sim.env
+    """
+    from monitor import simulator as sim
+
+    if (generate is None) == (scenario is None):
+        raise UsageProblem("give exactly one of --generate N or --scenario FILE")
+    if generate is not None and generate < 1:
+        raise UsageProblem("--generate: give a positive number of accounts")
+    try:
+        world = sim.generate_city(generate, seed=seed) if generate else sim.load_scenario(scenario)
+    except sim.ScenarioError as exc:
+        raise WorkFailed(str(exc)) from exc
+    updates: dict[str, Any] = {}
+    if latency_ms is not None:
+        updates["latency_ms"] = latency_ms
+    if rate_limit is not None:
+        updates["rate_limit_per_s"] = rate_limit
+    if error_rate is not None:
+        updates["error_rate"] = error_rate
+    if updates:
+        world = world.model_copy(update=updates)
+
+    def publish(url: str) -> None:
+        if scenario_out:
+            world.save(scenario_out)
+        if roster_out:
+            sim.write_roster(world, roster_out, url)
+        lines = simulator_env_lines(url, world)
+        for line in lines:
+            sys.stdout.write(line + "\n")
+        sys.stdout.write(
+            f"# simulator: {len(world.accounts)} accounts at {url}"
+            + (" (Ctrl-C to stop)" if serve else "")
+            + "\n"
+        )
+        sys.stdout.flush()
+        if ready_file:
+            sim.write_ready_file(ready_file, lines)
+
+    if not serve:
+        publish(f"http://{host}:{port or 8900}")
+        return
+    server = sim.SimulatorServer(world, host=host, port=port, seed=seed)
+    try:
+        server.run(publish)
+    except OSError as exc:
+        raise WorkFailed(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+
+
+def simulator_env_lines(url: str, world: Any) -> list[str]:
+    """The simulator's env lines plus politeness limits it tolerates (so sweeps take seconds)."""
+    from monitor import simulator as sim
+
+    lines = sim.env_lines(url, world.wechat_secret)
+    # Each protocol has its own bucket in the simulator; stay 10% under it.
+    rate = 0.9 * world.rate_limit_per_s if world.rate_limit_per_s else 500.0
+    for source in ("weibo", "wechat_api", "feed"):
+        lines.append(f"MONITOR_LIMITS__{source.upper()}__RATE_PER_S={rate:g}")
+        lines.append(f"MONITOR_LIMITS__{source.upper()}__MAX_CONCURRENT=50")
+    return lines
+
+
 # -- roster listings ---------------------------------------------------------------
 
 

@@ -291,3 +291,15 @@ def test_real_shenzhen_wechat_feed_latest_post_is_its_newest_item() -> None:
     # like lastBuildDate, says nothing about posts.
     assert obs.latest_post_at == datetime(2021, 6, 16, 21, 22, 47, tzinfo=CST)
     assert obs.post_url and obs.post_url.startswith("https://mp.weixin.qq.com/s/")
+
+
+def test_a_truncated_feed_is_a_parse_error_even_if_some_entries_survive():
+    body = (
+        b'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>t</title>'
+        b"<item><title>a</title><link>https://example.org/a</link>"
+        b"<pubDate>Wed, 16 Jun 2021 21:22:47 +0800</pubDate></item>"
+        b"<item><title>b</title><link>https://exa"
+    )
+    result = run(serve(body))
+    assert result.observation.outcome is Outcome.PARSE_ERROR
+    assert "well-formed" in (result.observation.detail or "")

@@ -1,0 +1,227 @@
+"""One check: account -> adapter -> observation -> store -> verdict.
+
+`Checker` owns the shared HTTP client and the politeness gates; it checks one
+account or many concurrently. A check never raises for what a platform does:
+even an adapter bug becomes a recorded `parse_error`, never a silence verdict.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from adapters import (
+    NO_SOURCE_REASON,
+    UnknownSourceError,
+    choose_source,
+    close_adapters,
+    get_adapter,
+)
+from adapters.base import AdapterContext, CheckTarget
+from adapters.netguard import UrlGuard
+from monitor.dates import utcnow
+from monitor.models import AccountView, Observation, Outcome, Verdict
+from monitor.politeness import Pacer
+from monitor.settings import SecretLookup, Settings
+from monitor.status import verdicts_at
+from monitor.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class CheckReport:
+    """What checking one account did: the source used, what it saw, the verdict after."""
+
+    account: AccountView
+    source: str | None
+    observation: Observation | None
+    verdict: Verdict | None
+    note: str = ""
+
+
+class PacedTransport(httpx.AsyncBaseTransport):
+    """Spaces requests per source (and per host for feeds) before they leave."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, settings: Settings):
+        self._inner = inner
+        self._settings = settings
+        self._pacers: dict[str, Pacer] = {}
+        self._hosts = {
+            _host(settings.weibo.base_url): "weibo",
+            _host(settings.wechat.api_base_url): "wechat_api",
+        }
+
+    def _pacer(self, url: httpx.URL) -> Pacer:
+        host = f"{url.host}:{url.port}" if url.port else url.host
+        source = self._hosts.get(host)
+        key = source or f"feed:{host}"
+        pacer = self._pacers.get(key)
+        if pacer is None:
+            limit = self._settings.limits.for_source(source or "feed")
+            pacer = self._pacers[key] = Pacer(limit.rate_per_s)
+        return pacer
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await self._pacer(request.url).wait()
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def _host(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.netloc.lower()
+
+
+class Checker:
+    """Checks accounts through their adapters and stores what they saw.
+
+    Use as an async context manager: it opens the shared HTTP client and closes
+    it (and the adapters' worker threads) afterwards.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        secrets: SecretLookup | None = None,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ):
+        self.store = store
+        self.settings = settings
+        self.secrets = secrets or SecretLookup()
+        self.clock = clock
+        self._transport = transport
+        self._http: httpx.AsyncClient | None = None
+        self._slots: dict[str, asyncio.Semaphore] = {}
+        self._guard = UrlGuard(settings)
+
+    async def __aenter__(self) -> Checker:
+        inner = self._transport or httpx.AsyncHTTPTransport(
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=100)
+        )
+        self._http = httpx.AsyncClient(
+            transport=PacedTransport(inner, self.settings),
+            timeout=self.settings.http.timeout_s,
+            headers={"User-Agent": self.settings.http.user_agent},
+            follow_redirects=False,
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+        close_adapters()
+
+    def _context(self) -> AdapterContext:
+        assert self._http is not None, "use Checker as an async context manager"
+        return AdapterContext(
+            http=self._http,
+            settings=self.settings,
+            secrets=self.secrets,
+            clock=self.clock,
+            url_guard=self._guard,
+        )
+
+    def _slot(self, source: str) -> asyncio.Semaphore:
+        slot = self._slots.get(source)
+        if slot is None:
+            limit = self.settings.limits.for_source(source)
+            slot = self._slots[source] = asyncio.Semaphore(limit.max_concurrent)
+        return slot
+
+    async def check(self, account: AccountView) -> CheckReport:
+        """Check one account now, store the observation (and adapter state), return the verdict."""
+        source = choose_source(
+            account.platform.value,
+            account.source,
+            account.account_id,
+            account.feed_url,
+            account.appid,
+            account.secret_env,
+        )
+        if source is None:
+            return CheckReport(account, None, None, self._verdict(account.id), NO_SOURCE_REASON)
+        try:
+            adapter = get_adapter(source)
+        except UnknownSourceError as exc:
+            return CheckReport(account, source, None, self._verdict(account.id), str(exc))
+        target = CheckTarget(
+            id=account.id,
+            platform=account.platform,
+            account_id=account.account_id,
+            name=account.name,
+            feed_url=account.feed_url,
+            appid=account.appid
+            or (account.account_id if account.platform.value == "wechat" else ""),
+            secret_env=account.secret_env,
+            state=self.store.source_state(account.id),
+        )
+        async with self._slot(source):
+            try:
+                result = await adapter.check(target, self._context())
+                observation, state = result.observation, result.state
+            except Exception as exc:  # an adapter bug must not look like silence
+                log.exception("adapter %s failed on account %s", source, account.id)
+                observation = Observation(
+                    account=account.id,
+                    observed_at=self.clock(),
+                    source=source,
+                    outcome=Outcome.PARSE_ERROR,
+                    detail=f"adapter error: {type(exc).__name__}: {exc}"[:500],
+                )
+                state = target.state
+        if observation.account != account.id:
+            observation = _with_account(observation, account.id)
+        with self.store.transaction():
+            obs_id = self.store.add_observation(observation)
+            if state != target.state:
+                self.store.save_source_state(account.id, source, state)
+        stored = _with_id(observation, obs_id)
+        return CheckReport(account, source, stored, self._verdict(account.id))
+
+    async def check_many(
+        self,
+        accounts: Sequence[AccountView],
+        *,
+        progress: Callable[[CheckReport], Any] | None = None,
+    ) -> list[CheckReport]:
+        """Check accounts concurrently within each source's limits; reports in input order."""
+
+        async def one(account: AccountView) -> CheckReport:
+            report = await self.check(account)
+            if progress is not None:
+                progress(report)
+            return report
+
+        return list(await asyncio.gather(*(one(a) for a in accounts)))
+
+    def _verdict(self, account: int) -> Verdict | None:
+        today_local = self.clock().astimezone(self.settings.tz).date()
+        items = verdicts_at(
+            self.store, today_local, self.settings.policy, self.settings.tz, ids=[account]
+        )
+        return items[0].verdict if items else None
+
+
+def _with_id(obs: Observation, obs_id: int) -> Observation:
+    from dataclasses import replace
+
+    return replace(obs, id=obs_id)
+
+
+def _with_account(obs: Observation, account: int) -> Observation:
+    from dataclasses import replace
+
+    return replace(obs, account=account)

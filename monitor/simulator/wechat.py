@@ -1,0 +1,251 @@
+"""WeChat official-account API as wechatpy 2.0.0a26 calls it, all on one server:
+
+GET  /cgi-bin/token?grant_type=client_credential&appid=..&secret=..
+POST /cgi-bin/freepublish/batchget?access_token=..   {"offset","count","no_content"}
+POST /datacube/getarticlesummary?access_token=..     {"begin_date","end_date"} (one day)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from monitor.simulator.common import (
+    SHANGHAI,
+    html_500,
+    json_bytes,
+    stable_int,
+    stable_token,
+    truncated,
+)
+from monitor.simulator.http import Request, Response
+from monitor.simulator.texts import title_for
+from monitor.simulator.world import AccountState, World
+
+CONTENT_TYPE = "application/json; encoding=utf-8"
+TOKEN_TTL_S = 7200
+TOKEN_PATH = "/cgi-bin/token"
+FREEPUBLISH_PATH = "/cgi-bin/freepublish/batchget"
+DATACUBE_PATH = "/datacube/getarticlesummary"
+PATHS = (TOKEN_PATH, FREEPUBLISH_PATH, DATACUBE_PATH)
+
+
+def _rid(world: World, *parts: object) -> str:
+    return f"{stable_token(world.seed, *parts, length=8)}-{stable_int(*parts) % 10**8:08d}"
+
+
+def _error(world: World, errcode: int, errmsg: str) -> Response:
+    body = {"errcode": errcode, "errmsg": f"{errmsg} rid: {_rid(world, errcode, time.time())}"}
+    return Response(200, json_bytes(body), CONTENT_TYPE)
+
+
+def _ok(body: dict[str, Any]) -> Response:
+    return Response(200, json_bytes(body), CONTENT_TYPE)
+
+
+def is_mass(state: AccountState, moment: datetime) -> bool:
+    """Whether a post went out as 群发 (datacube only) rather than 发布 (freepublish only)."""
+    mode = state.account.publish
+    if mode != "mixed":
+        return mode == "mass"
+    return stable_int(state.account.account_id, moment.timestamp(), "mass") % 2 == 0
+
+
+def article_url(state: AccountState, moment: datetime, index: int = 0) -> str:
+    """The mp.weixin.qq.com link of a post's article."""
+    return f"https://mp.weixin.qq.com/s/{stable_token(state.account.account_id, moment, index)}"
+
+
+def _fault(
+    world: World, state: AccountState, req: Request, body: dict[str, Any]
+) -> Response | None:
+    fault = state.fault
+    if fault is None:
+        return None
+    if fault == "timeout":
+        return Response(hold=True)
+    if fault == "http_500":
+        return html_500()
+    if fault == "rate_limit":
+        return _error(world, 45009, "reach max api daily quota limit")
+    if fault == "login_wall":
+        ip = req.peer or "127.0.0.1"
+        return _error(world, 40164, f"invalid ip {ip} ipv6 ::ffff:{ip}, not in whitelist")
+    return Response(200, truncated(json_bytes(body)), CONTENT_TYPE)
+
+
+def token(world: World, req: Request) -> Response:
+    """Issue an access_token for a known appid with the right secret."""
+    q = req.query
+    if q.get("grant_type") != "client_credential":
+        return _error(world, 40002, "invalid grant_type")
+    state = world.by_appid.get(q.get("appid", ""))
+    if state is None or not state.account.exists:
+        return _error(world, 40013, "invalid appid")
+    world.tokens_issued += 1
+    access_token = "SIM_" + stable_token(
+        world.seed, state.account.effective_appid, world.tokens_issued, length=40
+    )
+    body = {"access_token": access_token, "expires_in": TOKEN_TTL_S}
+    fault = _fault(world, state, req, body)
+    if fault is not None:
+        return fault
+    if q.get("secret") != world.scenario.secret_for(state.account):
+        return _error(world, 40125, "invalid appsecret")
+    world.tokens[access_token] = (state.account.effective_appid, time.monotonic() + TOKEN_TTL_S)
+    return _ok(body)
+
+
+def _authorise(world: World, req: Request) -> AccountState | Response:
+    access_token = req.query.get("access_token")
+    if not access_token:
+        return _error(world, 41001, "access_token missing")
+    issued = world.tokens.get(access_token)
+    if issued is None:
+        return _error(world, 40001, "invalid credential, access_token is invalid or not latest")
+    appid, expires = issued
+    if time.monotonic() > expires:
+        return _error(world, 42001, "access_token expired")
+    return world.by_appid[appid]
+
+
+def _json_body(req: Request) -> dict[str, Any] | None:
+    try:
+        data = json.loads(req.body.decode("utf-8")) if req.body else {}
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _news_item(state: AccountState, moment: datetime, index: int, no_content: bool) -> dict:
+    title = title_for(state.account.account_id + str(index), moment)
+    item: dict[str, Any] = {
+        "title": title,
+        "author": state.account.name,
+        "digest": title,
+        "content_source_url": "",
+        "thumb_media_id": stable_token(state.account.account_id, moment, "thumb", length=43),
+        "show_cover_pic": 0,
+        "need_open_comment": 0,
+        "only_fans_can_comment": 0,
+        "url": article_url(state, moment, index),
+        "is_deleted": False,
+    }
+    if not no_content:
+        item["content"] = f"<p>{title}</p>"
+    return item
+
+
+def freepublish_item(state: AccountState, moment: datetime, no_content: bool) -> dict[str, Any]:
+    """One 发布 record; update_time sits inside content, beside it, or both (as seen live)."""
+    acc_id = state.account.account_id
+    stamp = int(moment.timestamp())
+    n_articles = 2 if stable_int(acc_id, stamp, "multi") % 4 == 0 else 1
+    content: dict[str, Any] = {
+        "news_item": [_news_item(state, moment, i, no_content) for i in range(n_articles)],
+        "create_time": stamp,
+    }
+    item: dict[str, Any] = {
+        "article_id": stable_token(acc_id, stamp, "article", length=43),
+        "content": content,
+    }
+    where = stable_int(acc_id, stamp, "update_time") % 3
+    if where in (0, 2):
+        content["update_time"] = stamp
+    if where in (1, 2):
+        item["update_time"] = stamp
+    return item
+
+
+def freepublish_batchget(world: World, req: Request) -> Response:
+    """List 发布 records newest first, `count` (1..20) from `offset`."""
+    auth = _authorise(world, req)
+    if isinstance(auth, Response):
+        return auth
+    state = auth
+    data = _json_body(req)
+    if data is None:
+        return _error(world, 47001, "data format error")
+    try:
+        offset = int(data.get("offset", 0))
+        count = int(data.get("count", 0))
+        no_content = bool(int(data.get("no_content", 0)))
+    except (TypeError, ValueError):
+        return _error(world, 47001, "data format error")
+    if offset < 0 or not 1 <= count <= 20:
+        return _error(world, 40097, "invalid args")
+    now = world.now()
+    published = [p for p in state.served(now) if not is_mass(state, p)]
+    page = published[offset : offset + count]
+    body = {
+        "total_count": len(published),
+        "item_count": len(page),
+        "item": [freepublish_item(state, p, no_content) for p in page],
+    }
+    return _fault(world, state, req, body) or _ok(body)
+
+
+def _parse_day(text: object) -> date | None:
+    try:
+        return date.fromisoformat(str(text))
+    except ValueError:
+        return None
+
+
+def summary_row(state: AccountState, moment: datetime, index: int = 1) -> dict[str, Any]:
+    """One getarticlesummary row for a 群发 article (ref_date is its Shanghai date)."""
+    acc_id = state.account.account_id
+    stamp = int(moment.timestamp())
+    reads = stable_int(acc_id, stamp, "reads") % 3000
+    return {
+        "ref_date": moment.astimezone(SHANGHAI).date().isoformat(),
+        "msgid": f"{2247483000 + stable_int(acc_id, stamp, 'msgid') % 10**6}_{index}",
+        "title": title_for(acc_id + str(index - 1), moment),
+        "int_page_read_user": reads,
+        "int_page_read_count": reads + reads // 5,
+        "ori_page_read_user": reads // 50,
+        "ori_page_read_count": reads // 40,
+        "share_user": reads // 30,
+        "share_count": reads // 25,
+        "add_to_fav_user": reads // 100,
+        "add_to_fav_count": reads // 90,
+    }
+
+
+def datacube_article_summary(world: World, req: Request) -> Response:
+    """群发 articles of one day; the day must be at most yesterday (Asia/Shanghai)."""
+    auth = _authorise(world, req)
+    if isinstance(auth, Response):
+        return auth
+    state = auth
+    data = _json_body(req)
+    if data is None:
+        return _error(world, 47001, "data format error")
+    begin = _parse_day(data.get("begin_date"))
+    end = _parse_day(data.get("end_date"))
+    if begin is None or end is None:
+        return _error(world, 61500, "date format error")
+    now = world.now()
+    yesterday = now.astimezone(SHANGHAI).date() - timedelta(days=1)
+    if begin != end or end > yesterday:
+        # The real API: one day per call, and no data for today yet.
+        return _error(world, 61501, "date range error")
+    rows: list[dict[str, Any]] = []
+    for p in reversed(state.served(now)):
+        if p.astimezone(SHANGHAI).date() == begin and is_mass(state, p):
+            rows.append(summary_row(state, p))
+    body = {"list": rows}
+    return _fault(world, state, req, body) or _ok(body)
+
+
+def handle(world: World, req: Request) -> Response:
+    """Dispatch one of the three WeChat paths; other methods get 405-like errcode."""
+    if req.path == TOKEN_PATH:
+        return token(world, req)
+    if req.method != "POST":
+        return _error(world, 43002, "require POST method")
+    if req.path == FREEPUBLISH_PATH:
+        return freepublish_batchget(world, req)
+    return datacube_article_summary(world, req)

@@ -1,0 +1,140 @@
+"""`monitor check --all` against a simulated city over real sockets: verdicts match the truth.
+
+The truth is what each scenario account's posts imply under the classification
+rules. Faulted accounts must stay unknown: a failure never produces a verdict.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime
+
+import pytest
+
+from monitor.classify import Windows, classify
+from monitor.cli import main
+from monitor.dates import utcnow, zone
+from monitor.models import Observation, Outcome, Platform, RosterFacts, State
+from monitor.simulator import SimulatorServer, env_lines, generate_city, write_roster
+from monitor.simulator.roster import roster_platform
+from monitor.simulator.scenario import SimAccount
+from monitor.simulator.wechat import is_mass
+
+SH = zone("Asia/Shanghai")
+
+
+def expected_states(account: SimAccount, now: datetime) -> set[State]:
+    """The verdicts a perfect check of this account could give today."""
+    today = now.astimezone(SH).date()
+    facts = RosterFacts(Platform(roster_platform(account)))
+
+    def judge(outcome: Outcome, latest: datetime | None = None) -> State:
+        obs = Observation(
+            account=1, observed_at=now, source="truth", outcome=outcome, latest_post_at=latest
+        )
+        return classify(facts, obs, Windows(), today, SH).state
+
+    if not account.exists:
+        return {judge(Outcome.NOT_FOUND)}
+    served = [p for p in account.posts if p <= now]
+    if not served:
+        return {judge(Outcome.NO_CONTENT)}
+    states = {judge(Outcome.OK, max(served))}
+    if account.platform == "wechat":
+        # 群发 statistics (datacube) are published the next day (T+1): a mass post made
+        # today is not visible yet, so the previous post is what the platform shows.
+        visible = [
+            p for p in served if not (p.astimezone(SH).date() == today and is_mass_post(account, p))
+        ]
+        states.add(judge(Outcome.OK, max(visible)) if visible else State.SUSPENDED)
+    return states
+
+
+def is_mass_post(account: SimAccount, moment: datetime) -> bool:
+    class _State:  # the simulator's view of an account, enough for is_mass()
+        pass
+
+    state = _State()
+    state.account = account  # type: ignore[attr-defined]
+    return is_mass(state, moment)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def city(tmp_path, monkeypatch):
+    scenario = generate_city(500, seed=7)
+    server = SimulatorServer(scenario, seed=7)
+    url = server.start()
+    try:
+        roster = tmp_path / "city.csv"
+        write_roster(scenario, roster, url)
+        for key in list(os.environ):
+            if key.startswith("MONITOR_"):
+                monkeypatch.delenv(key)
+        for line in env_lines(url, scenario.wechat_secret):
+            key, _, value = line.partition("=")
+            monkeypatch.setenv(key, value)
+        monkeypatch.setenv("MONITOR_DB", str(tmp_path / "m.db"))
+        # The timeout fault holds the connection: do not wait 20 s for it.
+        monkeypatch.setenv("MONITOR_HTTP__TIMEOUT_S", "2")
+        for source in ("WEIBO", "WECHAT_API", "FEED"):
+            monkeypatch.setenv(f"MONITOR_LIMITS__{source}__RATE_PER_S", "1000")
+            monkeypatch.setenv(f"MONITOR_LIMITS__{source}__MAX_CONCURRENT", "20")
+        yield scenario, server, roster
+    finally:
+        server.stop()
+
+
+def _run(capsys, *args: str) -> list[dict]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return json.loads(out)
+
+
+def test_every_unfaulted_account_gets_the_verdict_its_posts_imply(city, capsys):
+    scenario, _server, roster = city
+    assert main(["import", str(roster)]) == 0
+    capsys.readouterr()
+    checks = _run(capsys, "check", "--all", "--json")
+    assert len(checks) == len(scenario.accounts)
+    now = utcnow()
+    status = {(r["platform"], r["account_id"]): r for r in _run(capsys, "status", "--json")}
+    by_outcome: dict[str, int] = {}
+    wrong = []
+    for account in scenario.accounts:
+        record = status[(roster_platform(account), account.account_id)]
+        by_outcome[record["last_outcome"]] = by_outcome.get(record["last_outcome"], 0) + 1
+        if account.fault is not None:
+            # A failed check never yields a verdict.
+            assert record["state"] == "unknown", (account.name, account.fault, record)
+            assert record["last_outcome"] not in ("ok", "no_content", "not_found", "restricted")
+            continue
+        if State(record["state"]) not in expected_states(account, now):
+            wrong.append((account.platform, account.name, record["state"], record["reason"]))
+    assert wrong == [], wrong
+    faulted = sum(1 for a in scenario.accounts if a.fault)
+    assert faulted > 0, "the generated city should include faulted accounts"
+    assert by_outcome.get("ok", 0) > 400
+    assert by_outcome.get("not_found", 0) >= 1 and by_outcome.get("no_content", 0) >= 1
+
+
+def test_a_second_sweep_with_failures_never_turns_a_verdict_into_zombie(city, capsys):
+    scenario, server, roster = city
+    assert main(["import", str(roster)]) == 0
+    capsys.readouterr()
+    _run(capsys, "check", "--all", "--json")
+    before = {r["id"]: r for r in _run(capsys, "status", "--json")}
+    # Now every weibo answer is a login wall and every feed times out: nothing is evidence.
+    for account in scenario.accounts:
+        server.set_fault(
+            account.account_id,
+            "login_wall" if account.platform != "feed" else "http_500",
+            account.platform,
+        )
+    _run(capsys, "check", "--all", "--json")
+    after = {r["id"]: r for r in _run(capsys, "status", "--json")}
+    for account_id, old in before.items():
+        new = after[account_id]
+        assert new["state"] == old["state"], (old["name"], old["state"], new["state"])
+        assert new["last_outcome"] in ("blocked", "transient", "auth_error")
