@@ -874,3 +874,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def run() -> NoReturn:
     sys.exit(main())
+
+
+def _register_command_modules() -> None:
+    import importlib
+
+    from monitor.commands import command_modules
+
+    for name in command_modules():
+        importlib.import_module(f"monitor.commands.{name}").register(app)
+
+
+_register_command_modules()

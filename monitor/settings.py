@@ -119,6 +119,67 @@ class SourceLimits(Section):
         return getattr(self, name, None) or SourceLimit()
 
 
+class ScheduleSettings(Section):
+    """`monitor run`: when accounts are checked (owned by the daemon)."""
+
+    tick_s: float = Field(default=60.0, gt=0)
+    # Default check interval, and per platform (e.g. {"weibo": 12}); hours.
+    interval_h: float = Field(default=24.0, gt=0)
+    platform_interval_h: dict[str, float] = Field(default_factory=dict)
+    # Spread of first checks and of every next check (+/- this many seconds).
+    jitter_s: float = Field(default=1800.0, ge=0)
+    # Transient failures are retried after these delays (minutes), then the normal interval.
+    retry_delays_min: list[float] = Field(default_factory=lambda: [5.0, 30.0, 120.0])
+    # Rate-limited/blocked answers from this many different accounts in a row slow the source.
+    source_backoff_after: int = Field(default=3, ge=1)
+    source_backoff_max_s: float = Field(default=3600.0, gt=0)
+    # Daily reclassification (HH:MM in the configured zone).
+    reclassify_at: str = "09:00"
+    shutdown_grace_s: float = Field(default=10.0, ge=0)
+
+
+class AlertSettings(Section):
+    """Source-health alerts for the operators."""
+
+    check_failing_after: int = Field(default=3, ge=1)
+    check_failing_hours: float = Field(default=48.0, gt=0)
+    # A source failing for at least this share of its accounts in one sweep is "down".
+    source_down_share: float = Field(default=0.5, gt=0, le=1)
+    source_down_min_accounts: int = Field(default=5, ge=1)
+
+
+class NotifySettings(Section):
+    """Where alerts go: apprise URLs (secrets: keep them in the env or secrets file)."""
+
+    operators: list[str] = Field(default_factory=list)
+    units: dict[str, list[str]] = Field(default_factory=dict)
+    regions: dict[str, list[str]] = Field(default_factory=dict)
+    digest: bool = False
+    digest_at: str = "08:30"
+    retry_delays_min: list[float] = Field(default_factory=lambda: [1.0, 5.0, 30.0, 120.0, 720.0])
+
+
+class ReportSettings(Section):
+    """The monthly report the daemon writes."""
+
+    folder: str = "reports"
+    formats: list[str] = Field(default_factory=lambda: ["xlsx", "html", "md"])
+    # Day of month and HH:MM (configured zone) when last month's report is written.
+    monthly_day: int = Field(default=1, ge=1, le=28)
+    monthly_at: str = "08:00"
+    lang: str = "zh"
+
+
+class ApiSettings(Section):
+    """`monitor serve`: the JSON API and dashboard."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    # Bearer token (a secret: prefer MONITOR_API__TOKEN). Without it, writes are refused.
+    token: SecretStr | None = None
+    cors_origins: list[str] = Field(default_factory=list)
+
+
 class Settings(BaseSettings):
     """Every setting of the monitor; `monitor config check` validates a file of them."""
 
@@ -139,6 +200,11 @@ class Settings(BaseSettings):
     feed: FeedSettings = FeedSettings()
     network: NetworkSettings = NetworkSettings()
     limits: SourceLimits = SourceLimits()
+    schedule: ScheduleSettings = ScheduleSettings()
+    alerts: AlertSettings = AlertSettings()
+    notify: NotifySettings = NotifySettings()
+    reports: ReportSettings = ReportSettings()
+    api: ApiSettings = ApiSettings()
 
     @field_validator("timezone")
     @classmethod
