@@ -58,6 +58,8 @@ AUTH_ERRCODES = {
 RATE_ERRCODES = frozenset({45009, 45011})
 BUSY_ERRCODES = frozenset({-1})
 _CREDENTIAL_PARAM = re.compile(r"(secret|access_token)=[^&\s'\"]*")
+# The JSON form, as in a (possibly cut-off) token answer: "access_token":"...
+_CREDENTIAL_JSON = re.compile(r'("(?:secret|access_token)"\s*:\s*")[^"]*')
 
 
 class BadBody(Exception):
@@ -362,6 +364,7 @@ def _retry_after(exc: BaseException) -> float | None:
 def _scrub(text: str, secret: str) -> str:
     """Remove the secret and any access token from text bound for a detail."""
     text = _CREDENTIAL_PARAM.sub(r"\1=***", text)
+    text = _CREDENTIAL_JSON.sub(r"\1***", text)
     return text.replace(secret, "***") if secret else text
 
 

@@ -700,6 +700,8 @@ def simulator_env_lines(url: str, world: Any) -> list[str]:
     for source in ("weibo", "wechat_api", "feed"):
         lines.append(f"MONITOR_LIMITS__{source.upper()}__RATE_PER_S={rate:g}")
         lines.append(f"MONITOR_LIMITS__{source.upper()}__MAX_CONCURRENT=50")
+    # wechatpy is synchronous: each concurrent WeChat check holds a worker thread.
+    lines.append("MONITOR_WECHAT__WORKER_THREADS=32")
     return lines
 
 
