@@ -206,7 +206,11 @@ class WechatApiAdapter:
             fp_post = _freepublish_latest(published, tz)
             # datacube has whole days only up to yesterday.
             run = walk(
-                scan, today - timedelta(days=1), lambda d: _day(client, d), self.max_days_per_check
+                scan,
+                today - timedelta(days=1),
+                lambda d: _day(client, d),
+                self.max_days_per_check,
+                known_latest=fp_post.at.astimezone(tz).date() if fp_post else None,
             )
             state.update(run.state.to_dict())
             if run.error is not None:
@@ -289,8 +293,9 @@ def _result(
     if scan.resolved and scan.latest:
         candidates.append(Post(start_of_day(scan.latest, tz), scan.msgid, scan.title, None))
     if not scan.resolved:
-        # Days before empty_from are unscanned: only a post newer than them is provably latest.
-        quiet_start = start_of_day(scan.empty_from, tz)
+        # Days before empty_from may be unscanned: a post is provably the latest only
+        # when every later day was scanned empty, i.e. it is on empty_from - 1 or after.
+        quiet_start = start_of_day(scan.empty_from - timedelta(days=1), tz)
         candidates = [p for p in candidates if p.at >= quiet_start]
     scope = f"datacube scanned {days_scanned} day(s) this check, through {scan.through}"
     if not scan.resolved:

@@ -93,8 +93,14 @@ def walk(
     fetch_day: DayFetcher,
     max_days: int,
     recheck_days: int = RECHECK_DAYS,
+    known_latest: date | None = None,
 ) -> ScanRun:
-    """Scan new days (after `through` up to `newest`, the last `recheck_days` always), then any gap."""
+    """Scan new days (after `through` up to `newest`, the last `recheck_days` always), then any gap.
+
+    With `known_latest` (the day of a post seen elsewhere, e.g. freepublish), days on
+    or before it are not scanned: they cannot hold a newer post. They stay unscanned
+    (part of the gap), so nothing is claimed about them.
+    """
     state = replace(state, through=min(state.through, newest - timedelta(days=recheck_days)))
     new_days = _days_desc(state.through + timedelta(days=1), newest)
     gap_days = _days_desc(state.floor, state.empty_from - timedelta(days=1)) if state.floor else []
@@ -104,7 +110,7 @@ def walk(
     error: BaseException | None = None
     for phase_is_gap, days in ((False, new_days), (True, gap_days)):
         for day in days:
-            if scanned >= max_days:
+            if scanned >= max_days or (known_latest is not None and day <= known_latest):
                 break
             try:
                 items = fetch_day(day)

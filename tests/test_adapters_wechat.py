@@ -69,6 +69,42 @@ def test_a_first_scan_that_finds_nothing_reaches_back_to_its_first_day_only() ->
     assert run.state.empty_from == first
 
 
+def test_a_freepublish_post_bounds_the_scan_and_leaves_older_days_unclaimed() -> None:
+    calls: list[date] = []
+    first = date(2024, 6, 6)
+    fp_day = date(2024, 11, 28)
+    run = walk(ScanState.initial(first), YESTERDAY, fetcher(set(), calls), 200, known_latest=fp_day)
+    # Only the days after the freepublish post can hold a newer one.
+    assert calls == [YESTERDAY - timedelta(days=i) for i in range(7)]
+    assert run.state.empty_from == fp_day + timedelta(days=1)
+    # Nothing is claimed about the days on or before it: they remain to scan.
+    assert not run.state.resolved and run.state.floor == first
+
+
+def test_after_a_bounded_scan_losing_the_freepublish_post_resumes_the_scan_not_silence() -> None:
+    first = date(2024, 6, 6)
+    bounded = walk(
+        ScanState.initial(first), YESTERDAY, fetcher(set(), []), 200, known_latest=YESTERDAY
+    )
+    assert not bounded.state.resolved
+    calls: list[date] = []
+    run = walk(bounded.state, YESTERDAY, fetcher({date(2024, 10, 1)}, calls), 200)
+    assert run.state.latest == date(2024, 10, 1) and run.state.resolved
+
+
+def test_a_freepublish_post_of_yesterday_needs_no_datacube_call() -> None:
+    calls: list[date] = []
+    run = walk(
+        ScanState.initial(date(2024, 6, 6)),
+        YESTERDAY,
+        fetcher(set(), calls),
+        200,
+        known_latest=YESTERDAY,
+    )
+    assert calls == []
+    assert not run.state.resolved
+
+
 def test_the_next_check_scans_only_new_days_and_keeps_the_known_post() -> None:
     first = date(2024, 6, 6)
     state = walk(ScanState.initial(first), YESTERDAY, fetcher({date(2024, 12, 3)}, []), 200).state
