@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
+from functools import lru_cache
 
 from monitor.dates import local_date
 from monitor.durations import Duration
@@ -57,6 +58,7 @@ class Thresholds:
     evidence_from: date
 
 
+@lru_cache(maxsize=256)
 def thresholds(policy: Windows, as_of: date) -> Thresholds:
     """The boundary dates the rules compare against at `as_of`."""
     zombie_before = policy.zombie_after.before(as_of)
@@ -84,17 +86,20 @@ def classify(
     tz: tzinfo,
     *,
     last_checked_at: datetime | None = None,
+    limits: Thresholds | None = None,
 ) -> Verdict:
     """The verdict on one account at `as_of`, from its newest evidence at or before that day.
 
     `evidence` must be an evidence observation (or None); `last_checked_at` is the
-    newest check of any outcome, used only to label an unknown verdict.
+    newest check of any outcome, used only to label an unknown verdict. Callers
+    judging many accounts at one date may pass `limits=thresholds(policy, as_of)`.
     """
     if evidence is not None and not evidence.outcome.is_evidence:
         raise ValueError("classify() takes an evidence observation, not a failed check")
     if evidence is not None and local_date(evidence.observed_at, tz) > as_of:
         raise ValueError("evidence observed after the as-of date")
-    limits = thresholds(policy, as_of)
+    if limits is None:
+        limits = thresholds(policy, as_of)
     platform = roster.platform
 
     def verdict(state: State, reason: str, **extra: object) -> Verdict:

@@ -91,7 +91,7 @@ class WeiboSettings(Section):
 class WechatSettings(Section):
     api_base_url: str = "https://api.weixin.qq.com"
     freepublish_count: int = Field(default=20, ge=1, le=20)
-    worker_threads: int = Field(default=4, ge=1)
+    worker_threads: int = Field(default=8, ge=1)
 
 
 class FeedSettings(Section):
@@ -126,6 +126,8 @@ class ScheduleSettings(Section):
     # Default check interval, and per platform (e.g. {"weibo": 12}); hours.
     interval_h: float = Field(default=24.0, gt=0)
     platform_interval_h: dict[str, float] = Field(default_factory=dict)
+    # Per account, keyed by the stable id ("12") or "platform:account_id"; hours.
+    account_interval_h: dict[str, float] = Field(default_factory=dict)
     # Spread of first checks and of every next check (+/- this many seconds).
     jitter_s: float = Field(default=1800.0, ge=0)
     # Transient failures are retried after these delays (minutes), then the normal interval.
@@ -133,6 +135,8 @@ class ScheduleSettings(Section):
     # Rate-limited/blocked answers from this many different accounts in a row slow the source.
     source_backoff_after: int = Field(default=3, ge=1)
     source_backoff_max_s: float = Field(default=3600.0, gt=0)
+    # The first source-wide pause; each further one doubles, up to source_backoff_max_s.
+    source_backoff_base_s: float = Field(default=60.0, gt=0)
     # Daily reclassification (HH:MM in the configured zone).
     reclassify_at: str = "09:00"
     shutdown_grace_s: float = Field(default=10.0, ge=0)
@@ -157,6 +161,8 @@ class NotifySettings(Section):
     digest: bool = False
     digest_at: str = "08:30"
     retry_delays_min: list[float] = Field(default_factory=lambda: [1.0, 5.0, 30.0, 120.0, 720.0])
+    # After the ladder, retry at its last delay until this many attempts, then give up.
+    max_attempts: int = Field(default=20, ge=1)
 
 
 class ReportSettings(Section):
@@ -168,6 +174,24 @@ class ReportSettings(Section):
     monthly_day: int = Field(default=1, ge=1, le=28)
     monthly_at: str = "08:00"
     lang: str = "zh"
+    # How many units the "units with the most problems" table lists.
+    top_units: int = Field(default=10, ge=1)
+
+    @field_validator("formats")
+    @classmethod
+    def _known_formats(cls, value: list[str]) -> list[str]:
+        known = ("xlsx", "csv", "md", "html", "json")  # monitor.reports.FORMATS
+        unknown = [f for f in value if f not in known]
+        if unknown:
+            raise ValueError(f"unknown format(s) {', '.join(unknown)}; use {', '.join(known)}")
+        return value
+
+    @field_validator("lang")
+    @classmethod
+    def _known_lang(cls, value: str) -> str:
+        if value not in ("zh", "en"):
+            raise ValueError("use zh or en")
+        return value
 
 
 class ApiSettings(Section):

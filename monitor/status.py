@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, tzinfo
 from typing import Any
 
-from monitor.classify import Windows, classify
+from monitor.classify import Windows, classify, thresholds
 from monitor.dates import end_of_day, iso
 from monitor.models import AccountView, RosterFacts, Verdict
 from monitor.store import AccountState, Store
@@ -46,11 +46,14 @@ def verdicts_at(
 ) -> list[AccountVerdict]:
     """Every account's verdict at the end of `as_of`, with the roster then in force."""
     windows = windows_of(policy)
+    limits = thresholds(windows, as_of)
     states = store.states_at(end_of_day(as_of, tz), ids=ids, include_retired=include_retired)
     out = []
     for s in states:
         facts = RosterFacts(platform=s.account.platform, status=s.account.status)
-        verdict = classify(facts, s.evidence, windows, as_of, tz, last_checked_at=s.last_checked_at)
+        verdict = classify(
+            facts, s.evidence, windows, as_of, tz, last_checked_at=s.last_checked_at, limits=limits
+        )
         out.append(AccountVerdict(s, verdict))
     return out
 

@@ -1,0 +1,120 @@
+"""`monitor report`: the monthly check result (检查结果) as XLSX, CSV, Markdown, HTML or JSON."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from monitor.cli import (
+    AsOfOption,
+    ConfigOption,
+    DbOption,
+    EvidenceOption,
+    Session,
+    SuspendedOption,
+    UsageProblem,
+    WarnOption,
+    WorkFailed,
+    ZombieOption,
+)
+
+DEFAULT_STEM = "政务新媒体检查结果"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("report")(report)
+
+
+def report(
+    ctx: typer.Context,
+    month: Annotated[
+        str | None,
+        typer.Option("--month", help="Report on this month (YYYY-MM); default the current month."),
+    ] = None,
+    as_of: AsOfOption = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="xlsx, csv, md, html or json (default: from -o's extension, else md).",
+        ),
+    ] = None,
+    output: Annotated[
+        str | None,
+        typer.Option("-o", "--output", help="Write here ('-' for stdout)."),
+    ] = None,
+    lang: Annotated[
+        str | None, typer.Option("--lang", help="zh or en (default from the config: zh).")
+    ] = None,
+    zombie_after: ZombieOption = None,
+    suspended_after: SuspendedOption = None,
+    warn_before: WarnOption = None,
+    evidence_max_age: EvidenceOption = None,
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Write the check result of a month (as of its last day) or of one date.
+
+    Text formats go to stdout without -o; xlsx goes to 政务新媒体检查结果-YYYY-MM.xlsx.
+
+    Example: monitor report --month 2020-02 --format xlsx -o 2020-02.xlsx
+    """
+    from monitor.dates import today
+    from monitor.reports import (
+        FORMATS,
+        PeriodError,
+        build_report,
+        format_of_path,
+        month_as_of,
+        render,
+        write_atomic,
+    )
+    from monitor.reports.deliver import BINARY_FORMATS, period_tag
+    from monitor.reports.periods import month_of
+
+    s = Session(ctx, db, config)
+    now = today(s.tz)
+    if month is not None and as_of is not None:
+        raise UsageProblem("give --month or --as-of, not both")
+    if as_of is not None:
+        day, period = s.as_of(as_of), None
+        if day > now:
+            raise UsageProblem(f"--as-of: {day.isoformat()} is in the future")
+    else:
+        period = month if month is not None else month_of(now)
+        try:
+            day = month_as_of(period, now)
+        except PeriodError as exc:
+            raise UsageProblem(f"--month: {exc}") from exc
+    lang = lang or s.settings.reports.lang
+    if lang not in ("zh", "en"):
+        raise UsageProblem(f"--lang: unknown language {lang!r} (use zh or en)")
+    if fmt is None:
+        fmt = format_of_path(output) if output and output != "-" else "md"
+        if fmt is None:
+            raise UsageProblem(f"-o: cannot tell the format of {output!r}; give --format")
+    elif fmt not in FORMATS:
+        raise UsageProblem(f"--format: unknown format {fmt!r} (use {', '.join(FORMATS)})")
+    policy = s.policy(zombie_after, suspended_after, warn_before, evidence_max_age)
+
+    built = build_report(
+        s.store, day, policy, s.tz, month=period, top_units=s.settings.reports.top_units
+    )
+    data = render(built, fmt, lang)
+    s.close()
+    if output == "-" or (output is None and fmt not in BINARY_FORMATS):
+        if fmt in BINARY_FORMATS:
+            sys.stdout.flush()
+            sys.stdout.buffer.write(data)
+        else:
+            sys.stdout.write(data.decode("utf-8"))
+        return
+    path = Path(output) if output else Path(f"{DEFAULT_STEM}-{period_tag(built)}.{fmt}")
+    try:
+        write_atomic(path, data)
+    except OSError as exc:
+        raise WorkFailed(f"cannot write {path}: {exc.strerror or exc}") from exc
+    sys.stdout.write(f"{path}\n")

@@ -1,0 +1,150 @@
+"""`monitor demo`: the whole product on a simulated city, offline, in one command.
+
+A fresh working folder, a generated city served by the simulator on a free
+loopback port, the roster imported, one full sweep, the summary and problem
+table printed, the month's report written. Nothing keeps running afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from monitor.checks import Checker, CheckReport
+from monitor.dates import today, utcnow
+from monitor.roster import read_roster
+from monitor.roster.apply import apply_plan, plan_import
+from monitor.settings import SecretLookup, Settings
+from monitor.status import AccountVerdict, verdicts_at
+from monitor.store import Store
+
+MARKER = ".monitor-demo"
+DEMO_ACCOUNTS = 420
+DEMO_SEED = 2020
+
+
+class DemoError(Exception):
+    """The demo cannot run (e.g. the folder holds something else)."""
+
+
+@dataclass(slots=True)
+class DemoResult:
+    folder: Path
+    database: Path
+    roster: Path
+    accounts: int
+    checks: list[CheckReport]
+    verdicts: list[AccountVerdict]
+    reports: list[Path] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def prepare_folder(folder: Path) -> None:
+    """Empty the demo folder, refusing to touch a folder the demo did not make."""
+    if folder.exists():
+        if not folder.is_dir():
+            raise DemoError(f"{folder} exists and is not a folder")
+        if any(folder.iterdir()) and not (folder / MARKER).exists():
+            raise DemoError(
+                f"{folder} is not empty and was not made by `monitor demo`; "
+                "choose another folder with --dir"
+            )
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    (folder / MARKER).write_text("made by `monitor demo`; re-running it empties this folder\n")
+
+
+def demo_settings(base_url: str, database: Path) -> Settings:
+    """Settings pointing at the simulator, with limits it tolerates (so the sweep takes seconds)."""
+    limits = {"max_concurrent": 50, "rate_per_s": 500.0}
+    return Settings(
+        database=str(database),
+        weibo={"base_url": base_url},
+        wechat={"api_base_url": base_url, "worker_threads": 32},
+        network={"allow_private_addresses": True},
+        http={"timeout_s": 3.0},
+        limits={"weibo": limits, "wechat_api": limits, "feed": limits},
+        reports={"folder": str(database.parent / "reports")},
+    )
+
+
+def run_demo(
+    folder: Path,
+    *,
+    accounts: int = DEMO_ACCOUNTS,
+    seed: int = DEMO_SEED,
+    formats: tuple[str, ...] = ("xlsx", "html", "md"),
+    on_roster: Callable[[int], Any] | None = None,
+    on_check: Callable[[CheckReport], Any] | None = None,
+) -> DemoResult:
+    """Run the demo in `folder` (emptied first); returns what it did."""
+    from monitor import simulator as sim
+
+    started = time.perf_counter()
+    prepare_folder(folder)
+    city = demo_city(accounts, seed)
+    city.save(folder / "scenario.json")
+    database = folder / "monitor.db"
+    roster_path = folder / "roster.csv"
+    with sim.SimulatorServer(city, seed=seed) as server:
+        url = server.url
+        sim.write_roster(city, roster_path, url)
+        settings = demo_settings(url, database)
+        secrets = SecretLookup({sim.SECRET_ENV: city.wechat_secret})
+        with Store.open(database) as store:
+            roster = read_roster(roster_path)
+            if roster.problems:
+                raise DemoError(f"generated roster has problems: {roster.problems[0]}")
+            plan = plan_import(store, roster.entries)
+            apply_plan(store, plan, file=str(roster_path), form=roster.form, now=utcnow())
+            if on_roster is not None:
+                on_roster(len(roster.entries))
+            views = store.accounts_at(utcnow())
+
+            async def sweep() -> list[CheckReport]:
+                async with Checker(store, settings, secrets) as checker:
+                    return await checker.check_many(views, progress=on_check)
+
+            checks = asyncio.run(sweep())
+            day = today(settings.tz)
+            verdicts = verdicts_at(store, day, settings.policy, settings.tz)
+            reports = write_reports(store, settings, day, folder / "reports", formats)
+    return DemoResult(
+        folder=folder,
+        database=database,
+        roster=roster_path,
+        accounts=len(views),
+        checks=checks,
+        verdicts=verdicts,
+        reports=reports,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def demo_city(accounts: int, seed: int) -> Any:
+    """A generated city plus what a newcomer should see handled: a blocked account, a flaky source."""
+    from monitor import simulator as sim
+
+    city = sim.generate_city(accounts, seed=seed)
+    healthy_weibo = [
+        a for a in city.accounts if a.platform == "weibo" and a.exists and a.posts and not a.fault
+    ]
+    if healthy_weibo:
+        healthy_weibo[0].fault = "login_wall"  # Weibo wants a login: blocked, not silent
+    # A flaky bridge: a few percent of answers are HTTP 500.
+    return city.model_copy(update={"error_rate": 0.02})
+
+
+def write_reports(
+    store: Store, settings: Settings, day: Any, folder: Path, formats: tuple[str, ...]
+) -> list[Path]:
+    """This month's report in each format (the reports package writes them)."""
+    from monitor.reports import write_monthly_report
+
+    folder.mkdir(parents=True, exist_ok=True)
+    return write_monthly_report(store, settings, f"{day:%Y-%m}", folder, list(formats))

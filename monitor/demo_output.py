@@ -1,0 +1,104 @@
+"""What `monitor demo` prints: the sweep, the per-region summary, the problem table, next steps."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from monitor.demo import DemoResult
+from monitor.models import State
+
+PROBLEM_STATES = (State.ZOMBIE, State.SUSPENDED)
+
+
+def print_demo(console: Any, result: DemoResult) -> None:
+    """Print the demo's outcome in the order a newcomer reads it."""
+    from rich.table import Table
+
+    outcomes = Counter(
+        r.observation.outcome.value if r.observation else "no source" for r in result.checks
+    )
+    console.print(
+        f"\nChecked {len(result.checks)} accounts in {result.seconds:.1f} s: "
+        + ", ".join(f"{k} {v}" for k, v in outcomes.most_common())
+    )
+    console.print(
+        "Failed checks (simulated 5xx, timeouts, login walls, rate limits, broken bodies) are "
+        "recorded and leave those accounts unknown: a failure never makes an account look silent."
+    )
+
+    regions: dict[str, Counter[str]] = {}
+    for item in result.verdicts:
+        regions.setdefault(item.account.region, Counter())[item.verdict.state.value] += 1
+    order = sorted(regions, key=lambda r: (r != "市直部门", _first_order(result, r)))
+    table = Table(title="各地区检查结果 (per-region summary)", title_justify="left")
+    for column in (
+        "类别",
+        "账号",
+        "正常",
+        "即将超期",
+        "僵尸",
+        "停运未注销",
+        "已注销",
+        "未检测",
+        "合格率",
+    ):
+        table.add_column(column, justify="left" if column == "类别" else "right")
+    for region in order:
+        c = regions[region]
+        judged = sum(c.values()) - c["unknown"] - c["cancelled"]
+        problems = c["zombie"] + c["suspended"]
+        rate = f"{(judged - problems) / judged:.0%}" if judged else "-"
+        table.add_row(
+            region,
+            str(sum(c.values())),
+            *(
+                str(c[s])
+                for s in ("active", "warning", "zombie", "suspended", "cancelled", "unknown")
+            ),
+            rate,
+        )
+    console.print(table)
+
+    problems = [v for v in result.verdicts if v.verdict.state in PROBLEM_STATES]
+    detail = Table(title=f"问题账号 ({len(problems)} problem accounts)", title_justify="left")
+    for column in ("类别", "主办单位", "平台", "账号", "最后更新时间", "问题类别"):
+        detail.add_column(column)
+    for item in problems[:40]:
+        v, a = item.verdict, item.account
+        if v.no_content:
+            last = "无内容"
+        elif v.latest_post_date:
+            last = f"{v.latest_post_date.year}.{v.latest_post_date.month}.{v.latest_post_date.day}"
+        elif v.silent_since:
+            last = f"早于{v.silent_since.year}.{v.silent_since.month}.{v.silent_since.day}"
+        else:
+            last = "-"
+        detail.add_row(a.region, a.unit, a.platform.label, a.name, last, v.label)
+    console.print(detail)
+    if len(problems) > 40:
+        console.print(f"... and {len(problems) - 40} more in the reports below")
+
+    console.print("\nReports written:")
+    for path in result.reports:
+        console.print(f"  {path}")
+    db = result.database
+    console.print(
+        "\nNext, try (the demo's simulator has stopped; the database stays):\n"
+        f"  monitor --db {db} status --state zombie\n"
+        f"  monitor --db {db} status --json {_an_account(result)}\n"
+        f"  monitor --db {db} report --format md\n"
+        f"  monitor --db {db} serve            # dashboard on http://127.0.0.1:8080\n"
+        f"  monitor simulate --generate 400 --ready-file sim.env   # then: monitor run\n"
+    )
+
+
+def _first_order(result: DemoResult, region: str) -> int:
+    return min(i.account.roster_order for i in result.verdicts if i.account.region == region)
+
+
+def _an_account(result: DemoResult) -> str:
+    for item in result.verdicts:
+        if item.verdict.state is State.ZOMBIE and item.account.account_id:
+            return f"{item.account.platform.value}:{item.account.account_id}"
+    return str(result.verdicts[0].account.id) if result.verdicts else "1"

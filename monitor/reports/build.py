@@ -1,0 +1,226 @@
+"""Building a report: the roster and verdicts at the as-of date, turned into report data.
+
+Only reads: verdicts come from `monitor.status.verdicts_at`, which sees the roster
+and the observations as they stood at the end of the as-of day, so anything
+recorded later never changes a past report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, tzinfo
+from typing import Any
+
+from monitor.models import Outcome, Platform, State
+from monitor.reports.model import (
+    CITY_DEPARTMENTS,
+    AccountRow,
+    Change,
+    DetailRow,
+    LastUpdate,
+    Problem,
+    RegionTally,
+    Report,
+    RosterFinding,
+    RosterIssue,
+    Tally,
+    UnitTally,
+)
+from monitor.reports.periods import month_bounds, previous_month
+from monitor.status import AccountVerdict, verdicts_at
+
+PROBLEM_STATES = frozenset({State.ZOMBIE, State.SUSPENDED})
+DEFAULT_TOP_UNITS = 10
+
+
+def build_report(
+    store: Any,
+    as_of: date,
+    policy: Any,
+    tz: tzinfo,
+    *,
+    month: str | None = None,
+    top_units: int = DEFAULT_TOP_UNITS,
+) -> Report:
+    """The report at the end of `as_of` (a month's report when `month` is given)."""
+    previous_as_of = month_bounds(previous_month(as_of))[1]
+    # The previous month first, kept as a small id -> state map, so that only one
+    # full verdict list is alive at a time (100,000 accounts).
+    before = {
+        item.account.id: item.verdict.state
+        for item in verdicts_at(store, previous_as_of, policy, tz)
+    }
+    items = verdicts_at(store, as_of, policy, tz)
+    region_rank, unit_rank = _group_ranks(items)
+
+    summary = Tally()
+    regions: dict[str, Tally] = {}
+    units: dict[tuple[str, str], Tally] = {}
+    rows: list[DetailRow] = []
+    accounts: list[AccountRow] = []
+    new_problems: list[Change] = []
+    recovered: list[Change] = []
+    findings: list[RosterFinding] = []
+    for item in items:
+        a, v = item.account, item.verdict
+        for tally in (
+            summary,
+            regions.setdefault(a.region, Tally()),
+            units.setdefault((a.region, a.unit), Tally()),
+        ):
+            _count(tally, item)
+        if v.state in PROBLEM_STATES:
+            rows.append(_detail_row(item))
+        accounts.append(_account_row(item, tz))
+        was = before.get(a.id)
+        change = Change(a.region, a.unit, a.platform, a.name, was, v.state)
+        if v.state in PROBLEM_STATES and was not in PROBLEM_STATES:
+            new_problems.append(change)
+        elif was in PROBLEM_STATES and v.state in (State.ACTIVE, State.WARNING):
+            recovered.append(change)
+        findings.extend(_roster_findings(item))
+    del items
+
+    def row_key(r: Any) -> tuple[int, int]:
+        return region_rank[r.region], unit_rank[(r.region, r.unit)]
+
+    rows.sort(key=row_key)  # stable: roster order within a unit
+    new_problems.sort(key=row_key)
+    recovered.sort(key=row_key)
+    findings.sort(key=row_key)
+    ranked_units = sorted(
+        (UnitTally(r, u, t) for (r, u), t in units.items() if t.problems),
+        key=lambda x: (-x.tally.problems, region_rank[x.region], unit_rank[(x.region, x.unit)]),
+    )
+    return Report(
+        as_of=as_of,
+        month=month,
+        previous_as_of=previous_as_of,
+        timezone=str(tz),
+        policy={
+            "zombie_after": str(policy.zombie_after),
+            "suspended_after": str(policy.suspended_after),
+            "warn_before": str(policy.warn_before),
+            "evidence_max_age": str(policy.evidence_max_age),
+        },
+        summary=summary,
+        regions=[
+            RegionTally(r, t) for r, t in sorted(regions.items(), key=lambda x: region_rank[x[0]])
+        ],
+        top_units=ranked_units[:top_units],
+        new_problems=new_problems,
+        recovered=recovered,
+        roster_findings=findings,
+        rows=rows,
+        accounts=accounts,
+    )
+
+
+def _group_ranks(
+    items: Iterable[AccountVerdict],
+) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
+    """Ranks of regions and units by first appearance in roster order; 市直部门 first."""
+    regions: dict[str, int] = {}
+    units: dict[tuple[str, str], int] = {}
+    for item in items:  # verdicts_at returns accounts in roster order
+        a = item.account
+        regions.setdefault(a.region, len(regions) + 1)
+        units.setdefault((a.region, a.unit), len(units))
+    if CITY_DEPARTMENTS in regions:
+        regions[CITY_DEPARTMENTS] = 0
+    return regions, units
+
+
+def _count(tally: Tally, item: AccountVerdict) -> None:
+    v = item.verdict
+    tally.accounts += 1
+    if v.evidence is not None and v.state is not State.UNKNOWN:
+        tally.checked += 1
+    setattr(tally, v.state.value, getattr(tally, v.state.value) + 1)
+    if v.state is State.ZOMBIE and v.no_content:
+        tally.no_content += 1
+
+
+def _problem(item: AccountVerdict) -> Problem:
+    if item.verdict.state is State.SUSPENDED:
+        return Problem.SUSPENDED
+    platform = item.account.platform
+    if platform is Platform.WECHAT:
+        return Problem.ZOMBIE_WECHAT
+    if platform is Platform.WEIBO:
+        return Problem.ZOMBIE_WEIBO
+    return Problem.ZOMBIE_OTHER
+
+
+def _detail_row(item: AccountVerdict) -> DetailRow:
+    a, v = item.account, item.verdict
+    if v.no_content:
+        kind, day = LastUpdate.NO_CONTENT, None
+    elif v.latest_post_date is not None:
+        kind, day = LastUpdate.DATE, v.latest_post_date
+    elif v.silent_since is not None:
+        kind, day = LastUpdate.BEFORE, v.silent_since
+    else:
+        kind, day = LastUpdate.NONE, None
+    return DetailRow(
+        account=a.id,
+        region=a.region,
+        unit=a.unit,
+        platform=a.platform,
+        name=a.name,
+        account_id=a.account_id,
+        last_update=kind,
+        last_update_date=day,
+        problem=_problem(item),
+        days_silent=v.days_silent,
+        evidence_url=v.evidence.url if v.evidence else None,
+    )
+
+
+def _account_row(item: AccountVerdict, tz: tzinfo) -> AccountRow:
+    a, v, s = item.account, item.verdict, item.state
+    checked = (
+        s.last_checked_at.astimezone(tz).strftime("%Y-%m-%d %H:%M") if s.last_checked_at else ""
+    )
+    return AccountRow(
+        account=a.id,
+        region=a.region,
+        unit=a.unit,
+        platform=a.platform,
+        name=a.name,
+        account_id=a.account_id,
+        roster_status=a.status.value,
+        state=v.state,
+        label=v.label,
+        latest_post=v.latest_post_date.isoformat() if v.latest_post_date else "",
+        days_silent=v.days_silent,
+        last_checked=checked,
+        evidence_url=(v.evidence.url or "") if v.evidence else "",
+        reason=v.reason,
+    )
+
+
+def _roster_findings(item: AccountVerdict) -> list[RosterFinding]:
+    """Roster problems of one account: missing on the platform, not verified, renamed."""
+    a, v, evidence = item.account, item.verdict, item.state.evidence
+    out = []
+
+    def add(kind: RosterIssue, detail: str) -> None:
+        out.append(RosterFinding(kind, a.region, a.unit, a.platform, a.name, detail))
+
+    if v.roster_problem:
+        add(RosterIssue.MISSING, v.roster_problem)
+    profile = evidence.profile if evidence is not None and v.state is not State.UNKNOWN else None
+    if not profile or evidence is None or evidence.outcome is Outcome.NOT_FOUND:
+        return out
+    verified, verified_type = profile.get("verified"), profile.get("verified_type")
+    if verified is False or (verified_type is not None and verified_type != 1):
+        reason = profile.get("verified_reason") or ""
+        add(
+            RosterIssue.NOT_VERIFIED,
+            f"verified={verified}, verified_type={verified_type} {reason}".strip(),
+        )
+    screen_name = profile.get("screen_name")
+    if screen_name and str(screen_name).strip() != a.name.strip():
+        add(RosterIssue.NAME_DIFFERS, str(screen_name))
+    return out

@@ -1,0 +1,108 @@
+"""Delivery: choosing a renderer, naming files, writing them atomically."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from monitor.dates import today as today_in
+from monitor.reports.build import build_report
+from monitor.reports.model import Report
+from monitor.reports.periods import month_as_of
+
+Renderer = Callable[[Report, str], bytes]
+
+FORMATS = ("xlsx", "csv", "md", "html", "json")
+BINARY_FORMATS = frozenset({"xlsx"})
+EXTENSIONS = {".xlsx": "xlsx", ".csv": "csv", ".md": "md", ".markdown": "md",
+              ".html": "html", ".htm": "html", ".json": "json"}  # fmt: skip
+
+
+def renderer(fmt: str) -> Renderer:
+    """The render function of a format (imported on use: openpyxl and jinja2 are slow to load)."""
+    if fmt == "xlsx":
+        from monitor.reports.render_xlsx import render_xlsx
+
+        return render_xlsx
+    if fmt == "html":
+        from monitor.reports.render_html import render_html
+
+        return render_html
+    from monitor.reports import render_text
+
+    table: dict[str, Renderer] = {
+        "csv": render_text.render_csv,
+        "md": render_text.render_md,
+        "json": render_text.render_json,
+    }
+    if fmt not in table:
+        raise ValueError(f"unknown report format {fmt!r} (use {', '.join(FORMATS)})")
+    return table[fmt]
+
+
+def render(report: Report, fmt: str, lang: str = "zh") -> bytes:
+    return renderer(fmt)(report, lang)
+
+
+def format_of_path(path: str | Path) -> str | None:
+    """The format a file name's extension implies, or None."""
+    return EXTENSIONS.get(Path(path).suffix.lower())
+
+
+def period_tag(report: Report) -> str:
+    """ "2020-02" for a month's report, "2020-03-04" for an --as-of report."""
+    return report.month or report.as_of.isoformat()
+
+
+def write_atomic(path: Path, data: bytes) -> Path:
+    """Write through a temp file in the same folder and rename: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_monthly_report(
+    store: Any,
+    settings: Any,
+    month: str,
+    folder: Path,
+    formats: list[str],
+    *,
+    today: date | None = None,
+) -> list[Path]:
+    """Build `month`'s report once and write `report-YYYY-MM.<ext>` per format into `folder`.
+
+    For the daemon: the policy, zone and language come from `settings`; the as-of
+    date is the month's last day (today while the month is running).
+    """
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise ValueError(
+            f"unknown report format(s) {', '.join(unknown)} (use {', '.join(FORMATS)})"
+        )
+    tz = settings.tz
+    as_of = month_as_of(month, today or today_in(tz))
+    report = build_report(
+        store, as_of, settings.policy, tz, month=month, top_units=settings.reports.top_units
+    )
+    lang = settings.reports.lang
+    paths = []
+    for fmt in dict.fromkeys(formats):
+        paths.append(
+            write_atomic(Path(folder) / f"report-{month}.{fmt}", render(report, fmt, lang))
+        )
+    return paths

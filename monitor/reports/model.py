@@ -1,0 +1,160 @@
+"""The report as data: what a renderer needs, with nothing left to look up or judge."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+
+from monitor.models import Platform, State
+
+CITY_DEPARTMENTS = "市直部门"
+
+
+class LastUpdate(StrEnum):
+    """How the 最后更新时间 cell is filled."""
+
+    DATE = "date"  # the latest post's date
+    NO_CONTENT = "no_content"  # 无内容: exists, never posted
+    BEFORE = "before"  # 早于 D: a scan from D found nothing
+    NONE = "none"  # no post date known (e.g. roster says stopped, platform restricted)
+
+
+class Problem(StrEnum):
+    """The official 问题类别 of a detail row."""
+
+    ZOMBIE_WECHAT = "zombie_wechat"
+    ZOMBIE_WEIBO = "zombie_weibo"
+    ZOMBIE_OTHER = "zombie_other"
+    SUSPENDED = "suspended"
+
+
+class RosterIssue(StrEnum):
+    """Roster problems a report lists besides the verdicts."""
+
+    MISSING = "missing"  # not found on the platform, roster says operating
+    NOT_VERIFIED = "not_verified"  # the platform does not verify it as a government account
+    NAME_DIFFERS = "name_differs"  # the platform's name differs from the roster's
+
+
+@dataclass(frozen=True, slots=True)
+class DetailRow:
+    """One zombie or suspended account: a row of the official table."""
+
+    account: int
+    region: str
+    unit: str
+    platform: Platform
+    name: str
+    account_id: str
+    last_update: LastUpdate
+    last_update_date: date | None
+    problem: Problem
+    days_silent: int | None
+    evidence_url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRow:
+    """One account of the roster and its verdict (the 全部账号 sheet)."""
+
+    account: int
+    region: str
+    unit: str
+    platform: Platform
+    name: str
+    account_id: str
+    roster_status: str
+    state: State
+    label: str
+    latest_post: str  # YYYY-MM-DD, or "" when none
+    days_silent: int | None
+    last_checked: str  # local "YYYY-MM-DD HH:MM", or ""
+    evidence_url: str
+    reason: str
+
+
+@dataclass(slots=True)
+class Tally:
+    """Counts over a set of accounts (the whole roster, a region or a unit)."""
+
+    accounts: int = 0
+    checked: int = 0
+    active: int = 0
+    warning: int = 0
+    zombie: int = 0
+    suspended: int = 0
+    cancelled: int = 0
+    unknown: int = 0
+    no_content: int = 0
+
+    @property
+    def problems(self) -> int:
+        return self.zombie + self.suspended
+
+    @property
+    def judged(self) -> int:
+        """The 合格率 denominator: verdicts other than unknown and cancelled."""
+        return self.accounts - self.unknown - self.cancelled
+
+    @property
+    def passed(self) -> int:
+        return self.judged - self.problems
+
+    @property
+    def pass_rate(self) -> float | None:
+        return self.passed / self.judged if self.judged else None
+
+
+@dataclass(frozen=True, slots=True)
+class RegionTally:
+    region: str
+    tally: Tally
+
+
+@dataclass(frozen=True, slots=True)
+class UnitTally:
+    region: str
+    unit: str
+    tally: Tally
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """An account whose problem status differs from the previous month's last day."""
+
+    region: str
+    unit: str
+    platform: Platform
+    name: str
+    before: State | None  # None: not in the roster then
+    after: State
+
+
+@dataclass(frozen=True, slots=True)
+class RosterFinding:
+    kind: RosterIssue
+    region: str
+    unit: str
+    platform: Platform
+    name: str
+    detail: str
+
+
+@dataclass(slots=True)
+class Report:
+    """Everything one report shows; renderers turn it into bytes."""
+
+    as_of: date
+    month: str | None  # "YYYY-MM" when the report is a month's, else None (an --as-of report)
+    previous_as_of: date
+    timezone: str
+    policy: dict[str, str]
+    summary: Tally
+    regions: list[RegionTally]
+    top_units: list[UnitTally]
+    new_problems: list[Change]
+    recovered: list[Change]
+    roster_findings: list[RosterFinding]
+    rows: list[DetailRow]
+    accounts: list[AccountRow] = field(default_factory=list)

@@ -1,0 +1,59 @@
+"""`monitor demo` end to end, as a newcomer runs it (README command 1)."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+
+import openpyxl
+
+
+def test_the_demo_runs_offline_and_leaves_reports_and_nothing_running(tmp_path):
+    folder = tmp_path / "demo"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "monitor", "demo", "--dir", str(folder)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    assert "Checked 420 accounts" in out
+    assert "各地区检查结果" in out and "市直部门" in out
+    assert "问题账号" in out and "僵尸" in out
+    assert "blocked" in out  # the simulated login wall is a failed check, not a silence
+    assert "Next, try" in out and "status --state zombie" in out
+    for fmt in ("xlsx", "html", "md"):
+        reports = list((folder / "reports").glob(f"*.{fmt}"))
+        assert len(reports) == 1, fmt
+    book = openpyxl.load_workbook(next((folder / "reports").glob("*.xlsx")))
+    assert "问题账号" in book.sheetnames
+    conn = sqlite3.connect(folder / "monitor.db")
+    try:
+        assert conn.execute("SELECT COUNT(*) FROM accounts").fetchone()[0] == 420
+        observed = conn.execute("SELECT COUNT(DISTINCT account) FROM observations").fetchone()[0]
+        assert observed == 420
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        conn.close()
+
+
+def test_rerunning_the_demo_starts_over_and_it_refuses_a_foreign_folder(tmp_path):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "thesis.docx").write_text("precious")
+    proc = subprocess.run(
+        [sys.executable, "-m", "monitor", "demo", "--dir", str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert "not made by `monitor demo`" in proc.stderr
+    assert (folder / "thesis.docx").read_text() == "precious"

@@ -1,0 +1,52 @@
+"""Deployment files: the Dockerfile lints clean, the examples are valid and consistent."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from monitor.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_dockerfile_passes_hadolint():
+    # No Docker engine runs here, so the image is linted rather than built (see README).
+    hadolint = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
+    proc = subprocess.run(
+        [hadolint, str(ROOT / "Dockerfile")], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_the_dockerfile_runs_as_non_root_with_a_data_volume_and_a_healthcheck():
+    text = (ROOT / "Dockerfile").read_text()
+    assert text.startswith("#") and "FROM python:3.11-slim" in text
+    assert "USER 10001" in text
+    assert 'VOLUME ["/data"]' in text
+    assert 'CMD ["monitor", "healthcheck"]' in text
+    assert 'CMD ["monitor", "run", "--serve"]' in text
+
+
+def test_the_example_config_is_valid(capsys):
+    assert main(["config", "check", str(ROOT / "config" / "monitor.example.toml")]) == 0
+
+
+def test_the_systemd_unit_runs_the_daemon_with_secrets_from_an_environment_file():
+    unit = (ROOT / "config" / "newmedia-monitor.service").read_text()
+    assert "ExecStart=/opt/newmedia-monitor/bin/monitor run --serve" in unit
+    assert "EnvironmentFile=" in unit and "KillSignal=SIGTERM" in unit
+
+
+def test_the_compose_example_mounts_config_and_secrets_and_keeps_data_in_a_volume():
+    compose = (ROOT / "config" / "docker-compose.example.yml").read_text()
+    for needle in (
+        "env_file:",
+        "secrets.env",
+        "monitor-data:/data",
+        "monitor.toml:ro",
+        "127.0.0.1:8080:8080",
+    ):
+        assert needle in compose, needle
