@@ -3,12 +3,18 @@
 `Checker` owns the shared HTTP client and the politeness gates; it checks one
 account or many concurrently. A check never raises for what a platform does:
 even an adapter bug becomes a recorded `parse_error`, never a silence verdict.
+
+The daemon passes `on_recorded`, called inside the transaction that stores the
+observation, so the schedule, alerts and outbox rows of a check land with it or
+not at all. wechatpy does not go through httpx, so `wechat_api` is paced once
+per check (`rate_per_s` checks a second) instead of per request.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -54,15 +60,20 @@ class PacedTransport(httpx.AsyncBaseTransport):
         self._inner = inner
         self._settings = settings
         self._pacers: dict[str, Pacer] = {}
+        # Requests started per pacing key ("weibo", "feed:<host>"), for the sweep log.
+        self.requests: Counter[str] = Counter()
+        # wechatpy does not use httpx; Weibo wins when both point at one host (the simulator).
         self._hosts = {
-            _host(settings.weibo.base_url): "weibo",
             _host(settings.wechat.api_base_url): "wechat_api",
+            _host(settings.weibo.base_url): "weibo",
         }
 
-    def _pacer(self, url: httpx.URL) -> Pacer:
+    def _key(self, url: httpx.URL) -> tuple[str, str | None]:
         host = f"{url.host}:{url.port}" if url.port else url.host
         source = self._hosts.get(host)
-        key = source or f"feed:{host}"
+        return source or f"feed:{host}", source
+
+    def _pacer(self, key: str, source: str | None) -> Pacer:
         pacer = self._pacers.get(key)
         if pacer is None:
             limit = self._settings.limits.for_source(source or "feed")
@@ -70,11 +81,29 @@ class PacedTransport(httpx.AsyncBaseTransport):
         return pacer
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        await self._pacer(request.url).wait()
+        key, source = self._key(request.url)
+        await self._pacer(key, source).wait()
+        self.requests[key] += 1
         return await self._inner.handle_async_request(request)
 
     async def aclose(self) -> None:
         await self._inner.aclose()
+
+
+# Sources whose requests do not go through the shared httpx client.
+PACED_PER_CHECK = frozenset({"wechat_api"})
+
+
+class _CountingPacer(Pacer):
+    """A pacer that counts its starts (for the sweep log)."""
+
+    def __init__(self, rate_per_s: float):
+        super().__init__(rate_per_s)
+        self.starts = 0
+
+    async def wait(self) -> None:
+        await super().wait()
+        self.starts += 1
 
 
 def _host(url: str) -> str:
@@ -97,6 +126,7 @@ class Checker:
         *,
         clock: Callable[[], datetime] = utcnow,
         transport: httpx.AsyncBaseTransport | None = None,
+        on_recorded: Callable[[CheckReport], Any] | None = None,
     ):
         self.store = store
         self.settings = settings
@@ -104,15 +134,19 @@ class Checker:
         self.clock = clock
         self._transport = transport
         self._http: httpx.AsyncClient | None = None
+        self._paced: PacedTransport | None = None
         self._slots: dict[str, asyncio.Semaphore] = {}
+        self._check_pacers: dict[str, Pacer] = {}
+        self.on_recorded = on_recorded
         self._guard = UrlGuard(settings)
 
     async def __aenter__(self) -> Checker:
         inner = self._transport or httpx.AsyncHTTPTransport(
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=100)
         )
+        self._paced = PacedTransport(inner, self.settings)
         self._http = httpx.AsyncClient(
-            transport=PacedTransport(inner, self.settings),
+            transport=self._paced,
             timeout=self.settings.http.timeout_s,
             headers={"User-Agent": self.settings.http.user_agent},
             follow_redirects=False,
@@ -124,6 +158,14 @@ class Checker:
             await self._http.aclose()
         close_adapters()
 
+    @property
+    def requests(self) -> Counter[str]:
+        """Requests started so far, per pacing key (wechat_api counts checks)."""
+        out: Counter[str] = Counter(self._paced.requests if self._paced else {})
+        for source, pacer in self._check_pacers.items():
+            out[source] += getattr(pacer, "starts", 0)
+        return out
+
     def _context(self) -> AdapterContext:
         assert self._http is not None, "use Checker as an async context manager"
         return AdapterContext(
@@ -133,6 +175,13 @@ class Checker:
             clock=self.clock,
             url_guard=self._guard,
         )
+
+    def _check_pacer(self, source: str) -> Pacer:
+        pacer = self._check_pacers.get(source)
+        if pacer is None:
+            limit = self.settings.limits.for_source(source)
+            pacer = self._check_pacers[source] = _CountingPacer(limit.rate_per_s)
+        return pacer
 
     def _slot(self, source: str) -> asyncio.Semaphore:
         slot = self._slots.get(source)
@@ -169,6 +218,8 @@ class Checker:
             state=self.store.source_state(account.id),
         )
         async with self._slot(source):
+            if source in PACED_PER_CHECK:
+                await self._check_pacer(source).wait()
             try:
                 result = await adapter.check(target, self._context())
                 observation, state = result.observation, result.state
@@ -188,8 +239,11 @@ class Checker:
             obs_id = self.store.add_observation(observation)
             if state != target.state:
                 self.store.save_source_state(account.id, source, state)
-        stored = _with_id(observation, obs_id)
-        return CheckReport(account, source, stored, self._verdict(account.id))
+            stored = _with_id(observation, obs_id)
+            report = CheckReport(account, source, stored, self._verdict(account.id))
+            if self.on_recorded is not None:
+                self.on_recorded(report)
+        return report
 
     async def check_many(
         self,

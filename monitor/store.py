@@ -137,6 +137,78 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX alerts_unit ON alerts(unit, closed_at);
         """,
     ),
+    (
+        "0004_schedule",
+        """
+        -- When each account is next checked (the daemon's schedule lives here, not in
+        -- the process), who holds it while a check is in flight, and its failure streak.
+        CREATE TABLE schedule (
+            account INTEGER PRIMARY KEY REFERENCES accounts(id),
+            next_check_at TEXT NOT NULL,
+            claimed_by TEXT,
+            claimed_until TEXT,
+            failures INTEGER NOT NULL DEFAULT 0,
+            first_checked_at TEXT,
+            last_checked_at TEXT,
+            last_success_at TEXT,
+            last_outcome TEXT
+        );
+        CREATE INDEX schedule_due ON schedule(next_check_at);
+        """,
+    ),
+    (
+        "0005_outbox",
+        """
+        ALTER TABLE alerts ADD COLUMN source TEXT;
+        ALTER TABLE alerts ADD COLUMN close_reason TEXT;
+        -- source-wide alerts have no account: one open per (kind, source)
+        CREATE UNIQUE INDEX alerts_one_open_source
+            ON alerts(kind, source) WHERE closed_at IS NULL AND account IS NULL;
+        -- One row per message and channel, written before sending. `channel` is a key
+        -- resolved from the settings at send time ("operators#0"), never a URL.
+        CREATE TABLE deliveries (
+            id INTEGER PRIMARY KEY,
+            event TEXT NOT NULL,
+            alert INTEGER REFERENCES alerts(id),
+            unit INTEGER REFERENCES units(id),
+            channel TEXT NOT NULL,
+            title TEXT NOT NULL,
+            body TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            claimed_until TEXT,
+            last_error TEXT,
+            delivered_at TEXT,
+            failed_at TEXT,
+            UNIQUE (event, channel)
+        );
+        CREATE INDEX deliveries_pending ON deliveries(next_attempt_at)
+            WHERE delivered_at IS NULL AND failed_at IS NULL;
+        CREATE INDEX deliveries_alert ON deliveries(alert);
+        """,
+    ),
+    (
+        "0006_source_health",
+        """
+        -- Per source: the accounts of the current run of rate-limited/blocked answers,
+        -- the backoff level and the pause it imposes.
+        CREATE TABLE source_health (
+            source TEXT PRIMARY KEY,
+            streak TEXT NOT NULL DEFAULT '[]',
+            level INTEGER NOT NULL DEFAULT 0,
+            paused_until TEXT,
+            last_outcome TEXT,
+            updated_at TEXT NOT NULL
+        );
+        -- Liveness of the daemon and the last run of each daily job.
+        CREATE TABLE heartbeat (
+            name TEXT PRIMARY KEY,
+            at TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '{}'
+        );
+        """,
+    ),
 ]
 
 VERSIONED_FIELDS = (
@@ -460,14 +532,15 @@ class Store:
         select_obs = f", {obs_cols}, c.observed_at, c.outcome" if observations else ""
         join_obs = (
             """
-            LEFT JOIN observations e ON e.id = (
-                SELECT o.id FROM observations o
-                WHERE o.account = a.id AND o.evidence = 1 AND o.observed_at <= :t
-                ORDER BY o.observed_at DESC, o.id DESC LIMIT 1)
             LEFT JOIN observations c ON c.id = (
                 SELECT o.id FROM observations o
                 WHERE o.account = a.id AND o.observed_at <= :t
                 ORDER BY o.observed_at DESC, o.id DESC LIMIT 1)
+            -- Usually the newest check is itself evidence: only look further back when not.
+            LEFT JOIN observations e ON e.id = CASE WHEN c.evidence = 1 THEN c.id ELSE (
+                SELECT o.id FROM observations o
+                WHERE o.account = a.id AND o.evidence = 1 AND o.observed_at <= :t
+                ORDER BY o.observed_at DESC, o.id DESC LIMIT 1) END
             """
             if observations
             else ""
@@ -494,26 +567,31 @@ class Store:
         """
         out = []
         nf = len(VERSIONED_FIELDS)
+        # Positional reads and cached enum lookups: this loop runs once per account
+        # for every report and status listing (see bench/bench_report.py).
+        platforms, statuses, outcomes = _PLATFORMS, _STATUSES, _OUTCOMES
         for r in self.conn.execute(sql, params):
-            fields = dict(zip(VERSIONED_FIELDS, r[7 : 7 + nf], strict=True))
+            name, region, status, supervisor, contact, note, source, feed_url, appid, secret = r[
+                7 : 7 + nf
+            ]
             view = AccountView(
-                id=r[0],
-                platform=Platform(r[1]),
-                account_id=r[2],
-                roster_order=r[3],
-                unit_id=r[4],
-                unit=r[5],
-                retired=bool(r[6]),
-                name=fields["name"],
-                region=fields["region"],
-                status=RosterStatus(fields["status"]),
-                supervisor=fields["supervisor"],
-                contact=fields["contact"],
-                note=fields["note"],
-                source=fields["source"],
-                feed_url=fields["feed_url"],
-                appid=fields["appid"],
-                secret_env=fields["secret_env"],
+                r[0],
+                platforms[r[1]],
+                r[2],
+                name,
+                r[5],
+                r[4],
+                region,
+                statuses[status],
+                r[3],
+                supervisor,
+                contact,
+                note,
+                source,
+                feed_url,
+                appid,
+                secret,
+                bool(r[6]),
             )
             if not observations:
                 out.append(AccountState(view, None, None, None))
@@ -521,7 +599,7 @@ class Store:
             rest = r[7 + nf :]
             evidence = _observation(rest[:13]) if rest[0] is not None else None
             last_at = from_db(rest[13])
-            last_outcome = Outcome(rest[14]) if rest[14] else None
+            last_outcome = outcomes[rest[14]] if rest[14] else None
             out.append(AccountState(view, evidence, last_at, last_outcome))
         return out
 
@@ -630,6 +708,391 @@ class Store:
             for t in sorted(self.db.table_names())
         }
 
+    # ==========================================================================
+    # Daemon, alerts and outbox (schedule, alerts, deliveries, source health)
+    # ==========================================================================
+
+    # -- schedule ----------------------------------------------------------------
+
+    def ensure_schedule(self, now: datetime) -> int:
+        """Give every account without a schedule row one that is due now; how many."""
+        cur = self.conn.execute(
+            "INSERT INTO schedule (account, next_check_at) "
+            "SELECT a.id, ? FROM accounts a "
+            "WHERE NOT EXISTS (SELECT 1 FROM schedule s WHERE s.account = a.id)",
+            (to_db(now),),
+        )
+        return cur.rowcount
+
+    def due_accounts(self, now: datetime, *, limit: int | None = None) -> list[int]:
+        """Accounts whose next check is due at `now` and that nobody holds, soonest first."""
+        t = to_db(now)
+        sql = (
+            "SELECT account FROM schedule WHERE next_check_at <= ? "
+            "AND (claimed_until IS NULL OR claimed_until <= ?) ORDER BY next_check_at, account"
+        )
+        params: tuple[Any, ...] = (t, t)
+        if limit is not None:
+            sql += " LIMIT ?"
+            params = (t, t, limit)
+        return [r[0] for r in self.conn.execute(sql, params)]
+
+    def claim_check(self, account: int, owner: str, now: datetime, until: datetime) -> bool:
+        """Take an account's due check (a conditional UPDATE): False when it is not ours."""
+        t = to_db(now)
+        cur = self.conn.execute(
+            "UPDATE schedule SET claimed_by = ?, claimed_until = ? "
+            "WHERE account = ? AND next_check_at <= ? "
+            "AND (claimed_until IS NULL OR claimed_until <= ?)",
+            (owner, to_db(until), account, t, t),
+        )
+        return cur.rowcount == 1
+
+    def record_schedule(
+        self,
+        account: int,
+        *,
+        now: datetime,
+        outcome: Outcome | None,
+        next_check_at: datetime,
+    ) -> ScheduleRow:
+        """After a check: update the failure streak and times, set the next check, release.
+
+        `outcome` None means nothing could run (no source): only the next check moves.
+        """
+        t = to_db(now)
+        if outcome is None:
+            self.conn.execute(
+                "UPDATE schedule SET next_check_at = ?, claimed_by = NULL, claimed_until = NULL "
+                "WHERE account = ?",
+                (to_db(next_check_at), account),
+            )
+        else:
+            ok = outcome.is_evidence
+            self.conn.execute(
+                """
+                UPDATE schedule SET
+                    next_check_at = :next, claimed_by = NULL, claimed_until = NULL,
+                    failures = CASE WHEN :ok THEN 0 ELSE failures + 1 END,
+                    first_checked_at = COALESCE(first_checked_at, :t),
+                    last_checked_at = :t,
+                    last_success_at = CASE WHEN :ok THEN :t ELSE last_success_at END,
+                    last_outcome = :outcome
+                WHERE account = :account
+                """,
+                {
+                    "next": to_db(next_check_at),
+                    "ok": int(ok),
+                    "t": t,
+                    "outcome": outcome.value,
+                    "account": account,
+                },
+            )
+        row = self.schedule_row(account)
+        assert row is not None, f"account {account} has no schedule row"
+        return row
+
+    def schedule_row(self, account: int) -> ScheduleRow | None:
+        row = self.conn.execute(
+            f"SELECT {_SCHEDULE_COLUMNS} FROM schedule WHERE account = ?", (account,)
+        ).fetchone()
+        return _schedule(row) if row else None
+
+    def schedule_rows(self) -> list[ScheduleRow]:
+        """Every account's schedule row."""
+        rows = self.conn.execute(f"SELECT {_SCHEDULE_COLUMNS} FROM schedule ORDER BY account")
+        return [_schedule(r) for r in rows]
+
+    def claim_owners(self) -> list[str]:
+        """The owners of checks claimed and not yet recorded."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT claimed_by FROM schedule WHERE claimed_by IS NOT NULL"
+        )
+        return [r[0] for r in rows]
+
+    def release_claims(self, owner: str) -> int:
+        """Give back every check a (dead) owner holds, so they are due again at once."""
+        cur = self.conn.execute(
+            "UPDATE schedule SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ?",
+            (owner,),
+        )
+        return cur.rowcount
+
+    # -- alerts ------------------------------------------------------------------
+
+    def open_alert(
+        self,
+        *,
+        kind: str,
+        now: datetime,
+        account: int | None = None,
+        unit: int | None = None,
+        source: str | None = None,
+        observation: int | None = None,
+        evidence: dict[str, Any] | None = None,
+    ) -> int | None:
+        """Open an alert; None when one of this (account, kind) or (kind, source) is open.
+
+        The unique partial indexes decide, so concurrent or repeated runs never duplicate.
+        """
+        cur = self.conn.execute(
+            "INSERT INTO alerts (account, unit, kind, source, opened_at, observation, evidence) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (
+                account,
+                unit,
+                kind,
+                source,
+                to_db(now),
+                observation,
+                json.dumps(evidence or {}, ensure_ascii=False),
+            ),
+        )
+        return int(cur.lastrowid) if cur.rowcount == 1 and cur.lastrowid else None
+
+    def close_alert(self, alert: int, now: datetime, reason: str) -> bool:
+        """Close an open alert (conditional: a closed one stays as it was)."""
+        cur = self.conn.execute(
+            "UPDATE alerts SET closed_at = ?, close_reason = ? WHERE id = ? AND closed_at IS NULL",
+            (to_db(now), reason, alert),
+        )
+        return cur.rowcount == 1
+
+    def open_alerts(
+        self,
+        *,
+        account: int | None = None,
+        kinds: Iterable[str] | None = None,
+        source: str | None = None,
+    ) -> list[AlertRow]:
+        """Open alerts, optionally of one account, of some kinds, of one source-wide source."""
+        where = ["closed_at IS NULL"]
+        params: list[Any] = []
+        if account is not None:
+            where.append("account = ?")
+            params.append(account)
+        if kinds is not None:
+            kinds = list(kinds)
+            where.append(f"kind IN ({','.join('?' for _ in kinds)})")
+            params.extend(kinds)
+        if source is not None:
+            where.append("source = ? AND account IS NULL")
+            params.append(source)
+        rows = self.conn.execute(
+            f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE {' AND '.join(where)} ORDER BY id",
+            params,
+        )
+        return [_alert(r) for r in rows]
+
+    def alert_row(self, alert: int) -> AlertRow | None:
+        row = self.conn.execute(
+            f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE id = ?", (alert,)
+        ).fetchone()
+        return _alert(row) if row else None
+
+    def alert_listing(
+        self, moment: datetime, *, open_only: bool = True, ids: Sequence[int] | None = None
+    ) -> list[dict[str, Any]]:
+        """Alerts with their account's roster fields in force at `moment`, newest first."""
+        where = ["al.closed_at IS NULL"] if open_only else []
+        if ids is not None:
+            if not ids:
+                return []
+            where.append(f"al.id IN ({','.join(str(int(i)) for i in ids)})")
+        sql = f"""
+            SELECT al.id, al.kind, al.account, al.source, al.opened_at, al.closed_at,
+                   al.close_reason, al.observation, al.evidence, al.acked_at, al.ack_note,
+                   a.platform, a.account_id, v.name, v.region, COALESCE(u.name, au.name), al.unit
+            FROM alerts al
+            LEFT JOIN accounts a ON a.id = al.account
+            LEFT JOIN account_versions v ON v.id = (
+                SELECT vv.id FROM account_versions vv
+                WHERE vv.account = a.id AND vv.valid_from <= :t
+                ORDER BY vv.valid_from DESC, vv.id DESC LIMIT 1)
+            LEFT JOIN units u ON u.id = al.unit
+            LEFT JOIN units au ON au.id = v.unit
+            {"WHERE " + " AND ".join(where) if where else ""}
+            ORDER BY al.opened_at DESC, al.id DESC
+        """
+        out = []
+        for r in self.conn.execute(sql, {"t": to_db(moment)}):
+            out.append(
+                {
+                    "id": r[0],
+                    "kind": r[1],
+                    "account": r[2],
+                    "source": r[3],
+                    "opened_at": from_db(r[4]),
+                    "closed_at": from_db(r[5]),
+                    "close_reason": r[6],
+                    "observation": r[7],
+                    "evidence": json.loads(r[8]) if r[8] else {},
+                    "acked_at": from_db(r[9]),
+                    "ack_note": r[10],
+                    "platform": r[11],
+                    "account_id": r[12],
+                    "name": r[13],
+                    "region": r[14],
+                    "unit": r[15],
+                    "unit_id": r[16],
+                }
+            )
+        return out
+
+    def ack_alert(self, alert: int, now: datetime, note: str | None) -> bool:
+        """Acknowledge an alert (open or closed); False when there is no such alert."""
+        cur = self.conn.execute(
+            "UPDATE alerts SET acked_at = ?, ack_note = ? WHERE id = ?",
+            (to_db(now), note, alert),
+        )
+        return cur.rowcount == 1
+
+    # -- outbox ------------------------------------------------------------------
+
+    def enqueue_delivery(
+        self,
+        *,
+        event: str,
+        channel: str,
+        title: str,
+        body: str,
+        now: datetime,
+        alert: int | None = None,
+        unit: int | None = None,
+    ) -> bool:
+        """Write one message for one channel before anything is sent; False if already there."""
+        cur = self.conn.execute(
+            "INSERT INTO deliveries (event, alert, unit, channel, title, body, created_at, "
+            "next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (event, alert, unit, channel, title, body, to_db(now), to_db(now)),
+        )
+        return cur.rowcount == 1
+
+    def due_deliveries(self, now: datetime, *, limit: int = 100) -> list[DeliveryRow]:
+        """Undelivered, not abandoned, due and unclaimed deliveries, oldest first."""
+        t = to_db(now)
+        rows = self.conn.execute(
+            f"SELECT {_DELIVERY_COLUMNS} FROM deliveries "
+            "WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ? "
+            "AND (claimed_until IS NULL OR claimed_until <= ?) ORDER BY next_attempt_at, id "
+            "LIMIT ?",
+            (t, t, limit),
+        )
+        return [_delivery(r) for r in rows]
+
+    def claim_delivery(self, delivery: int, now: datetime, until: datetime) -> bool:
+        """Take a delivery before sending it (conditional UPDATE; counts the attempt)."""
+        t = to_db(now)
+        cur = self.conn.execute(
+            "UPDATE deliveries SET claimed_until = ?, attempts = attempts + 1 "
+            "WHERE id = ? AND delivered_at IS NULL AND failed_at IS NULL "
+            "AND next_attempt_at <= ? AND (claimed_until IS NULL OR claimed_until <= ?)",
+            (to_db(until), delivery, t, t),
+        )
+        return cur.rowcount == 1
+
+    def mark_delivered(self, delivery: int, now: datetime) -> None:
+        self.conn.execute(
+            "UPDATE deliveries SET delivered_at = ?, claimed_until = NULL, last_error = NULL "
+            "WHERE id = ?",
+            (to_db(now), delivery),
+        )
+
+    def mark_delivery_failed(
+        self, delivery: int, now: datetime, error: str, next_attempt_at: datetime | None
+    ) -> None:
+        """Record a failed attempt: retry at `next_attempt_at`, or give up when it is None."""
+        if next_attempt_at is None:
+            self.conn.execute(
+                "UPDATE deliveries SET failed_at = ?, claimed_until = NULL, last_error = ? "
+                "WHERE id = ?",
+                (to_db(now), error, delivery),
+            )
+        else:
+            self.conn.execute(
+                "UPDATE deliveries SET next_attempt_at = ?, claimed_until = NULL, last_error = ? "
+                "WHERE id = ?",
+                (to_db(next_attempt_at), error, delivery),
+            )
+
+    def deliveries(self, *, alert: int | None = None) -> list[DeliveryRow]:
+        """Every delivery (of one alert), in order."""
+        if alert is None:
+            rows = self.conn.execute(f"SELECT {_DELIVERY_COLUMNS} FROM deliveries ORDER BY id")
+        else:
+            rows = self.conn.execute(
+                f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE alert = ? ORDER BY id", (alert,)
+            )
+        return [_delivery(r) for r in rows]
+
+    # -- source health and heartbeat ----------------------------------------------
+
+    def source_health(self, source: str) -> SourceHealth:
+        row = self.conn.execute(
+            "SELECT source, streak, level, paused_until, last_outcome FROM source_health "
+            "WHERE source = ?",
+            (source,),
+        ).fetchone()
+        if row is None:
+            return SourceHealth(source)
+        return SourceHealth(row[0], json.loads(row[1]), row[2], from_db(row[3]), row[4])
+
+    def save_source_health(self, health: SourceHealth, now: datetime) -> None:
+        self.conn.execute(
+            "INSERT INTO source_health (source, streak, level, paused_until, last_outcome, "
+            "updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(source) DO UPDATE SET "
+            "streak = excluded.streak, level = excluded.level, "
+            "paused_until = excluded.paused_until, last_outcome = excluded.last_outcome, "
+            "updated_at = excluded.updated_at",
+            (
+                health.source,
+                json.dumps(health.streak),
+                health.level,
+                to_db(health.paused_until) if health.paused_until else None,
+                health.last_outcome,
+                to_db(now),
+            ),
+        )
+
+    def paused_sources(self, now: datetime) -> dict[str, datetime]:
+        """Sources paused by backoff at `now`, with the end of the pause."""
+        rows = self.conn.execute(
+            "SELECT source, paused_until FROM source_health WHERE paused_until > ?", (to_db(now),)
+        )
+        out = {}
+        for source, until in rows:
+            moment = from_db(until)
+            if moment is not None:
+                out[source] = moment
+        return out
+
+    def beat(self, name: str, now: datetime, detail: dict[str, Any] | None = None) -> None:
+        """Record that `name` (the daemon, a daily job) ran at `now`."""
+        self.conn.execute(
+            "INSERT INTO heartbeat (name, at, detail) VALUES (?, ?, ?) ON CONFLICT(name) "
+            "DO UPDATE SET at = excluded.at, detail = excluded.detail",
+            (name, to_db(now), json.dumps(detail or {}, ensure_ascii=False)),
+        )
+
+    def heartbeat(self, name: str) -> tuple[datetime, dict[str, Any]] | None:
+        row = self.conn.execute(
+            "SELECT at, detail FROM heartbeat WHERE name = ?", (name,)
+        ).fetchone()
+        if row is None:
+            return None
+        at = from_db(row[0])
+        assert at is not None
+        return at, json.loads(row[1])
+
+    def integrity_check(self) -> str:
+        """PRAGMA integrity_check's answer ("ok" when the file is sound)."""
+        return str(self.conn.execute("PRAGMA integrity_check").fetchone()[0])
+
+
+_PLATFORMS = {p.value: p for p in Platform}
+_STATUSES = {s.value: s for s in RosterStatus}
+_OUTCOMES = {o.value: o for o in Outcome}
+
 
 def _statements(sql: str) -> list[str]:
     lines = [line for line in sql.splitlines() if not line.strip().startswith("--")]
@@ -663,7 +1126,7 @@ def _observation(r: Sequence[Any]) -> Observation:
         account=r[1],
         observed_at=observed_at,
         source=r[3],
-        outcome=Outcome(r[4]),
+        outcome=_OUTCOMES[r[4]],
         latest_post_at=from_db(r[5]),
         post_id=r[6],
         post_url=r[7],
@@ -673,3 +1136,142 @@ def _observation(r: Sequence[Any]) -> Observation:
         profile=json.loads(r[11]) if r[11] else None,
         retry_after=r[12],
     )
+
+
+# -- rows of the daemon's tables ------------------------------------------------------
+
+
+@dataclass(slots=True)
+class ScheduleRow:
+    """An account's place in the daemon's schedule."""
+
+    account: int
+    next_check_at: datetime
+    claimed_by: str | None
+    claimed_until: datetime | None
+    failures: int
+    first_checked_at: datetime | None
+    last_checked_at: datetime | None
+    last_success_at: datetime | None
+    last_outcome: Outcome | None
+
+
+_SCHEDULE_COLUMNS = (
+    "account, next_check_at, claimed_by, claimed_until, failures, first_checked_at, "
+    "last_checked_at, last_success_at, last_outcome"
+)
+
+
+def _schedule(r: Sequence[Any]) -> ScheduleRow:
+    next_at = from_db(r[1])
+    assert next_at is not None
+    return ScheduleRow(
+        account=r[0],
+        next_check_at=next_at,
+        claimed_by=r[2],
+        claimed_until=from_db(r[3]),
+        failures=r[4],
+        first_checked_at=from_db(r[5]),
+        last_checked_at=from_db(r[6]),
+        last_success_at=from_db(r[7]),
+        last_outcome=Outcome(r[8]) if r[8] else None,
+    )
+
+
+@dataclass(slots=True)
+class AlertRow:
+    """One alert as stored."""
+
+    id: int
+    account: int | None
+    unit: int | None
+    kind: str
+    source: str | None
+    opened_at: datetime
+    closed_at: datetime | None
+    close_reason: str | None
+    observation: int | None
+    evidence: dict[str, Any]
+    acked_at: datetime | None
+    ack_note: str | None
+
+
+_ALERT_COLUMNS = (
+    "id, account, unit, kind, source, opened_at, closed_at, close_reason, observation, "
+    "evidence, acked_at, ack_note"
+)
+
+
+def _alert(r: Sequence[Any]) -> AlertRow:
+    opened = from_db(r[5])
+    assert opened is not None
+    return AlertRow(
+        id=r[0],
+        account=r[1],
+        unit=r[2],
+        kind=r[3],
+        source=r[4],
+        opened_at=opened,
+        closed_at=from_db(r[6]),
+        close_reason=r[7],
+        observation=r[8],
+        evidence=json.loads(r[9]) if r[9] else {},
+        acked_at=from_db(r[10]),
+        ack_note=r[11],
+    )
+
+
+@dataclass(slots=True)
+class DeliveryRow:
+    """One message for one channel in the outbox."""
+
+    id: int
+    event: str
+    alert: int | None
+    unit: int | None
+    channel: str
+    title: str
+    body: str
+    created_at: datetime
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    delivered_at: datetime | None
+    failed_at: datetime | None
+
+
+_DELIVERY_COLUMNS = (
+    "id, event, alert, unit, channel, title, body, created_at, attempts, next_attempt_at, "
+    "last_error, delivered_at, failed_at"
+)
+
+
+def _delivery(r: Sequence[Any]) -> DeliveryRow:
+    created, next_at = from_db(r[7]), from_db(r[9])
+    assert created is not None and next_at is not None
+    return DeliveryRow(
+        id=r[0],
+        event=r[1],
+        alert=r[2],
+        unit=r[3],
+        channel=r[4],
+        title=r[5],
+        body=r[6],
+        created_at=created,
+        attempts=r[8],
+        next_attempt_at=next_at,
+        last_error=r[10],
+        delivered_at=from_db(r[11]),
+        failed_at=from_db(r[12]),
+    )
+
+
+@dataclass(slots=True)
+class SourceHealth:
+    """A source's run of rate-limited/blocked answers (distinct accounts) and its backoff."""
+
+    source: str
+    streak: list[int] = field(default_factory=list)
+    level: int = 0
+    paused_until: datetime | None = None
+    last_outcome: str | None = None

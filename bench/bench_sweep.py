@@ -1,0 +1,165 @@
+"""Benchmark one sweep of `monitor run --once` over a simulated city of Weibo accounts.
+
+The simulator runs as its own process (`monitor simulate --scenario ... --ready-file`)
+with per-request latency and a Weibo rate limit; the monitor paces Weibo at that
+same limit. Figures:
+
+- achieved rate / limit: Weibo requests the sweep sent / sweep seconds / limit (target >= 0.9)
+- requests over the limit: the simulator answers each with HTTP 418, which ends that
+  check as `rate_limited`, so it is the number of rate_limited observations (target 0)
+- CPU ms per check: user+sys of the `monitor run --once` process / checks (target <= 1)
+- peak RSS of that process (target <= 200 MB)
+
+Usage:
+    python bench/bench_sweep.py --accounts 10000 --rate 20 --latency-ms 50 --concurrency 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from monitor.simulator import Scenario, SimAccount, write_roster  # noqa: E402
+
+
+def city(n: int) -> Scenario:
+    """n Weibo accounts, last posts spread over 60 days (some zombies, a few suspended)."""
+    now = datetime.now(UTC)
+    return Scenario(
+        accounts=[
+            SimAccount(
+                platform="weibo",
+                account_id=str(1_000_000_000 + i),
+                name=f"政务微博{i}",
+                unit=f"单位{i // 4}",
+                region=("市直部门", "汉滨区", "汉阴县", "石泉县")[i % 4],
+                posts=[now - timedelta(days=1 + (i * 7) % 60, hours=i % 12)],
+            )
+            for i in range(n)
+        ]
+    )
+
+
+def wait_ready(path: Path, proc: subprocess.Popen, timeout: float = 120) -> dict[str, str]:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if proc.poll() is not None:
+            raise SystemExit(f"simulator exited: {proc.communicate()}")
+        if time.monotonic() > deadline:
+            raise SystemExit("simulator never became ready")
+        time.sleep(0.1)
+    env = {}
+    for line in path.read_text().splitlines():
+        key, _, value = line.partition("=")
+        env[key] = value
+    return env
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=int, default=10_000)
+    parser.add_argument("--rate", type=float, default=20.0, help="Weibo limit, requests/s")
+    parser.add_argument("--latency-ms", type=float, default=50.0)
+    parser.add_argument("--concurrency", type=int, default=4, help="Weibo max_concurrent")
+    parser.add_argument("--workdir", type=Path, default=None)
+    args = parser.parse_args()
+
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-sweep-"))
+    work.mkdir(parents=True, exist_ok=True)
+    scenario = city(args.accounts)
+    scenario_file, ready, roster, db = (
+        work / "scenario.json",
+        work / "ready.env",
+        work / "roster.csv",
+        work / "bench.db",
+    )
+    scenario.save(scenario_file)
+    for old in (ready, db):
+        old.unlink(missing_ok=True)
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    base_env["PYTHONPATH"] = str(ROOT)
+    monitor = [sys.executable, "-m", "monitor"]
+    sim = subprocess.Popen(
+        [
+            *monitor,
+            "simulate",
+            "--scenario",
+            str(scenario_file),
+            "--ready-file",
+            str(ready),
+            "--latency-ms",
+            str(args.latency_ms),
+            "--rate-limit",
+            str(args.rate),
+        ],
+        env=base_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        env = base_env | wait_ready(ready, sim)
+        write_roster(scenario, roster, env["MONITOR_WEIBO__BASE_URL"])
+        env |= {
+            "MONITOR_DB": str(db),
+            "MONITOR_LIMITS__WEIBO__RATE_PER_S": str(args.rate),
+            "MONITOR_LIMITS__WEIBO__MAX_CONCURRENT": str(args.concurrency),
+        }
+        subprocess.run([*monitor, "import", str(roster)], env=env, check=True, capture_output=True)
+        started = time.monotonic()
+        run = subprocess.Popen(
+            [*monitor, "run", "--once"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        assert run.stderr is not None
+        log = run.stderr.read().decode("utf-8", "replace")
+        _, status, usage = os.wait4(run.pid, 0)
+        wall = time.monotonic() - started
+        if status != 0:
+            raise SystemExit(f"monitor run --once failed ({status}):\n{log[-3000:]}")
+    finally:
+        sim.terminate()
+        sim.wait(30)
+
+    sweep = next(
+        json.loads(line.split("sweep ", 1)[1]) for line in log.splitlines() if " sweep {" in line
+    )
+    conn = sqlite3.connect(db)
+    over = conn.execute(
+        "SELECT COUNT(*) FROM observations WHERE outcome = 'rate_limited'"
+    ).fetchone()[0]
+    conn.close()
+    requests = sweep["requests"].get("weibo", 0)
+    cpu_s = usage.ru_utime + usage.ru_stime
+    result = {
+        "accounts": args.accounts,
+        "limit_per_s": args.rate,
+        "latency_ms": args.latency_ms,
+        "concurrency": args.concurrency,
+        "checked": sweep["checked"],
+        "ok": sweep["ok"],
+        "failed": sweep["failed"],
+        "weibo_requests": requests,
+        "sweep_s": sweep["duration_s"],
+        "process_wall_s": round(wall, 1),
+        "achieved_rate_per_s": round(requests / sweep["duration_s"], 2),
+        "achieved_fraction_of_limit": round(requests / sweep["duration_s"] / args.rate, 3),
+        "requests_over_limit": over,
+        "cpu_ms_per_check": round(cpu_s * 1000 / max(1, sweep["checked"]), 3),
+        "cpu_s_total": round(cpu_s, 2),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+    }
+    print(json.dumps(result, indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""`monitor run`: the daemon (checks on a schedule, alerts, notifications), or one pass."""
+
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    from monitor.cli import ConfigOption, DbOption
+
+    @app.command()
+    def run(
+        ctx: typer.Context,
+        once: Annotated[
+            bool,
+            typer.Option(
+                "--once",
+                help="Run every due check and the reclassification once, deliver, exit (cron).",
+            ),
+        ] = False,
+        db: DbOption = None,
+        config: ConfigOption = None,
+    ) -> None:
+        """Run the monitor as a daemon: scheduled checks, daily reclassification, alerts.
+
+        Logs one structured line per sweep on stderr. SIGTERM/SIGINT stop it
+        cleanly (in-flight checks get shutdown_grace_s to finish), exit 0.
+
+        Example: monitor run --once
+        """
+        import asyncio
+        import logging
+        import os
+        import sys
+        import threading
+
+        from monitor.cli import Session
+        from monitor.daemon import Daemon
+        from monitor.settings import SecretLookup, read_secrets_file
+
+        s = Session(ctx, db, config)
+        if not logging.getLogger().handlers:
+            logging.basicConfig(
+                level=logging.INFO,
+                stream=sys.stderr,
+                format="%(asctime)s %(levelname)s %(name)s %(message)s",
+            )
+            # apprise and httpx log request URLs (credentials) at INFO/DEBUG.
+            for noisy in ("httpx", "httpcore", "apprise", "apscheduler"):
+                logging.getLogger(noisy).setLevel(logging.WARNING)
+        secrets = SecretLookup(read_secrets_file(s.settings.secrets_file))
+        daemon = Daemon(s.store, s.settings, secrets)
+
+        async def main() -> bool:
+            async with daemon:
+                daemon.install_signal_handlers()
+                if once:
+                    await daemon.run_once()
+                else:
+                    await daemon.serve()
+            return daemon.stopping
+
+        stopped = asyncio.run(main())
+        s.close()
+        if stopped and threading.active_count() > 1:
+            # Worker threads (wechatpy) still waiting on a network timeout would hold
+            # the exit past the grace; everything is written, so leave now.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            logging.shutdown()
+            os._exit(0)

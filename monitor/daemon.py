@@ -1,0 +1,702 @@
+"""`monitor run`: the sweep loop, the daily jobs and the outbox, on APScheduler 3.
+
+This is the only module that imports APScheduler. Every job is a plain method
+that reads the time from an injected clock, so tests drive weeks in seconds:
+
+    sweep()        check the accounts whose next check is due (every tick)
+    deliver()      send due outbox rows (every tick)
+    reclassify()   judge every account as of today, open/close alerts (daily)
+    digest()       one message per unit listing its open problems (daily, optional)
+    monthly_report()  last month's report files (monthly)
+
+The schedule lives in the database (`schedule.next_check_at`), so a restart
+resumes where it stopped. A check is claimed with a conditional UPDATE before it
+starts and written in one transaction with its schedule, alerts and outbox rows
+(see `Checker(on_recorded=...)`), so kill -9 loses at most the checks in flight;
+claims of a dead process are released at the next start.
+
+SIGTERM/SIGINT only set a flag: workers take no new check, in-flight checks get
+`shutdown_grace_s` to finish and be written, then the rest is cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import random
+import secrets as _secrets
+import signal
+import socket
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from adapters import choose_source
+from monitor import alerts, notify
+from monitor.checks import Checker, CheckReport
+from monitor.dates import utcnow
+from monitor.models import AccountView, Outcome
+from monitor.settings import SecretLookup, Settings
+from monitor.status import verdicts_at
+from monitor.store import Store
+
+log = logging.getLogger(__name__)
+
+CHECK_CLAIM = timedelta(minutes=15)  # far longer than any check (HTTP timeouts are seconds)
+RETRY_OUTCOMES = frozenset({Outcome.TRANSIENT, Outcome.RATE_LIMITED, Outcome.BLOCKED})
+BACKOFF_OUTCOMES = frozenset({Outcome.RATE_LIMITED, Outcome.BLOCKED})
+MAX_RETRY_AFTER = timedelta(days=1)
+
+
+# -- timing rules (pure) ------------------------------------------------------------------
+
+
+def interval_for(settings: Settings, account: AccountView) -> timedelta:
+    """The account's normal check interval: per account, else per platform, else default."""
+    sched = settings.schedule
+    for key in (str(account.id), f"{account.platform.value}:{account.account_id}"):
+        if key in sched.account_interval_h:
+            return timedelta(hours=sched.account_interval_h[key])
+    hours = sched.platform_interval_h.get(account.platform.value, sched.interval_h)
+    return timedelta(hours=hours)
+
+
+def next_check_at(
+    settings: Settings,
+    account: AccountView,
+    outcome: Outcome,
+    failures: int,
+    retry_after: float | None,
+    now: datetime,
+    rng: random.Random,
+) -> datetime:
+    """When to check again: the retry ladder after a transient failure, else the interval.
+
+    The interval gets +/- jitter_s (at most a quarter of it) so a city's accounts
+    drift apart instead of firing in the same second every day.
+    """
+    sched = settings.schedule
+    interval = interval_for(settings, account)
+    delays = sched.retry_delays_min
+    if outcome in RETRY_OUTCOMES and 0 < failures <= len(delays):
+        wait = timedelta(minutes=delays[failures - 1])
+        if retry_after:
+            wait = max(wait, min(timedelta(seconds=retry_after), MAX_RETRY_AFTER))
+        return now + wait * (1 + rng.uniform(0, 0.1))
+    spread = min(sched.jitter_s, interval.total_seconds() / 4)
+    return now + interval + timedelta(seconds=rng.uniform(-spread, spread))
+
+
+def source_pause(settings: Settings, level: int, retry_after: float | None) -> timedelta:
+    """How long a source rests at backoff `level` (>= 1): doubling, capped, >= Retry-After."""
+    sched = settings.schedule
+    pause = min(sched.source_backoff_base_s * 2 ** (level - 1), sched.source_backoff_max_s)
+    if retry_after:
+        pause = max(pause, min(retry_after, MAX_RETRY_AFTER.total_seconds()))
+    return timedelta(seconds=pause)
+
+
+def parse_hhmm(text: str) -> tuple[int, int]:
+    """(hour, minute) of "HH:MM"; ValueError otherwise."""
+    hour, _, minute = text.strip().partition(":")
+    h, m = int(hour), int(minute or 0)
+    if not (0 <= h < 24 and 0 <= m < 60):
+        raise ValueError(f"not a time of day: {text!r}")
+    return h, m
+
+
+def owner_alive(owner: str, me: str) -> bool:
+    """Whether the process that claimed checks as `owner` may still be running."""
+    host, _, rest = owner.partition(":")
+    pid_text, _, _token = rest.partition(":")
+    if owner == me:
+        return True
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return True  # another machine's: its claims expire on their own
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False  # an earlier daemon of this very process, finished or cancelled
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# -- what a sweep did -----------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class SourceTally:
+    checked: int = 0
+    ok: int = 0
+    failed: Counter[str] = field(default_factory=Counter)
+    failed_reports: list[CheckReport] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class SweepSummary:
+    """One sweep: due accounts, checks run, outcomes, what was deferred."""
+
+    due: int = 0
+    checked: int = 0
+    ok: int = 0
+    failed: Counter[str] = field(default_factory=Counter)
+    no_source: int = 0
+    deferred: int = 0
+    stopped: bool = False
+    duration_s: float = 0.0
+    requests: dict[str, int] = field(default_factory=dict)
+    by_source: dict[str, SourceTally] = field(default_factory=dict)
+
+    def tally(self, report: CheckReport) -> None:
+        obs = report.observation
+        if obs is None or report.source is None:
+            return
+        source = self.by_source.setdefault(report.source, SourceTally())
+        self.checked += 1
+        source.checked += 1
+        if obs.is_evidence:
+            self.ok += 1
+            source.ok += 1
+        else:
+            self.failed[obs.outcome.value] += 1
+            source.failed[obs.outcome.value] += 1
+            source.failed_reports.append(report)
+
+    def record(self) -> dict[str, Any]:
+        """The structured log line's fields."""
+        return {
+            "event": "sweep",
+            "due": self.due,
+            "checked": self.checked,
+            "ok": self.ok,
+            "failed": dict(sorted(self.failed.items())),
+            "no_source": self.no_source,
+            "deferred": self.deferred,
+            "stopped": self.stopped,
+            "duration_s": round(self.duration_s, 3),
+            "requests": self.requests,
+        }
+
+
+# -- the daemon --------------------------------------------------------------------------------
+
+
+class Daemon:
+    """Checks, alerts and notifications for one database. Use as an async context manager."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        secrets: SecretLookup | None = None,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sender: notify.Sender | None = None,
+        rng: random.Random | None = None,
+    ):
+        self.store = store
+        self.settings = settings
+        self.tz = settings.tz
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.sender = sender or notify.AppriseSender()
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{_secrets.token_hex(4)}"
+        self.checker = Checker(
+            store, settings, secrets, clock=clock, transport=transport, on_recorded=self._recorded
+        )
+        self._stopping = False
+        self._stop_event: asyncio.Event | None = None
+        self._paused: dict[str, datetime] = {}
+        self._tasks: dict[str, asyncio.Task[Any]] = {}
+        self._requests_before: Counter[str] = Counter()
+
+    async def __aenter__(self) -> Daemon:
+        _short_circuit_missing_sniffio()
+        self._stop_event = asyncio.Event()
+        if self._stopping:
+            self._stop_event.set()
+        await self.checker.__aenter__()
+        self.release_stale_claims()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.checker.__aexit__(*exc)
+
+    # -- stopping ----------------------------------------------------------------------
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    def stop(self) -> None:
+        """Stop taking work (what SIGTERM/SIGINT do); in-flight checks finish."""
+        if not self._stopping:
+            log.info("stop requested: finishing in-flight checks")
+        self._stopping = True
+        if self._stop_event is not None:
+            self._stop_event.set()
+
+    def install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, self.stop)
+
+    def release_stale_claims(self) -> int:
+        """Give back checks claimed by a process that died (kill -9) so they run now."""
+        released = 0
+        for owner in self.store.claim_owners():
+            if not owner_alive(owner, self.owner):
+                released += self.store.release_claims(owner)
+        if released:
+            log.info("released %d check(s) claimed by a process that is gone", released)
+        return released
+
+    # -- sweep ------------------------------------------------------------------------------
+
+    async def sweep(self) -> SweepSummary:
+        """Check every due account within each source's limits; write as each one ends."""
+        started = time.monotonic()
+        summary = SweepSummary()
+        now = self.clock()
+        self.store.ensure_schedule(now)
+        due = self.store.due_accounts(now)
+        summary.due = len(due)
+        views = self.store.accounts_at(now, ids=due) if due else []
+        seen = {v.id for v in views}
+        queues: dict[str, deque[AccountView]] = {}
+        with self.store.transaction():
+            for account_id in due:
+                if account_id not in seen:  # retired: look again after a normal interval
+                    self.store.record_schedule(
+                        account_id,
+                        now=now,
+                        outcome=None,
+                        next_check_at=now + timedelta(hours=self.settings.schedule.interval_h),
+                    )
+            for view in views:
+                source = _source_of(view)
+                if source is None:
+                    summary.no_source += 1
+                    self.store.record_schedule(
+                        view.id,
+                        now=now,
+                        outcome=None,
+                        next_check_at=now + interval_for(self.settings, view),
+                    )
+                    continue
+                queues.setdefault(source, deque()).append(view)
+        self._paused = self.store.paused_sources(now)
+        workers = []
+        for source, queue in queues.items():
+            if source in self._paused:
+                continue  # resting: its accounts stay due
+            limit = self.settings.limits.for_source(source)
+            for _ in range(min(limit.max_concurrent, len(queue))):
+                workers.append(asyncio.create_task(self._worker(source, queue, summary)))
+        await self._finish(workers, summary)
+        summary.deferred = sum(len(q) for q in queues.values())  # left due: paused or stopped
+        self._judge_sources(summary)
+        requests = self.checker.requests
+        summary.requests = {k: v - self._requests_before.get(k, 0) for k, v in requests.items()}
+        self._requests_before = requests
+        summary.duration_s = time.monotonic() - started
+        with self.store.transaction():
+            self.store.beat("daemon", self.clock(), summary.record())
+        log.info("sweep %s", json.dumps(summary.record(), ensure_ascii=False))
+        return summary
+
+    async def _finish(self, workers: list[asyncio.Task[Any]], summary: SweepSummary) -> None:
+        """Wait for the workers; after a stop request give them the grace, then cancel."""
+        if not workers:
+            return
+        assert self._stop_event is not None, "use Daemon as an async context manager"
+        stop = asyncio.create_task(self._stop_event.wait())
+        try:
+            pending = set(workers)
+            while pending and not stop.done():
+                _, pending = await asyncio.wait(pending | {stop}, return_when="FIRST_COMPLETED")
+                pending.discard(stop)
+            if pending:
+                summary.stopped = True
+                grace = self.settings.schedule.shutdown_grace_s
+                _, pending = await asyncio.wait(pending, timeout=grace)
+                for task in pending:
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
+                if pending:
+                    log.warning("cancelled %d check(s) still running after the grace", len(pending))
+        finally:
+            stop.cancel()
+        summary.stopped = summary.stopped or self._stopping
+
+    async def _worker(self, source: str, queue: deque[AccountView], summary: SweepSummary) -> None:
+        while queue and not self._stopping:
+            until = self._paused.get(source)
+            if until is not None and until > self.clock():
+                return  # the source is resting; the rest stay due
+            account = queue.popleft()
+            now = self.clock()
+            if not self.store.claim_check(account.id, self.owner, now, now + CHECK_CLAIM):
+                continue  # checked meanwhile by someone else
+            try:
+                report = await self.checker.check(account)
+            except Exception:
+                log.exception("check of account %s failed to record", account.id)
+                continue
+            summary.tally(report)
+
+    def _recorded(self, report: CheckReport) -> None:
+        """Inside the check's transaction: schedule, alerts, source health, outbox."""
+        obs, account = report.observation, report.account
+        if obs is None or report.source is None:
+            return
+        now = self.clock()
+        row = self.store.schedule_row(account.id)
+        failures = 0 if obs.is_evidence else (row.failures if row else 0) + 1
+        when = next_check_at(
+            self.settings, account, obs.outcome, failures, obs.retry_after, now, self.rng
+        )
+        self.store.record_schedule(account.id, now=now, outcome=obs.outcome, next_check_at=when)
+        events: list[alerts.AlertEvent] = []
+        if report.verdict is not None:
+            events += alerts.reconcile_unit_alerts(
+                self.store, account, report.verdict, now, self.tz
+            )
+        if obs.is_evidence:
+            events += alerts.close_check_failing(self.store, account, now)
+        self._source_answer(report.source, account.id, obs.outcome, obs.retry_after, now)
+        notify.enqueue(self.store, self.settings, events, now)
+
+    def _source_answer(
+        self, source: str, account: int, outcome: Outcome, retry_after: float | None, now: datetime
+    ) -> None:
+        """Track runs of rate-limited/blocked answers from distinct accounts; pause the source."""
+        health = self.store.source_health(source)
+        before = (list(health.streak), health.level, health.paused_until)
+        if outcome in BACKOFF_OUTCOMES:
+            if account not in health.streak:
+                health.streak.append(account)
+            if len(health.streak) >= self.settings.schedule.source_backoff_after:
+                health.level += 1
+                pause = source_pause(self.settings, health.level, retry_after)
+                health.paused_until = now + pause
+                self._paused[source] = health.paused_until
+                log.warning(
+                    "source_backoff %s",
+                    json.dumps(
+                        {
+                            "event": "source_backoff",
+                            "source": source,
+                            "level": health.level,
+                            "accounts": health.streak,
+                            "pause_s": pause.total_seconds(),
+                            "outcome": outcome.value,
+                        }
+                    ),
+                )
+                health.streak = []
+        else:
+            health.streak = []
+            if outcome.is_evidence:
+                health.level = 0
+        if (list(health.streak), health.level, health.paused_until) != before or (
+            health.last_outcome != outcome.value and outcome in BACKOFF_OUTCOMES
+        ):
+            health.last_outcome = outcome.value
+            self.store.save_source_health(health, now)
+
+    def _judge_sources(self, summary: SweepSummary) -> None:
+        """After a sweep: source_down for a source failing for most accounts, else per-account
+        check_failing alerts."""
+        now = self.clock()
+        for source, tally in summary.by_source.items():
+            with self.store.transaction():
+                failed_ids = [r.account.id for r in tally.failed_reports]
+                events = alerts.judge_source(
+                    self.store,
+                    self.settings,
+                    source,
+                    tally.checked,
+                    failed_ids,
+                    dict(tally.failed),
+                    now,
+                )
+                if not alerts.source_down_open(self.store, source):
+                    for report in tally.failed_reports:
+                        row = self.store.schedule_row(report.account.id)
+                        if row is not None and alerts.failing(row, self.settings, now):
+                            events += alerts.open_check_failing(
+                                self.store, report.account, row, report.observation, now, self.tz
+                            )
+                notify.enqueue(self.store, self.settings, events, now)
+
+    # -- daily and monthly jobs -----------------------------------------------------------
+
+    def reclassify(self) -> dict[str, Any]:
+        """Judge every account as of today so verdicts age without new observations."""
+        now = self.clock()
+        day = now.astimezone(self.tz).date()
+        items = verdicts_at(self.store, day, self.settings.policy, self.tz)
+        rows = {r.account: r for r in self.store.schedule_rows()}
+        down = {a.source for a in self.store.open_alerts(kinds=[alerts.SOURCE_DOWN])}
+        opened: Counter[str] = Counter()
+        closed = 0
+        with self.store.transaction():
+            events: list[alerts.AlertEvent] = []
+            for item in items:
+                events += alerts.reconcile_unit_alerts(
+                    self.store, item.account, item.verdict, now, self.tz
+                )
+                row = rows.get(item.account.id)
+                if (
+                    row is not None
+                    and _source_of(item.account) not in down
+                    and alerts.failing(row, self.settings, now)
+                ):
+                    events += alerts.open_check_failing(
+                        self.store, item.account, row, None, now, self.tz
+                    )
+            notify.enqueue(self.store, self.settings, events, now)
+            for e in events:
+                if e.event == "opened":
+                    opened[e.kind] += 1
+                else:
+                    closed += 1
+            record = {
+                "event": "reclassify",
+                "day": day.isoformat(),
+                "accounts": len(items),
+                "opened": dict(opened),
+                "closed": closed,
+            }
+            self.store.beat("job:reclassify", now, record)
+        log.info("reclassify %s", json.dumps(record, ensure_ascii=False))
+        return record
+
+    def digest(self) -> int:
+        """Queue today's digest per unit (once a day); the number of outbox rows written."""
+        now = self.clock()
+        written = notify.enqueue_digests(self.store, self.settings, now, self.tz)
+        with self.store.transaction():
+            day = now.astimezone(self.tz).date().isoformat()
+            self.store.beat("job:digest", now, {"day": day, "rows": written})
+        return written
+
+    def monthly_report(self) -> list[Path]:
+        """Write last month's report (monitor.reports); [] when that module is not there."""
+        try:
+            from monitor import reports  # another issue's module: imported only when used
+        except ImportError as exc:
+            log.warning("monthly report skipped: monitor.reports unavailable (%s)", exc)
+            return []
+        now = self.clock()
+        month = reports.previous_month(now.astimezone(self.tz).date())
+        cfg = self.settings.reports
+        paths = reports.write_monthly_report(
+            self.store, self.settings, month, Path(cfg.folder), list(cfg.formats)
+        )
+        with self.store.transaction():
+            self.store.beat("job:monthly_report", now, {"month": month})
+        log.info(
+            "monthly_report %s",
+            json.dumps(
+                {"event": "monthly_report", "month": month, "files": [str(p) for p in paths]}
+            ),
+        )
+        return paths
+
+    async def deliver(self) -> notify.DeliverySummary:
+        """Send every due outbox row (in batches) unless stopping."""
+        total = notify.DeliverySummary()
+        while not self._stopping:
+            batch = await notify.deliver_due(
+                self.store,
+                self.settings,
+                self.sender,
+                self.clock(),
+                limit=100,
+                stopping=lambda: self._stopping,
+            )
+            total.delivered += batch.delivered
+            total.failed += batch.failed
+            total.abandoned += batch.abandoned
+            total.errors += batch.errors
+            if batch.delivered + batch.failed + batch.abandoned < 100:
+                break
+        return total
+
+    # -- run modes ------------------------------------------------------------------------------
+
+    async def run_once(self) -> dict[str, Any]:
+        """Every due check, the reclassification, the digest if due, pending deliveries."""
+        out: dict[str, Any] = {}
+        sweep = await self.sweep()
+        out["sweep"] = sweep.record()
+        if self._stopping:
+            return out
+        out["reclassify"] = self.reclassify()
+        if self.settings.notify.digest and self._daily_due(
+            "job:digest", self.settings.notify.digest_at
+        ):
+            out["digest"] = self.digest()
+        delivered = await self.deliver()
+        out["deliveries"] = {
+            "delivered": delivered.delivered,
+            "failed": delivered.failed,
+            "abandoned": delivered.abandoned,
+        }
+        return out
+
+    def _daily_due(self, job: str, at: str) -> bool:
+        """True when today's run of a daily job is past its time and has not happened."""
+        now = self.clock().astimezone(self.tz)
+        h, m = parse_hhmm(at)
+        if (now.hour, now.minute) < (h, m):
+            return False
+        beat = self.store.heartbeat(job)
+        return beat is None or beat[1].get("day") != now.date().isoformat()
+
+    def _monthly_due(self) -> bool:
+        cfg = self.settings.reports
+        now = self.clock().astimezone(self.tz)
+        h, m = parse_hhmm(cfg.monthly_at)
+        if (now.day, now.hour, now.minute) < (cfg.monthly_day, h, m):
+            return False
+        beat = self.store.heartbeat("job:monthly_report")
+        try:
+            from monitor.reports import previous_month
+        except ImportError:
+            return False
+        return beat is None or beat[1].get("month") != previous_month(now.date())
+
+    def _spawn(self, name: str, factory: Callable[[], Any]) -> None:
+        """Start a job unless the same job is still running (ticks never pile up)."""
+        running = self._tasks.get(name)
+        if running is not None and not running.done():
+            return
+        if self._stopping:
+            return
+
+        async def job() -> None:
+            try:
+                result = factory()
+                if asyncio.iscoroutine(result):
+                    await result
+            except Exception:
+                log.exception("job %s failed; it runs again at its next time", name)
+
+        self._tasks[name] = asyncio.get_running_loop().create_task(job(), name=name)
+
+    async def _tick(self) -> None:
+        self._spawn("sweep", self.sweep)
+        self._spawn("deliver", self.deliver)
+
+    def _catch_up(self) -> None:
+        """Run the daily/monthly jobs a stopped daemon missed today."""
+        if self._daily_due("job:reclassify", self.settings.schedule.reclassify_at):
+            self._spawn("reclassify", self.reclassify)
+        if self.settings.notify.digest and self._daily_due(
+            "job:digest", self.settings.notify.digest_at
+        ):
+            self._spawn("digest", self.digest)
+        if self._monthly_due():
+            self._spawn("monthly_report", self.monthly_report)
+
+    async def serve(self) -> None:
+        """Run until stop(): a tick every tick_s, the daily and monthly jobs on their times."""
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+        from apscheduler.triggers.cron import CronTrigger
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        assert self._stop_event is not None, "use Daemon as an async context manager"
+        sched = self.settings.schedule
+        scheduler = AsyncIOScheduler(timezone=self.tz)
+        common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 3600}
+        scheduler.add_job(
+            self._tick,
+            IntervalTrigger(seconds=sched.tick_s, timezone=self.tz),
+            id="tick",
+            next_run_time=datetime.now(self.tz),
+            **common,
+        )
+        h, m = parse_hhmm(sched.reclassify_at)
+        scheduler.add_job(
+            self._spawn,
+            CronTrigger(hour=h, minute=m, timezone=self.tz),
+            args=["reclassify", self.reclassify],
+            id="reclassify",
+            **common,
+        )
+        if self.settings.notify.digest:
+            h, m = parse_hhmm(self.settings.notify.digest_at)
+            scheduler.add_job(
+                self._spawn,
+                CronTrigger(hour=h, minute=m, timezone=self.tz),
+                args=["digest", self.digest],
+                id="digest",
+                **common,
+            )
+        cfg = self.settings.reports
+        h, m = parse_hhmm(cfg.monthly_at)
+        scheduler.add_job(
+            self._spawn,
+            CronTrigger(day=cfg.monthly_day, hour=h, minute=m, timezone=self.tz),
+            args=["monthly_report", self.monthly_report],
+            id="monthly_report",
+            **common,
+        )
+        scheduler.start()
+        log.info("daemon started: tick %gs, owner %s", sched.tick_s, self.owner)
+        try:
+            self._catch_up()
+            await self._stop_event.wait()
+        finally:
+            scheduler.shutdown(wait=False)
+            running = [t for t in self._tasks.values() if not t.done()]
+            if running:
+                # A sweep gives its checks the grace itself; this bounds everything else.
+                _, pending = await asyncio.wait(running, timeout=sched.shutdown_grace_s + 1)
+                for task in pending:
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
+        log.info("daemon stopped")
+
+
+def _short_circuit_missing_sniffio() -> None:
+    """Make `import sniffio` fail fast when it is not installed.
+
+    httpcore tries that import on every connection-pool lock; a failed import is
+    not cached, so each try scans sys.path: a third of a sweep's CPU. A None entry
+    in sys.modules makes the same ImportError immediate.
+    """
+    import importlib.util
+    import sys
+
+    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
+        sys.modules["sniffio"] = None  # type: ignore[assignment]
+
+
+def _source_of(view: AccountView) -> str | None:
+    return choose_source(
+        view.platform.value,
+        view.source,
+        view.account_id,
+        view.feed_url,
+        view.appid,
+        view.secret_env,
+    )
