@@ -273,6 +273,9 @@ class Daemon:
         started = time.monotonic()
         summary = SweepSummary()
         now = self.clock()
+        with self.store.transaction():
+            # A long sweep must not look like a dead daemon to `monitor healthcheck`.
+            self.store.beat("daemon:sweep_started", now)
         self.store.ensure_schedule(now)
         due = self.store.due_accounts(now)
         summary.due = len(due)

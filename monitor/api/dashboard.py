@@ -1,0 +1,191 @@
+"""The dashboard: server-rendered Chinese pages (no JavaScript), from the same queries as the API."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+
+from monitor.api.errors import ApiError
+from monitor.api.params import (
+    IdPath,
+    TextQuery,
+    UnitIdPath,
+    blank_to_none,
+    ctx_of,
+    parse_as_of,
+    queries_of,
+)
+from monitor.api.queries import Filters, IndexEntry, Tally, tally
+from monitor.api.serialize import alert_record, evidence_record, observation_record
+from monitor.models import Platform, State
+from monitor.status import status_record
+
+router = APIRouter(include_in_schema=False)
+
+PAGE_SIZE = 100
+# What the problem list shows when no state is chosen: everything that needs attention.
+PROBLEM_STATES = frozenset(
+    {State.ZOMBIE.value, State.SUSPENDED.value, State.WARNING.value, State.UNKNOWN.value}
+)
+
+
+def _months(today: date) -> dict[str, str]:
+    first = today.replace(day=1)
+    year, month = (first.year - 1, 12) if first.month == 1 else (first.year, first.month - 1)
+    return {"this": f"{today.year:04d}-{today.month:02d}", "last": f"{year:04d}-{month:02d}"}
+
+
+def render(request: Request, template: str, nav: str, **values: Any) -> HTMLResponse:
+    ctx = ctx_of(request)
+    html = request.app.state.templates.get_template(template).render(
+        request=request, nav=nav, months=_months(ctx.today()), today=ctx.today(), **values
+    )
+    return HTMLResponse(html)
+
+
+def _region_rows(entries: list[IndexEntry]) -> list[tuple[str, Tally]]:
+    by_region: dict[str, Tally] = {}
+    for e in entries:  # roster order: regions appear as the roster lists them
+        by_region.setdefault(e.region, Tally()).add(e.state)
+    return list(by_region.items())
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview(request: Request, as_of: TextQuery = None) -> HTMLResponse:
+    """总览: counts by state and region, 合格率, sources' health, newest alerts."""
+    ctx, queries = ctx_of(request), queries_of(request)
+    day = parse_as_of(ctx, blank_to_none(as_of))
+    entries = queries.index(day)
+    units: dict[int, list[IndexEntry]] = {}
+    for e in entries:
+        units.setdefault(e.unit_id, []).append(e)
+    worst = sorted(
+        ((es[0].unit, uid, tally(es)) for uid, es in units.items()),
+        key=lambda row: (-row[2].problems, row[1]),
+    )
+    return render(
+        request,
+        "overview.html",
+        "overview",
+        as_of=day,
+        total=tally(entries),
+        regions=_region_rows(entries),
+        worst_units=[w for w in worst if w[2].problems][:10],
+        units_count=len(units),
+        sources=queries.source_health(),
+        alerts=[alert_record(a, ctx.tz) for a in queries.alerts(open_only=True)[:10]],
+    )
+
+
+@router.get("/problems", response_class=HTMLResponse)
+def problems(
+    request: Request,
+    region: TextQuery = None,
+    unit: TextQuery = None,
+    state: TextQuery = None,
+    platform: TextQuery = None,
+    q: TextQuery = None,
+    as_of: TextQuery = None,
+    page: int = Query(default=1, ge=1, le=100_000),
+) -> HTMLResponse:
+    """问题清单: accounts needing attention, filterable by a GET form."""
+    ctx, queries = ctx_of(request), queries_of(request)
+    day = parse_as_of(ctx, blank_to_none(as_of))
+    region, unit, state, platform, q = map(blank_to_none, (region, unit, state, platform, q))
+    if state is not None and state not in {s.value for s in State}:
+        raise ApiError(422, f"未知状态 {state!r}")
+    if platform is not None and platform not in {p.value for p in Platform}:
+        raise ApiError(422, f"未知平台 {platform!r}")
+    form = {"region": region, "unit": unit, "state": state, "platform": platform, "q": q}
+    entries = queries.index(day)
+    filters = Filters(
+        unit=unit,
+        region=region,
+        platform=platform,
+        states=frozenset({state}) if state else PROBLEM_STATES,
+        q=q,
+    )
+    matched = [e for e in entries if filters.matches(e)]
+    start = (page - 1) * PAGE_SIZE
+    records = queries.records([e.id for e in matched[start : start + PAGE_SIZE]], day)
+    return render(
+        request,
+        "problems.html",
+        "problems",
+        as_of=day,
+        records=records,
+        total=len(matched),
+        counts=Counter(e.state for e in matched),
+        page=page,
+        pages=max(1, -(-len(matched) // PAGE_SIZE)),
+        form=form,
+        page_query=lambda n: urlencode({**{k: v for k, v in form.items() if v}, "page": n}),
+        regions=list(dict.fromkeys(e.region for e in entries)),
+        units=sorted({(e.unit_id, e.unit) for e in entries}, key=lambda u: u[0]),
+    )
+
+
+@router.get("/units", response_class=HTMLResponse)
+def units_page(request: Request, region: TextQuery = None) -> HTMLResponse:
+    """主办单位: every unit with its accounts' states."""
+    ctx, queries = ctx_of(request), queries_of(request)
+    day = ctx.today()
+    region = blank_to_none(region)
+    by_unit: dict[int, list[IndexEntry]] = {}
+    for e in queries.index(day):
+        if region is None or e.region == region:
+            by_unit.setdefault(e.unit_id, []).append(e)
+    rows = [(uid, es[0].unit, es[0].region, tally(es)) for uid, es in by_unit.items()]
+    return render(request, "units.html", "units", as_of=day, rows=rows, region=region)
+
+
+@router.get("/units/{unit_id}", response_class=HTMLResponse)
+def unit_page(request: Request, unit_id: UnitIdPath, as_of: TextQuery = None) -> HTMLResponse:
+    """单位: its accounts, their verdicts and its open alerts."""
+    ctx, queries = ctx_of(request), queries_of(request)
+    day = parse_as_of(ctx, blank_to_none(as_of))
+    name = ctx.store().unit_by_id(unit_id)
+    if name is None:
+        raise ApiError(404, f"没有编号为 {unit_id} 的主办单位")
+    entries = [e for e in queries.index(day) if e.unit_id == unit_id]
+    ids = [e.id for e in entries]
+    alerts = queries.alerts(open_only=True, unit=str(unit_id), unit_accounts=ids)
+    return render(
+        request,
+        "unit.html",
+        "units",
+        as_of=day,
+        unit={"id": unit_id, "name": name},
+        regions=list(dict.fromkeys(e.region for e in entries)),
+        total=tally(entries),
+        records=queries.records(ids, day),
+        alerts=[alert_record(a, ctx.tz) for a in alerts],
+    )
+
+
+@router.get("/accounts/{account_id}", response_class=HTMLResponse)
+def account_page(request: Request, account_id: IdPath, as_of: TextQuery = None) -> HTMLResponse:
+    """账号: verdict, evidence link and a timeline of observations."""
+    ctx, queries = ctx_of(request), queries_of(request)
+    day = parse_as_of(ctx, blank_to_none(as_of))
+    found = queries.verdicts([account_id], day, include_retired=True)
+    if not found:
+        raise ApiError(404, f"没有编号为 {account_id} 的账号")
+    item = found[0]
+    observations = ctx.store().observations(account_id, limit=100)
+    return render(
+        request,
+        "account.html",
+        "problems",
+        as_of=day,
+        r=status_record(item, ctx.tz),
+        retired=item.account.retired,
+        evidence=evidence_record(item.verdict.evidence, ctx.tz),
+        observations=[observation_record(o, ctx.tz) for o in observations],
+        alerts=[alert_record(a, ctx.tz) for a in queries.account_alerts(account_id)],
+    )

@@ -1,0 +1,76 @@
+"""Jinja2 filters for the dashboard: Chinese labels, local times, state colours, safe links."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import jinja2
+
+from monitor.api.serialize import safe_url
+from monitor.models import PLATFORM_LABELS, STATE_LABELS, Platform, State
+
+OUTCOME_LABELS = {
+    "ok": "成功",
+    "no_content": "无内容",
+    "not_found": "账号不存在",
+    "restricted": "平台限制",
+    "blocked": "被拦截",
+    "rate_limited": "限流",
+    "auth_error": "鉴权失败",
+    "transient": "临时故障",
+    "parse_error": "解析失败",
+}
+ALERT_KINDS = {
+    "became_warning": "即将超期",
+    "became_zombie": "成为僵尸账号",
+    "became_suspended": "停运未注销",
+    "account_missing": "账号已不存在",
+    "check_failing": "连续采集失败",
+    "source_down": "数据源故障",
+}
+SOURCE_LABELS = {
+    "weibo": "微博接口",
+    "wechat_api": "微信接口",
+    "feed": "RSS 订阅",
+    "manual": "人工核查",
+}
+
+
+def platform_label(value: str) -> str:
+    try:
+        return PLATFORM_LABELS[Platform(value)]
+    except ValueError:
+        return value
+
+
+def state_label(value: str) -> str:
+    try:
+        return STATE_LABELS[State(value)]
+    except ValueError:
+        return value
+
+
+def local_time(value: str | datetime | None, width: int = 16) -> str:
+    """ "YYYY-MM-DD HH:MM" of an ISO text (already in the configured zone) or datetime."""
+    if value is None or value == "":
+        return "—"
+    text = value.isoformat() if isinstance(value, datetime) else str(value)
+    return text.replace("T", " ")[:width]
+
+
+def percent(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+def install(env: jinja2.Environment) -> None:
+    env.filters.update(
+        platform=platform_label,
+        state=state_label,
+        outcome=lambda v: OUTCOME_LABELS.get(v, v),
+        alert_kind=lambda v: ALERT_KINDS.get(v, v),
+        source=lambda v: SOURCE_LABELS.get(v, v),
+        time=local_time,
+        percent=percent,
+        safe_url=safe_url,
+    )
+    env.globals.update(STATES=[s.value for s in State], PLATFORMS=[p.value for p in Platform])

@@ -1,0 +1,318 @@
+"""Reads the API needs that the Store does not offer as one call, built from its public methods.
+
+No SQL here: only `monitor.store` speaks SQL. Where composing is expensive on a big
+roster (every verdict at a date; failed checks per source), the result is cached
+per (as-of date, data version) so that repeated reads do not recompute it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Generic, TypeVar
+
+from monitor.api.context import ApiContext
+from monitor.dates import end_of_day
+from monitor.models import FAILED_OUTCOMES, Outcome, State
+from monitor.status import AccountVerdict, status_record, verdicts_at
+from monitor.store import Store
+
+T = TypeVar("T")
+
+
+class VersionedCache(Generic[T]):
+    """A small LRU of computed values keyed by (key, data version), one computation at a time.
+
+    Concurrent requests for the same missing key wait for the first one's result
+    instead of all computing it (100,000 verdicts take seconds).
+    """
+
+    def __init__(self, size: int = 4, max_age_s: float | None = None):
+        self._size = size
+        self._max_age_s = max_age_s
+        self._items: OrderedDict[Any, tuple[Any, float, T]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._key_locks: dict[Any, threading.Lock] = {}
+
+    def get(self, key: Any, version: Any, compute: Callable[[], T]) -> T:
+        import time
+
+        with self._lock:
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            with self._lock:
+                hit = self._items.get(key)
+                if hit is not None and hit[0] == version and not self._expired(hit[1], time):
+                    self._items.move_to_end(key)
+                    return hit[2]
+            value = compute()
+            with self._lock:
+                self._items[key] = (version, time.monotonic(), value)
+                self._items.move_to_end(key)
+                while len(self._items) > self._size:
+                    old, _ = self._items.popitem(last=False)
+                    self._key_locks.pop(old, None)
+            return value
+
+    def _expired(self, at: float, time: Any) -> bool:
+        return self._max_age_s is not None and time.monotonic() - at > self._max_age_s
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+# -- the verdict index: every account's filterable fields and state at a date ----------------
+
+
+@dataclass(frozen=True, slots=True)
+class IndexEntry:
+    """What list filters need of one account; full records are built only for a page."""
+
+    id: int
+    platform: str
+    unit_id: int
+    unit: str
+    region: str
+    name: str
+    state: str
+    label: str
+
+
+@dataclass(slots=True)
+class Filters:
+    """The list filters of /api/accounts and /problems (None = any)."""
+
+    unit: str | None = None
+    region: str | None = None
+    platform: str | None = None
+    states: frozenset[str] | None = None
+    q: str | None = None
+
+    def matches(self, e: IndexEntry) -> bool:
+        if self.unit is not None:
+            wanted = str(e.unit_id) if self.unit.isdigit() else e.unit
+            if wanted != self.unit:
+                return False
+        if self.region is not None and e.region != self.region:
+            return False
+        if self.platform is not None and e.platform != self.platform:
+            return False
+        if self.states is not None and e.state not in self.states:
+            return False
+        return not (self.q and self.q not in e.name)
+
+
+class Queries:
+    """The composed reads, with their caches, for one app."""
+
+    def __init__(self, ctx: ApiContext):
+        self.ctx = ctx
+        self._index: VersionedCache[list[IndexEntry]] = VersionedCache(size=4)
+        self._filtered: VersionedCache[list[IndexEntry]] = VersionedCache(size=64)
+        # Source health scans every account's recent observations: recompute at most
+        # once a minute even while a daemon keeps writing.
+        self._health: VersionedCache[dict[str, Counter[str]]] = VersionedCache(size=1, max_age_s=60)
+
+    # -- verdicts ------------------------------------------------------------------------
+
+    def index(self, as_of: date) -> list[IndexEntry]:
+        """Every (non-retired) account's filter fields and state at the end of `as_of`."""
+        return self._index.get(as_of, self.ctx.data_version(), lambda: self._build_index(as_of))
+
+    def _build_index(self, as_of: date) -> list[IndexEntry]:
+        items = verdicts_at(self.ctx.store(), as_of, self.ctx.settings.policy, self.ctx.tz)
+        return [
+            IndexEntry(
+                id=i.account.id,
+                platform=i.account.platform.value,
+                unit_id=i.account.unit_id,
+                unit=i.account.unit,
+                region=i.account.region,
+                name=i.account.name,
+                state=i.verdict.state.value,
+                label=i.verdict.label,
+            )
+            for i in items
+        ]
+
+    def filtered(self, as_of: date, filters: Filters) -> list[IndexEntry]:
+        """The index entries matching `filters`; repeated filters are answered from a cache."""
+        version = self.ctx.data_version()
+        key = (as_of, filters.unit, filters.region, filters.platform, filters.states, filters.q)
+        return self._filtered.get(
+            key, version, lambda: [e for e in self.index(as_of) if filters.matches(e)]
+        )
+
+    def account_alerts(self, account: int) -> list[dict[str, Any]]:
+        """One account's open alerts with roster fields (indexed lookup, not a full scan)."""
+        store = self.ctx.store()
+        ids = [row.id for row in store.open_alerts(account=account)]
+        return store.alert_listing(self.ctx.now(), open_only=True, ids=ids) if ids else []
+
+    def verdicts(
+        self, ids: Sequence[int], as_of: date, *, include_retired: bool = False
+    ) -> list[AccountVerdict]:
+        """Full verdicts of some accounts, in the order of `ids`."""
+        if not ids:
+            return []
+        items = verdicts_at(
+            self.ctx.store(),
+            as_of,
+            self.ctx.settings.policy,
+            self.ctx.tz,
+            ids=list(ids),
+            include_retired=include_retired,
+        )
+        by_id = {i.account.id: i for i in items}
+        return [by_id[i] for i in ids if i in by_id]
+
+    def records(self, ids: Sequence[int], as_of: date) -> list[dict[str, Any]]:
+        """`monitor status --json` records of some accounts, in the order of `ids`."""
+        return [status_record(i, self.ctx.tz) for i in self.verdicts(ids, as_of)]
+
+    # -- alerts --------------------------------------------------------------------------
+
+    def alerts(
+        self,
+        *,
+        open_only: bool = True,
+        unit: str | None = None,
+        region: str | None = None,
+        unit_accounts: Iterable[int] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Alerts, newest first, with roster fields; filtered by unit (id or name) and region."""
+        rows = self.ctx.store().alert_listing(self.ctx.now(), open_only=open_only)
+        members = set(unit_accounts) if unit_accounts is not None else None
+        out = []
+        for r in rows:
+            if unit is not None and not _alert_in_unit(r, unit, members):
+                continue
+            if region is not None and r.get("region") != region:
+                continue
+            out.append(r)
+        return out
+
+    # -- source health -------------------------------------------------------------------
+
+    def source_outcomes(self, since_hours: float = 24.0) -> dict[str, Counter[str]]:
+        """Checks per source and outcome observed in the last `since_hours` hours."""
+        return self._health.get(
+            since_hours,
+            self.ctx.data_version(),
+            lambda: source_outcomes_since(self.ctx.store(), self.ctx.now(), since_hours),
+        )
+
+    def source_health(self) -> list[dict[str, Any]]:
+        """Per source: checks in the last day, failures, their share, backoff pause."""
+        store = self.ctx.store()
+        now = self.ctx.now()
+        paused = store.paused_sources(now)
+        out = []
+        for source, counts in sorted(self.source_outcomes().items()):
+            total = sum(counts.values())
+            failed = sum(n for outcome, n in counts.items() if Outcome(outcome) in FAILED_OUTCOMES)
+            until = paused.get(source)
+            out.append(
+                {
+                    "source": source,
+                    "checks": total,
+                    "failed": failed,
+                    "failed_share": round(failed / total, 4) if total else None,
+                    "outcomes": dict(sorted(counts.items())),
+                    "paused_until": until.astimezone(self.ctx.tz).isoformat() if until else None,
+                }
+            )
+        return out
+
+    # -- outbox --------------------------------------------------------------------------
+
+    def delivery_counts(self) -> dict[str, int]:
+        """Pending (not delivered, not abandoned) and failed (abandoned) deliveries."""
+        pending = failed = 0
+        for d in self.ctx.store().deliveries():
+            if d.failed_at is not None:
+                failed += 1
+            elif d.delivered_at is None:
+                pending += 1
+        return {"pending": pending, "failed": failed}
+
+
+def _alert_in_unit(row: dict[str, Any], unit: str, members: set[int] | None) -> bool:
+    if unit.isdigit():
+        if row.get("unit_id") is not None:
+            return str(row["unit_id"]) == unit
+        return members is not None and row.get("account") in members
+    return row.get("unit") == unit
+
+
+def source_outcomes_since(
+    store: Store, now: datetime, since_hours: float = 24.0, *, per_account: int = 20
+) -> dict[str, Counter[str]]:
+    """Checks per source and outcome since `now - since_hours`, from each account's history.
+
+    Uses the store's own aggregate when it has one (`observation_counts_since`);
+    otherwise reads each account's newest observations (a daily schedule leaves a
+    handful per account per day; reads more when all of them are recent).
+    """
+    since = now - timedelta(hours=since_hours)
+    fast = getattr(store, "observation_counts_since", None)
+    if callable(fast):
+        out: dict[str, Counter[str]] = {}
+        for (source, outcome), n in fast(since).items():
+            out.setdefault(source, Counter())[outcome] += n
+        return out
+    out = {}
+    for account in store.accounts_at(now, include_retired=True):
+        limit = per_account
+        while True:
+            recent = store.observations(account.id, limit=limit)
+            inside = [o for o in recent if o.observed_at >= since]
+            if len(inside) < limit:
+                break
+            limit *= 4
+        for o in inside:
+            out.setdefault(o.source, Counter())[o.outcome.value] += 1
+    return out
+
+
+@dataclass(slots=True)
+class Tally:
+    """Accounts per state, and the 合格率 as the monthly report defines it."""
+
+    states: Counter[str] = field(default_factory=Counter)
+
+    def add(self, state: str) -> None:
+        self.states[state] += 1
+
+    @property
+    def accounts(self) -> int:
+        return sum(self.states.values())
+
+    @property
+    def judged(self) -> int:
+        """Verdicts other than unknown and cancelled (the report's denominator)."""
+        return self.accounts - self.states[State.UNKNOWN] - self.states[State.CANCELLED]
+
+    @property
+    def problems(self) -> int:
+        return self.states[State.ZOMBIE] + self.states[State.SUSPENDED]
+
+    @property
+    def pass_rate(self) -> float | None:
+        return (self.judged - self.problems) / self.judged if self.judged else None
+
+
+def tally(entries: Iterable[IndexEntry]) -> Tally:
+    t = Tally()
+    for e in entries:
+        t.add(e.state)
+    return t
+
+
+def moment_of(ctx: ApiContext, as_of: date) -> datetime:
+    """The end of an as-of date, when roster versions and alerts are read."""
+    return end_of_day(as_of, ctx.tz)

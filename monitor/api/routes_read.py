@@ -1,0 +1,221 @@
+"""JSON read endpoints: accounts, units, alerts, reports."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from monitor.api.errors import ApiError
+from monitor.api.params import (
+    AsOfQuery,
+    IdPath,
+    LimitQuery,
+    OffsetQuery,
+    PlatformParam,
+    StateParam,
+    TextQuery,
+    UnitIdPath,
+    ctx_of,
+    parse_as_of,
+    queries_of,
+)
+from monitor.api.queries import Filters, moment_of, tally
+from monitor.api.serialize import alert_record, evidence_record, observation_record
+from monitor.status import status_record
+
+router = APIRouter(prefix="/api", tags=["read"])
+
+
+def page(items: list[Any], total: int, limit: int, offset: int) -> dict[str, Any]:
+    return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+
+@router.get("/accounts")
+def list_accounts(
+    request: Request,
+    unit: Annotated[TextQuery, Query(description="Unit id or name (主办单位).")] = None,
+    region: Annotated[TextQuery, Query(description="Region (类别).")] = None,
+    platform: PlatformParam | None = None,
+    state: StateParam | None = None,
+    q: Annotated[TextQuery, Query(description="Part of the account's name.")] = None,
+    as_of: AsOfQuery = None,
+    limit: LimitQuery = 50,
+    offset: OffsetQuery = 0,
+) -> dict[str, Any]:
+    """Accounts with their verdicts (fields of `monitor status --json`), filtered and paged."""
+    ctx, queries = ctx_of(request), queries_of(request)
+    day = parse_as_of(ctx, as_of)
+    filters = Filters(
+        unit=unit,
+        region=region,
+        platform=platform.value if platform else None,
+        states=frozenset({state.value}) if state else None,
+        q=q,
+    )
+    matched = queries.filtered(day, filters)
+    ids = [e.id for e in matched[offset : offset + limit]]
+    return page(queries.records(ids, day), len(matched), limit, offset)
+
+
+@router.get("/accounts/{account_id}")
+def get_account(
+    request: Request,
+    account_id: IdPath,
+    as_of: AsOfQuery = None,
+    observations: Annotated[int, Query(ge=0, le=500)] = 50,
+) -> dict[str, Any]:
+    """One account's verdict with its evidence, its open alerts and its newest observations."""
+    ctx, queries = ctx_of(request), queries_of(request)
+    day = parse_as_of(ctx, as_of)
+    found = queries.verdicts([account_id], day, include_retired=True)
+    if not found:
+        raise ApiError(404, f"no account with id {account_id}")
+    item = found[0]
+    store = ctx.store()
+    return {
+        **status_record(item, ctx.tz),
+        "retired": item.account.retired,
+        "evidence": evidence_record(item.verdict.evidence, ctx.tz),
+        "alerts": [alert_record(a, ctx.tz) for a in queries.account_alerts(account_id)],
+        "observations": [
+            observation_record(o, ctx.tz)
+            for o in store.observations(account_id, limit=observations)
+        ],
+    }
+
+
+@router.get("/units")
+def list_units(
+    request: Request,
+    region: TextQuery = None,
+    as_of: AsOfQuery = None,
+) -> dict[str, Any]:
+    """Units (主办单位) with regions, account counts and accounts per state."""
+    ctx, queries = ctx_of(request), queries_of(request)
+    day = parse_as_of(ctx, as_of)
+    by_unit: dict[int, list] = {}
+    for e in queries.index(day):
+        by_unit.setdefault(e.unit_id, []).append(e)
+    units = []
+    for u in ctx.store().units(moment_of(ctx, day)):
+        if region is not None and region not in u["regions"]:
+            continue
+        t = tally(by_unit.get(u["id"], []))
+        units.append(
+            {
+                "id": u["id"],
+                "name": u["name"],
+                "regions": u["regions"],
+                "accounts": u["accounts"],
+                "states": dict(t.states),
+                "problems": t.problems,
+                "pass_rate": t.pass_rate,
+            }
+        )
+    return {"items": units, "total": len(units)}
+
+
+@router.get("/units/{unit_id}")
+def get_unit(request: Request, unit_id: UnitIdPath, as_of: AsOfQuery = None) -> dict[str, Any]:
+    """One unit: its accounts with their verdicts, and its open alerts."""
+    ctx = ctx_of(request)
+    day = parse_as_of(ctx, as_of)
+    name = ctx.store().unit_by_id(unit_id)
+    if name is None:
+        raise ApiError(404, f"no unit with id {unit_id}")
+    return unit_payload(request, unit_id, name, day)
+
+
+def unit_payload(request: Request, unit_id: int, name: str, day: Any) -> dict[str, Any]:
+    ctx, queries = ctx_of(request), queries_of(request)
+    entries = [e for e in queries.index(day) if e.unit_id == unit_id]
+    ids = [e.id for e in entries]
+    t = tally(entries)
+    return {
+        "id": unit_id,
+        "name": name,
+        "regions": list(dict.fromkeys(e.region for e in entries)),
+        "states": dict(t.states),
+        "problems": t.problems,
+        "pass_rate": t.pass_rate,
+        "accounts": queries.records(ids, day),
+        "alerts": [
+            alert_record(a, ctx.tz)
+            for a in queries.alerts(open_only=True, unit=str(unit_id), unit_accounts=ids)
+        ],
+    }
+
+
+@router.get("/alerts")
+def list_alerts(
+    request: Request,
+    status: Literal["open", "all"] = "open",
+    unit: Annotated[TextQuery, Query(description="Unit id or name.")] = None,
+    region: TextQuery = None,
+    kind: TextQuery = None,
+    limit: LimitQuery = 50,
+    offset: OffsetQuery = 0,
+) -> dict[str, Any]:
+    """Alerts, newest first: open ones (default) or all; by unit, region, kind."""
+    ctx, queries = ctx_of(request), queries_of(request)
+    members = None
+    if unit is not None and unit.isdigit():
+        members = [e.id for e in queries.index(ctx.today()) if str(e.unit_id) == unit]
+    rows = queries.alerts(
+        open_only=status == "open", unit=unit, region=region, unit_accounts=members
+    )
+    if kind is not None:
+        rows = [r for r in rows if r["kind"] == kind]
+    items = [alert_record(r, ctx.tz) for r in rows[offset : offset + limit]]
+    return page(items, len(rows), limit, offset)
+
+
+REPORT_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "html": "text/html; charset=utf-8",
+    "json": "application/json",
+    "md": "text/markdown; charset=utf-8",
+}
+
+
+@router.get("/reports/{month}")
+def get_report(
+    request: Request,
+    month: str,
+    format: Literal["csv", "xlsx", "html", "json", "md"] = "json",
+    as_of: AsOfQuery = None,
+    lang: Literal["zh", "en"] | None = None,
+) -> Response:
+    """The month's check result (检查结果), as of its last day or of `as_of` within it."""
+    ctx = ctx_of(request)
+    try:
+        from monitor.reports import PeriodError, build_report, month_as_of, month_bounds, render
+    except ImportError as exc:  # the reports package is optional at this layer
+        raise ApiError(503, f"reports are not available: {exc}") from exc
+    now = ctx.today()
+    try:
+        first, last = month_bounds(month)
+        day = month_as_of(month, now)
+    except PeriodError as exc:
+        raise ApiError(422, f"month: {exc}") from exc
+    if as_of is not None:
+        day = parse_as_of(ctx, as_of)
+        if not first <= day <= last:
+            raise ApiError(422, f"as_of: {day.isoformat()} is not in {month}")
+        if day > now:
+            raise ApiError(422, f"as_of: {day.isoformat()} is in the future")
+    settings = ctx.settings
+    built = build_report(
+        ctx.store(), day, settings.policy, ctx.tz, month=month, top_units=settings.reports.top_units
+    )
+    data = render(built, format, lang or settings.reports.lang)
+    headers = {}
+    if format in ("xlsx", "csv"):
+        from urllib.parse import quote
+
+        filename = f"政务新媒体检查结果-{month}.{format}"
+        headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
+    return Response(data, media_type=REPORT_TYPES[format], headers=headers)

@@ -1,0 +1,62 @@
+"""`monitor serve`: the JSON API and the dashboard (FastAPI + uvicorn)."""
+
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    from monitor.cli import ConfigOption, DbOption
+
+    @app.command()
+    def serve(
+        ctx: typer.Context,
+        host: Annotated[
+            str | None,
+            typer.Option("--host", help="Address to listen on (default api.host: 127.0.0.1)."),
+        ] = None,
+        port: Annotated[
+            int | None,
+            typer.Option("--port", help="Port (default api.port: 8080).", min=0, max=65535),
+        ] = None,
+        db: DbOption = None,
+        config: ConfigOption = None,
+    ) -> None:
+        """Serve the JSON API (/api, OpenAPI docs at /docs) and the dashboard (/).
+
+        Runs beside `monitor run` on the same database file. With api.token set
+        (MONITOR_API__TOKEN) every request needs `Authorization: Bearer <token>`
+        (a browser opens any page once with ?token=<token>); without it, writes
+        are refused.
+
+        Example: monitor serve --port 8080
+        """
+        import logging
+        import sys
+
+        import uvicorn
+
+        from monitor.api import create_app
+        from monitor.cli import Session
+
+        s = Session(ctx, db, config)
+        api = s.settings.api
+        host = host or api.host
+        port = api.port if port is None else port
+        if not logging.getLogger().handlers:
+            logging.basicConfig(
+                level=logging.INFO,
+                stream=sys.stderr,
+                format="%(asctime)s %(levelname)s %(name)s %(message)s",
+            )
+        if host not in ("127.0.0.1", "::1", "localhost") and api.token is None:
+            logging.getLogger("monitor.api").warning(
+                "listening on %s without api.token: anyone who can reach it can read the "
+                "dashboard (writes stay refused)",
+                host,
+            )
+        app = create_app(s.settings, s.db_path)
+        config_ = uvicorn.Config(
+            app, host=host, port=port, log_config=None, server_header=False, lifespan="on"
+        )
+        uvicorn.Server(config_).run()
