@@ -209,6 +209,13 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "0007_observations_by_time",
+        """
+        -- checks per source and outcome over the last day (/healthz, /metrics)
+        CREATE INDEX observations_time ON observations(observed_at);
+        """,
+    ),
 ]
 
 VERSIONED_FIELDS = (
@@ -1083,6 +1090,15 @@ class Store:
         at = from_db(row[0])
         assert at is not None
         return at, json.loads(row[1])
+
+    def observation_counts_since(self, since: datetime) -> dict[tuple[str, str], int]:
+        """Checks per (source, outcome) observed at or after `since`."""
+        rows = self.conn.execute(
+            "SELECT source, outcome, COUNT(*) FROM observations WHERE observed_at >= ? "
+            "GROUP BY source, outcome",
+            (to_db(since),),
+        )
+        return {(r[0], r[1]): int(r[2]) for r in rows}
 
     def integrity_check(self) -> str:
         """PRAGMA integrity_check's answer ("ok" when the file is sound)."""

@@ -138,3 +138,27 @@ def test_source_state_round_trips(tmp_path):
         store.save_source_state(account, "feed", {"etag": '"abc"'})
         store.save_source_state(account, "feed", {"etag": '"def"'})
         assert store.source_state(account) == {"etag": '"def"'}
+
+
+def test_checks_are_counted_per_source_and_outcome_since_a_moment(tmp_path):
+    with Store.open(tmp_path / "m.db") as store:
+        account = _one_account(store)
+
+        def obs(hour: int, source: str, outcome: Outcome) -> Observation:
+            return Observation(
+                account=account,
+                observed_at=datetime(2020, 3, 1, hour, tzinfo=UTC),
+                source=source,
+                outcome=outcome,
+            )
+
+        store.add_observations(
+            [
+                obs(1, "weibo", Outcome.OK),
+                obs(5, "weibo", Outcome.OK),
+                obs(6, "weibo", Outcome.BLOCKED),
+                obs(7, "feed", Outcome.OK),
+            ]
+        )
+        counts = store.observation_counts_since(datetime(2020, 3, 1, 5, tzinfo=UTC))
+        assert counts == {("weibo", "ok"): 1, ("weibo", "blocked"): 1, ("feed", "ok"): 1}

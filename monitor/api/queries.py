@@ -250,32 +250,14 @@ def _alert_in_unit(row: dict[str, Any], unit: str, members: set[int] | None) -> 
 
 
 def source_outcomes_since(
-    store: Store, now: datetime, since_hours: float = 24.0, *, per_account: int = 20
+    store: Store, now: datetime, since_hours: float = 24.0
 ) -> dict[str, Counter[str]]:
-    """Checks per source and outcome since `now - since_hours`, from each account's history.
-
-    Uses the store's own aggregate when it has one (`observation_counts_since`);
-    otherwise reads each account's newest observations (a daily schedule leaves a
-    handful per account per day; reads more when all of them are recent).
-    """
-    since = now - timedelta(hours=since_hours)
-    fast = getattr(store, "observation_counts_since", None)
-    if callable(fast):
-        out: dict[str, Counter[str]] = {}
-        for (source, outcome), n in fast(since).items():
-            out.setdefault(source, Counter())[outcome] += n
-        return out
-    out = {}
-    for account in store.accounts_at(now, include_retired=True):
-        limit = per_account
-        while True:
-            recent = store.observations(account.id, limit=limit)
-            inside = [o for o in recent if o.observed_at >= since]
-            if len(inside) < limit:
-                break
-            limit *= 4
-        for o in inside:
-            out.setdefault(o.source, Counter())[o.outcome.value] += 1
+    """Checks per source and outcome observed since `now - since_hours`."""
+    out: dict[str, Counter[str]] = {}
+    for (source, outcome), n in store.observation_counts_since(
+        now - timedelta(hours=since_hours)
+    ).items():
+        out.setdefault(source, Counter())[outcome] += n
     return out
 
 

@@ -18,6 +18,16 @@ def register(app: typer.Typer) -> None:
                 help="Run every due check and the reclassification once, deliver, exit (cron).",
             ),
         ] = False,
+        serve_api: Annotated[
+            bool,
+            typer.Option("--serve", help="Also serve the dashboard and JSON API in this process."),
+        ] = False,
+        host: Annotated[
+            str | None, typer.Option("--host", help="API address (default [api] host).")
+        ] = None,
+        port: Annotated[
+            int | None, typer.Option("--port", help="API port (default [api] port).")
+        ] = None,
         db: DbOption = None,
         config: ConfigOption = None,
     ) -> None:
@@ -26,7 +36,7 @@ def register(app: typer.Typer) -> None:
         Logs one structured line per sweep on stderr. SIGTERM/SIGINT stop it
         cleanly (in-flight checks get shutdown_grace_s to finish), exit 0.
 
-        Example: monitor run --once
+        Example: monitor run --serve
         """
         import asyncio
         import logging
@@ -34,10 +44,12 @@ def register(app: typer.Typer) -> None:
         import sys
         import threading
 
-        from monitor.cli import Session
+        from monitor.cli import Session, UsageProblem
         from monitor.daemon import Daemon
         from monitor.settings import SecretLookup, read_secrets_file
 
+        if once and serve_api:
+            raise UsageProblem("--serve runs with the daemon; it cannot be combined with --once")
         s = Session(ctx, db, config)
         if not logging.getLogger().handlers:
             logging.basicConfig(
@@ -52,12 +64,30 @@ def register(app: typer.Typer) -> None:
         daemon = Daemon(s.store, s.settings, secrets)
 
         async def main() -> bool:
+            api_task = None
             async with daemon:
                 daemon.install_signal_handlers()
-                if once:
-                    await daemon.run_once()
-                else:
-                    await daemon.serve()
+                if serve_api:
+                    from monitor.api import create_app, serve
+
+                    api = create_app(s.settings, s.db_path)
+                    api_task = asyncio.create_task(
+                        serve(
+                            api,
+                            host or s.settings.api.host,
+                            s.settings.api.port if port is None else port,
+                            lambda: daemon.stopping,
+                        )
+                    )
+                try:
+                    if once:
+                        await daemon.run_once()
+                    else:
+                        await daemon.serve()
+                finally:
+                    if api_task is not None:
+                        daemon.stop()
+                        await api_task
             return daemon.stopping
 
         stopped = asyncio.run(main())

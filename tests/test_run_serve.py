@@ -1,0 +1,69 @@
+"""`monitor run --serve`: the daemon and the API in one process, stopped by SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_run_serve_answers_the_api_while_the_daemon_runs_and_exits_0_on_sigterm(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    env["MONITOR_DB"] = str(tmp_path / "m.db")
+    # Accounts without a source: the daemon has nothing to fetch, nothing leaves loopback.
+    roster = tmp_path / "r.csv"
+    roster.write_text(
+        "类别,主办单位,平台,账号名称\n市直部门,市统计局,抖音,统计抖音\n", encoding="utf-8"
+    )
+    subprocess.run(
+        [sys.executable, "-m", "monitor", "import", str(roster)],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "run", "--serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        answer = None
+        while time.monotonic() < deadline:
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/api/accounts", timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert answer is not None and answer.status_code == 200
+        assert answer.json()["items"][0]["name"] == "统计抖音"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+    assert "Traceback" not in proc.stderr.read()
+
+
+def test_run_serve_with_once_is_a_usage_error(tmp_path, capsys):
+    from monitor.cli import main
+
+    assert main(["run", "--once", "--serve", "--db", str(tmp_path / "m.db")]) == 2
