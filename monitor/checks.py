@@ -62,16 +62,18 @@ class PacedTransport(httpx.AsyncBaseTransport):
         self._pacers: dict[str, Pacer] = {}
         # Requests started per pacing key ("weibo", "feed:<host>"), for the sweep log.
         self.requests: Counter[str] = Counter()
-        # wechatpy does not use httpx; Weibo wins when both point at one host (the simulator).
-        self._hosts = {
-            _host(settings.wechat.api_base_url): "wechat_api",
-            _host(settings.weibo.base_url): "weibo",
-        }
+        # Weibo requests are the visitor API's paths under the configured base URL; anything
+        # else (feeds, even on the same host as with the simulator) is paced per host.
+        # wechatpy does not use httpx: WeChat is paced per check.
+        weibo = urlsplit(settings.weibo.base_url)
+        self._weibo_host = weibo.netloc.lower()
+        self._weibo_api = weibo.path.rstrip("/") + "/api/"
 
     def _key(self, url: httpx.URL) -> tuple[str, str | None]:
         host = f"{url.host}:{url.port}" if url.port else url.host
-        source = self._hosts.get(host)
-        return source or f"feed:{host}", source
+        if host == self._weibo_host and url.path.startswith(self._weibo_api):
+            return "weibo", "weibo"
+        return f"feed:{host}", None
 
     def _pacer(self, key: str, source: str | None) -> Pacer:
         pacer = self._pacers.get(key)
@@ -104,11 +106,6 @@ class _CountingPacer(Pacer):
     async def wait(self) -> None:
         await super().wait()
         self.starts += 1
-
-
-def _host(url: str) -> str:
-    parts = urlsplit(url)
-    return parts.netloc.lower()
 
 
 class Checker:
