@@ -50,3 +50,30 @@ def test_the_compose_example_mounts_config_and_secrets_and_keeps_data_in_a_volum
         "127.0.0.1:8080:8080",
     ):
         assert needle in compose, needle
+
+
+def test_the_example_config_names_every_setting():
+    import tomllib
+
+    from monitor.settings import Settings
+
+    example = tomllib.loads((ROOT / "config" / "monitor.example.toml").read_text())
+    text = (ROOT / "config" / "monitor.example.toml").read_text()
+
+    def keys(model: object, prefix: str = "") -> list[str]:
+        out = []
+        for name, _info in type(model).model_fields.items():
+            value = getattr(model, name)
+            if hasattr(type(value), "model_fields"):
+                out += keys(value, f"{prefix}{name}.")
+            else:
+                out.append(f"{prefix}{name}")
+        return out
+
+    for key in keys(Settings()):
+        section, _, leaf = key.rpartition(".")
+        node = example
+        for part in section.split(".") if section else []:
+            node = node.get(part, {})
+        # Secrets are documented as comments, never given values in the example.
+        assert leaf in node or f"# {leaf} =" in text, key
