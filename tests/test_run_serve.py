@@ -24,6 +24,8 @@ def free_port() -> int:
 def test_run_serve_answers_the_api_while_the_daemon_runs_and_exits_0_on_sigterm(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
     env["MONITOR_DB"] = str(tmp_path / "m.db")
+    # The daemon writes last month's report at start: keep it in the test's folder.
+    env["MONITOR_REPORTS__FOLDER"] = str(tmp_path / "reports")
     # Accounts without a source: the daemon has nothing to fetch, nothing leaves loopback.
     roster = tmp_path / "r.csv"
     roster.write_text(
@@ -39,6 +41,7 @@ def test_run_serve_answers_the_api_while_the_daemon_runs_and_exits_0_on_sigterm(
     proc = subprocess.Popen(
         [sys.executable, "-m", "monitor", "run", "--serve", "--port", str(port)],
         env=env,
+        cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
