@@ -251,6 +251,9 @@ def _day(client: _Client, day: date) -> list[dict[str, Any]]:
     items = _call(client, lambda: client.datacube.get_article_summary(day, day))
     if not isinstance(items, list):
         raise BadBody(f"getarticlesummary {day}: no list", _text(items))
+    # An item is an article only if it says so; a day of garbage must not count as a post.
+    if any(not isinstance(i, dict) or not (i.get("msgid") or i.get("title")) for i in items):
+        raise BadBody(f"getarticlesummary {day}: list item is not an article", _text(items))
     return items
 
 

@@ -98,7 +98,7 @@ class _Check:
         if isinstance(profile_body, CheckResult):
             return profile_body
         user = _dig(profile_body, "data", "userInfo")
-        if profile_body.get("ok") != 1 or not isinstance(user, dict):
+        if not _ok_is(profile_body, 1) or not isinstance(user, dict):
             return self.profile_refusal(profile_body)
         profile = {k: user[k] for k in PROFILE_KEYS if k in user}
         container, note = _timeline_container(profile_body, self.uid)
@@ -111,7 +111,7 @@ class _Check:
             body = await self.get_json(params, f"timeline page {page}")
             if isinstance(body, CheckResult):
                 return body
-            if body.get("ok") != 1:
+            if not _ok_is(body, 1):
                 if page > 1:
                     break  # later pages end with ok:0; what we have is the answer
                 return self.first_page_refusal(body, statuses, profile, note)
@@ -184,7 +184,7 @@ class _Check:
             return self.fail(Outcome.PARSE_ERROR, f"{what}: bad JSON ({exc})", body=got.body)
         if not isinstance(body, dict):
             return self.fail(Outcome.PARSE_ERROR, f"{what}: JSON is not an object", body=got.body)
-        if body.get("ok") == -100:
+        if _ok_is(body, -100):
             return self.fail(
                 Outcome.BLOCKED, f"{what}: ok:-100, login or visitor cookie required", body=got.body
             )
@@ -210,7 +210,7 @@ class _Check:
     def profile_refusal(self, body: dict[str, Any]) -> CheckResult:
         """The profile call did not give userInfo: say what the platform meant."""
         msg = str(body.get("msg") or "")
-        if body.get("ok") == 1:
+        if _ok_is(body, 1):
             return self.fail(
                 Outcome.PARSE_ERROR, "profile: ok:1 but no data.userInfo", body=_dumps(body)
             )
@@ -220,15 +220,19 @@ class _Check:
             if outcome is Outcome.RESTRICTED:
                 return self.evidence(outcome, f"profile: {why}: {msg}")
             return self.fail(outcome, f"profile: {why}: {msg}", body=_dumps(body))
-        return self.evidence(
-            Outcome.NOT_FOUND, f"profile: ok:{body.get('ok')}, no userInfo: {msg or '(no msg)'}"
+        # "Account gone" is evidence that names a unit: only the platform's own
+        # ok:0 with a missing-user message counts; anything else is unreadable.
+        if _ok_is(body, 0) and any(marker in msg for marker in MISSING_USER_MARKERS):
+            return self.evidence(Outcome.NOT_FOUND, f"profile: ok:0, no userInfo: {msg}")
+        return self.fail(
+            Outcome.PARSE_ERROR, "profile: no userInfo and no known refusal", body=_dumps(body)
         )
 
     def first_page_refusal(
         self, body: dict[str, Any], statuses: Any, profile: dict[str, Any], note: str
     ) -> CheckResult:
         msg = str(body.get("msg") or "")
-        if msg == NO_CONTENT_MSG:
+        if msg == NO_CONTENT_MSG and _ok_is(body, 0):
             return self.empty_timeline(statuses, profile, note)
         refusal = _refusal(msg)
         if refusal is not None and refusal[0] is not Outcome.RESTRICTED:
@@ -270,6 +274,16 @@ class _Check:
             post_title=_title(latest.text),
             profile=profile,
         )
+
+
+# What the visitor API says for a UID with no account behind it.
+MISSING_USER_MARKERS = ("用户不存在", "不存在", "已注销", NO_CONTENT_MSG)
+
+
+def _ok_is(body: dict[str, Any], value: int) -> bool:
+    """The body's `ok` is exactly this integer (not True, "1" or null)."""
+    ok = body.get("ok")
+    return type(ok) is int and ok == value
 
 
 def _refusal(msg: str) -> tuple[Outcome, str] | None:

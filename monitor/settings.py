@@ -8,6 +8,7 @@ read from the environment or a secrets file and is never printed.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any
@@ -27,6 +28,7 @@ from pydantic_settings import (
     NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
 )
 
 from monitor.dates import DEFAULT_TIMEZONE, DateInputError, zone
@@ -267,6 +269,11 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(str(path), [("(file)", f"cannot read: {exc.strerror}")]) from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(path), [("(syntax)", str(exc))]) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            str(path),
+            [("(encoding)", f"not UTF-8 ({exc.reason} at byte {exc.start}); save it as UTF-8")],
+        ) from exc
 
 
 def config_path(explicit: str | None) -> Path | None:
@@ -283,6 +290,19 @@ def load_settings(config: str | None = None) -> Settings:
         return Settings(**data)
     except ValidationError as exc:
         raise ConfigError(str(path) if path else "environment", _problems(exc)) from exc
+    except SettingsError as exc:
+        # pydantic-settings could not decode an env value (lists and tables are JSON there).
+        found = re.search(r'field "(\w+)"', str(exc))
+        key = f"MONITOR_{found[1].upper()}__*" if found else "MONITOR_*"
+        raise ConfigError(
+            "environment",
+            [
+                (
+                    key,
+                    f"{exc}; list and table values are JSON, e.g. '[5, 30, 120]' or '[\"mailto://...\"]'",
+                )
+            ],
+        ) from exc
 
 
 def _problems(exc: ValidationError) -> list[tuple[str, str]]:
