@@ -8,56 +8,15 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime
 
 import pytest
+from simulated_truth import truth
 
-from monitor.classify import Windows, classify
 from monitor.cli import main
-from monitor.dates import utcnow, zone
-from monitor.models import Observation, Outcome, Platform, RosterFacts, State
+from monitor.dates import utcnow
+from monitor.models import State
 from monitor.simulator import SimulatorServer, env_lines, generate_city, write_roster
 from monitor.simulator.roster import roster_platform
-from monitor.simulator.scenario import SimAccount
-from monitor.simulator.wechat import is_mass
-
-SH = zone("Asia/Shanghai")
-
-
-def expected_states(account: SimAccount, now: datetime) -> set[State]:
-    """The verdicts a perfect check of this account could give today."""
-    today = now.astimezone(SH).date()
-    facts = RosterFacts(Platform(roster_platform(account)))
-
-    def judge(outcome: Outcome, latest: datetime | None = None) -> State:
-        obs = Observation(
-            account=1, observed_at=now, source="truth", outcome=outcome, latest_post_at=latest
-        )
-        return classify(facts, obs, Windows(), today, SH).state
-
-    if not account.exists:
-        return {judge(Outcome.NOT_FOUND)}
-    served = [p for p in account.posts if p <= now]
-    if not served:
-        return {judge(Outcome.NO_CONTENT)}
-    states = {judge(Outcome.OK, max(served))}
-    if account.platform == "wechat":
-        # 群发 statistics (datacube) are published the next day (T+1): a mass post made
-        # today is not visible yet, so the previous post is what the platform shows.
-        visible = [
-            p for p in served if not (p.astimezone(SH).date() == today and is_mass_post(account, p))
-        ]
-        states.add(judge(Outcome.OK, max(visible)) if visible else State.SUSPENDED)
-    return states
-
-
-def is_mass_post(account: SimAccount, moment: datetime) -> bool:
-    class _State:  # the simulator's view of an account, enough for is_mass()
-        pass
-
-    state = _State()
-    state.account = account  # type: ignore[attr-defined]
-    return is_mass(state, moment)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -110,7 +69,7 @@ def test_every_unfaulted_account_gets_the_verdict_its_posts_imply(city, capsys):
             assert record["state"] == "unknown", (account.name, account.fault, record)
             assert record["last_outcome"] not in ("ok", "no_content", "not_found", "restricted")
             continue
-        if State(record["state"]) not in expected_states(account, now):
+        if State(record["state"]) not in truth(account, now):
             wrong.append((account.platform, account.name, record["state"], record["reason"]))
     assert wrong == [], wrong
     faulted = sum(1 for a in scenario.accounts if a.fault)

@@ -21,18 +21,15 @@ import os
 import random
 import sqlite3
 from collections import Counter
-from datetime import datetime
 
 import pytest
+from simulated_truth import truth
 
-from monitor.classify import Windows, classify
 from monitor.cli import main
 from monitor.dates import utcnow, zone
-from monitor.models import EVIDENCE_OUTCOMES, Observation, Outcome, Platform, RosterFacts, State
+from monitor.models import EVIDENCE_OUTCOMES, State
 from monitor.simulator import SimulatorServer, env_lines, generate_city, write_roster
-from monitor.simulator.roster import roster_platform
 from monitor.simulator.scenario import SimAccount
-from monitor.simulator.wechat import is_mass
 
 SH = zone("Asia/Shanghai")
 N_ACCOUNTS = 600
@@ -49,45 +46,6 @@ FAULT_OUTCOMES = {
     "malformed": {"parse_error", "transient", "rate_limited"},
     "login_wall": {"blocked", "auth_error", "transient", "rate_limited"},
 }
-
-
-# --- the truth ---------------------------------------------------------------------
-
-
-class _SimState:
-    """Just enough of the simulator's account state for `is_mass()`."""
-
-    def __init__(self, account: SimAccount):
-        self.account = account
-
-
-def truth(account: SimAccount, now: datetime) -> set[State]:
-    """The verdicts a perfect check of this account could give at `now` (default policy)."""
-    today = now.astimezone(SH).date()
-    facts = RosterFacts(Platform(roster_platform(account)))
-
-    def judge(outcome: Outcome, latest: datetime | None = None) -> State:
-        obs = Observation(
-            account=1, observed_at=now, source="truth", outcome=outcome, latest_post_at=latest
-        )
-        return classify(facts, obs, Windows(), today, SH).state
-
-    if not account.exists:
-        return {judge(Outcome.NOT_FOUND)}
-    served = [p for p in account.posts if p <= now]
-    if not served:
-        return {judge(Outcome.NO_CONTENT)}
-    states = {judge(Outcome.OK, max(served))}
-    if account.platform == "wechat":
-        # 群发 (datacube) statistics appear the next day: a mass post of today is not
-        # visible yet, so the previous one may be what the platform shows.
-        visible = [
-            p
-            for p in served
-            if not (p.astimezone(SH).date() == today and is_mass(_SimState(account), p))  # type: ignore[arg-type]
-        ]
-        states.add(judge(Outcome.OK, max(visible)) if visible else State.SUSPENDED)
-    return states
 
 
 # --- the city ----------------------------------------------------------------------
