@@ -58,7 +58,7 @@ def register(app: typer.Typer) -> None:
                 format="%(asctime)s %(levelname)s %(name)s %(message)s",
             )
             # apprise and httpx log request URLs (credentials) at INFO/DEBUG.
-            for noisy in ("httpx", "httpcore", "apprise", "apscheduler"):
+            for noisy in ("httpx", "httpcore", "apprise", "apscheduler", "urllib3"):
                 logging.getLogger(noisy).setLevel(logging.WARNING)
         secrets = SecretLookup(read_secrets_file(s.settings.secrets_file))
         daemon = Daemon(s.store, s.settings, secrets)
