@@ -209,7 +209,13 @@ def get_report(
             raise ApiError(422, f"as_of: {day.isoformat()} is in the future")
     settings = ctx.settings
     built = build_report(
-        ctx.store(), day, settings.policy, ctx.tz, month=month, top_units=settings.reports.top_units
+        ctx.store(),
+        day,
+        settings.policy,
+        ctx.tz,
+        month=month,
+        top_units=settings.reports.top_units,
+        fmt=format,
     )
     data = render(built, format, lang or settings.reports.lang)
     headers = {}

@@ -101,7 +101,7 @@ def report(
     policy = s.policy(zombie_after, suspended_after, warn_before, evidence_max_age)
 
     built = build_report(
-        s.store, day, policy, s.tz, month=period, top_units=s.settings.reports.top_units
+        s.store, day, policy, s.tz, month=period, top_units=s.settings.reports.top_units, fmt=fmt
     )
     data = render(built, fmt, lang)
     s.close()

@@ -41,15 +41,25 @@ def build_report(
     *,
     month: str | None = None,
     top_units: int = DEFAULT_TOP_UNITS,
+    fmt: str | None = None,
 ) -> Report:
-    """The report at the end of `as_of` (a month's report when `month` is given)."""
+    """The report at the end of `as_of` (a month's report when `month` is given).
+
+    With `fmt="csv"` (the detail table alone) the comparison with the previous
+    month and the all-accounts rows are left out: nothing of them is rendered.
+    """
+    detail_only = fmt == "csv"
     previous_as_of = month_bounds(previous_month(as_of))[1]
     # The previous month first, kept as a small id -> state map, so that only one
     # full verdict list is alive at a time (100,000 accounts).
-    before = {
-        item.account.id: item.verdict.state
-        for item in verdicts_at(store, previous_as_of, policy, tz)
-    }
+    before = (
+        {}
+        if detail_only
+        else {
+            item.account.id: item.verdict.state
+            for item in verdicts_at(store, previous_as_of, policy, tz)
+        }
+    )
     items = verdicts_at(store, as_of, policy, tz)
     region_rank, unit_rank = _group_ranks(items)
 
@@ -71,13 +81,15 @@ def build_report(
             _count(tally, item)
         if v.state in PROBLEM_STATES:
             rows.append(_detail_row(item))
-        accounts.append(_account_row(item, tz))
-        was = before.get(a.id)
-        change = Change(a.region, a.unit, a.platform, a.name, was, v.state)
-        if v.state in PROBLEM_STATES and was not in PROBLEM_STATES:
-            new_problems.append(change)
-        elif was in PROBLEM_STATES and v.state in (State.ACTIVE, State.WARNING):
-            recovered.append(change)
+        if not detail_only:
+            accounts.append(_account_row(item, tz))
+        if not detail_only:
+            was = before.get(a.id)
+            change = Change(a.region, a.unit, a.platform, a.name, was, v.state)
+            if v.state in PROBLEM_STATES and was not in PROBLEM_STATES:
+                new_problems.append(change)
+            elif was in PROBLEM_STATES and v.state in (State.ACTIVE, State.WARNING):
+                recovered.append(change)
         findings.extend(_roster_findings(item))
     del items
 
