@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections import Counter
 from typing import Any
 
@@ -83,14 +85,26 @@ def print_demo(console: Any, result: DemoResult) -> None:
     for path in result.reports:
         console.print(f"  {path}")
     db = result.database
+    m = _command()
     console.print(
         "\nNext, try (the demo's simulator has stopped; the database stays):\n"
-        f"  monitor --db {db} status --state zombie\n"
-        f"  monitor --db {db} status --json {_an_account(result)}\n"
-        f"  monitor --db {db} report --format md\n"
-        f"  monitor --db {db} serve            # dashboard on http://127.0.0.1:8080\n"
-        f"  monitor simulate --generate 400 --ready-file sim.env   # then: monitor run\n"
+        f"  {m} --db {db} status --state zombie\n"
+        f"  {m} --db {db} status --json {_an_account(result)}\n"
+        f"  {m} --db {db} report --format md\n"
+        f"  {m} --db {db} serve            # dashboard on http://127.0.0.1:8080\n"
+        f"  {m} simulate --generate 400 --ready-file sim.env   # then: {m} run\n"
     )
+
+
+def _command() -> str:
+    """How this monitor was started, so the suggested commands work as printed."""
+    argv0 = sys.argv[0] if sys.argv else "monitor"
+    if argv0.endswith("__main__.py"):
+        return "python -m monitor"
+    if os.sep in argv0:
+        rel = os.path.relpath(argv0)
+        return rel if not rel.startswith("..") else argv0
+    return "monitor"
 
 
 def _first_order(result: DemoResult, region: str) -> int:
