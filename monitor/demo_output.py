@@ -83,7 +83,7 @@ def print_demo(console: Any, result: DemoResult) -> None:
 
     console.print("\nReports written:")
     for path in result.reports:
-        console.print(f"  {path}")
+        console.print(f"  {path}", soft_wrap=True)
     db = result.database
     m = _command()
     console.print(
@@ -92,7 +92,8 @@ def print_demo(console: Any, result: DemoResult) -> None:
         f"  {m} --db {db} status --json {_an_account(result)}\n"
         f"  {m} --db {db} report --format md\n"
         f"  {m} --db {db} serve            # dashboard on http://127.0.0.1:8080\n"
-        f"  {m} simulate --generate 400 --ready-file sim.env   # then: {m} run\n"
+        f"  {m} simulate --generate 400 --ready-file sim.env   # then: {m} run\n",
+        soft_wrap=True,  # commands must stay copyable, never wrapped mid-line
     )
 
 
