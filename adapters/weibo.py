@@ -125,6 +125,10 @@ class _Check:
             except (ValueError, TypeError, KeyError) as exc:
                 return self.fail(Outcome.PARSE_ERROR, f"timeline page {page}: {exc}")
             if not page_posts:
+                if page == 1:
+                    # ok:1 with no post at all is not the platform's 这里还没有内容:
+                    # only an explicit statuses_count of 0 makes it 无内容.
+                    return self.empty_timeline(statuses, profile, note, explicit=True)
                 break
             posts.extend(page_posts)
             if any(not p.pinned for p in page_posts):
@@ -241,9 +245,21 @@ class _Check:
             Outcome.PARSE_ERROR, f"timeline page 1: ok:{body.get('ok')} {msg}", body=_dumps(body)
         )
 
-    def empty_timeline(self, statuses: Any, profile: dict[str, Any], note: str) -> CheckResult:
-        """No posts on page 1: 无内容 only when the profile agrees the account never posted."""
-        if statuses in (0, "0", None):
+    def empty_timeline(
+        self, statuses: Any, profile: dict[str, Any], note: str, *, explicit: bool = False
+    ) -> CheckResult:
+        """No posts on page 1: 无内容 only when the profile agrees the account never posted.
+
+        A guessed timeline container (the profile had no `weibo` tab) proves nothing:
+        an empty answer may just be the wrong container. With `explicit`, a missing
+        statuses_count is not agreement either.
+        """
+        if note:
+            return self.fail(
+                Outcome.PARSE_ERROR,
+                _join("timeline empty, but its container was guessed: cannot tell 无内容", note),
+            )
+        if statuses in ((0, "0") if explicit else (0, "0", None)):
             detail = _join("timeline empty and profile statuses_count is " + str(statuses), note)
             return self.evidence(Outcome.NO_CONTENT, detail, profile=profile)
         # Posts exist but a visitor cannot see them (visibility limited to recent

@@ -214,7 +214,9 @@ def import_roster(
         rejected = len({p.row for p in roster.problems if p.row is not None})
         if not entries:
             _fail(f"{file}: no valid rows to import")
-    plan = plan_import(s.store, entries, prune=prune, rejected_rows=rejected)
+    plan = plan_import(
+        s.store, entries, prune=prune, rejected_rows=rejected, columns=roster.columns
+    )
     summary = plan.summary()
     import_id = None
     if not dry_run:
@@ -649,6 +651,8 @@ def simulate(
         raise UsageProblem("give exactly one of --generate N or --scenario FILE")
     if generate is not None and generate < 1:
         raise UsageProblem("--generate: give a positive number of accounts")
+    if not 0 <= port <= 65535:
+        raise UsageProblem(f"--port: {port} is not a port (0-65535; 0 picks a free one)")
     try:
         world = sim.generate_city(generate, seed=seed) if generate else sim.load_scenario(scenario)
     except sim.ScenarioError as exc:
@@ -664,10 +668,16 @@ def simulate(
         world = world.model_copy(update=updates)
 
     def publish(url: str) -> None:
-        if scenario_out:
-            world.save(scenario_out)
-        if roster_out:
-            sim.write_roster(world, roster_out, url)
+        for path, write in (
+            (scenario_out, lambda p: world.save(p)),
+            (roster_out, lambda p: sim.write_roster(world, p, url)),
+        ):
+            if path is None:
+                continue
+            try:
+                write(path)
+            except OSError as exc:
+                raise WorkFailed(f"cannot write {path}: {exc.strerror or exc}") from exc
         lines = simulator_env_lines(url, world)
         for line in lines:
             sys.stdout.write(line + "\n")
@@ -871,6 +881,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except BrokenPipeError:
         return 0
+    except OSError as exc:
+        # A file the user named cannot be read or written: say which, in one line.
+        where = f"{exc.filename}: " if exc.filename else ""
+        sys.stderr.write(f"monitor: {where}{exc.strerror or exc}\n")
+        return 1
     return rv if isinstance(rv, int) else 0
 
 

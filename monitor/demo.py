@@ -46,6 +46,13 @@ class DemoResult:
 
 def prepare_folder(folder: Path) -> None:
     """Empty the demo folder, refusing to touch a folder the demo did not make."""
+    try:
+        _empty_folder(folder)
+    except OSError as exc:
+        raise DemoError(f"cannot use {folder} as the demo folder: {exc.strerror or exc}") from exc
+
+
+def _empty_folder(folder: Path) -> None:
     if folder.exists():
         if not folder.is_dir():
             raise DemoError(f"{folder} exists and is not a folder")

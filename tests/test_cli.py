@@ -318,3 +318,24 @@ def test_python_dash_m_monitor_runs_as_a_real_process(db, tmp_path):
     )
     assert proc.returncode == 1
     assert proc.stderr.strip().startswith("monitor:") and "Traceback" not in proc.stderr
+
+
+def test_a_roster_without_some_columns_keeps_those_fields_of_existing_accounts(
+    db, tmp_path, capsys
+):
+    long = write(
+        tmp_path,
+        "long.csv",
+        "类别,主办单位,平台,账号名称,联系人,appid,secret_env\n市直部门,市政府办,微信,安康发布,张三,wx123,ANKANG_SECRET\n",
+    )
+    wide = write(tmp_path, "wide.csv", "类别,主办单位,政务微信\n市直部门,市政府办,安康发布\n")
+    run(capsys, "import", str(long))
+    code, out, err = run(capsys, "import", str(wide), "--json")
+    assert code == 0, err
+    assert json.loads(out)["accounts"]["unchanged"] == 1
+    account = json.loads(run(capsys, "accounts", "--json")[1])[0]
+    assert (account["contact"], account["appid"], account["secret_env"]) == (
+        "张三",
+        "wx123",
+        "ANKANG_SECRET",
+    )

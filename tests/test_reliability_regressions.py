@@ -13,7 +13,7 @@ import pytest
 
 from adapters.base import AdapterContext, CheckTarget
 from adapters.weibo import WeiboAdapter
-from monitor.models import Platform
+from monitor.models import Outcome, Platform
 from monitor.settings import Settings
 
 ROOT = "/work/main"
@@ -116,3 +116,74 @@ def test_a_datacube_day_of_garbage_items_is_a_parse_error_not_a_post():
 
     with pytest.raises(BadBody, match="not an article"):
         _day(_FakeClient(), datetime(2024, 12, 5).date())  # type: ignore[arg-type]
+
+
+def _weibo(profile: dict, timeline: dict):
+    import json as _json
+
+    def handler(request):
+        body = timeline if "containerid" in str(request.url) else profile
+        return httpx.Response(200, content=_json.dumps(body).encode())
+
+    async def go():
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+            ctx = AdapterContext(
+                http=client, settings=Settings(), secrets=_NoSecrets(), clock=lambda: NOW
+            )
+            target = CheckTarget(id=1, platform=Platform.WEIBO, account_id="5550001111", name="x")
+            return (await WeiboAdapter().check(target, ctx)).observation
+
+    return asyncio.run(go())
+
+
+WEIBO_TAB = {"tabsInfo": {"tabs": [{"tab_type": "weibo", "containerid": "1076035550001111"}]}}
+
+
+@pytest.mark.parametrize(
+    ("profile", "timeline"),
+    [
+        # ok:1 with no posts and no statuses_count: not the platform's 这里还没有内容.
+        (
+            {"ok": 1, "data": {"userInfo": {"screen_name": "x"}, **WEIBO_TAB}},
+            {"ok": 1, "data": {"cards": []}},
+        ),
+        # No weibo tab: the container is guessed, so an empty answer proves nothing.
+        (
+            {"ok": 1, "data": {"userInfo": {"screen_name": "x"}}},
+            {"ok": 0, "msg": "这里还没有内容", "data": {"cards": []}},
+        ),
+        (
+            {"ok": 1, "data": {"userInfo": {"screen_name": "x", "statuses_count": 0}}},
+            {"ok": 1, "data": {"cards": []}},
+        ),
+    ],
+)
+def test_an_empty_timeline_is_never_no_content_without_the_platform_saying_so(profile, timeline):
+    obs = _weibo(profile, timeline)
+    assert obs.outcome is not Outcome.NO_CONTENT, obs.detail
+    assert not obs.outcome.is_evidence
+
+
+def test_the_platforms_own_no_content_answer_with_a_zero_count_is_no_content():
+    profile = {
+        "ok": 1,
+        "data": {"userInfo": {"screen_name": "x", "statuses_count": 0}, **WEIBO_TAB},
+    }
+    obs = _weibo(profile, {"ok": 0, "msg": "这里还没有内容", "data": {"cards": []}})
+    assert obs.outcome is Outcome.NO_CONTENT
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["simulate", "--generate", "5", "--port", "70000"],
+        ["simulate", "--generate", "5", "--no-serve", "--scenario-out", "."],
+        ["simulate", "--generate", "5", "--no-serve", "--roster-out", "/proc/nope/x.csv"],
+        ["demo", "--dir", "/proc/x"],
+    ],
+)
+def test_simulate_and_demo_user_errors_are_one_line_not_tracebacks(tmp_path, args):
+    proc = _run(tmp_path, args)
+    assert proc.returncode in (1, 2), proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().count("\n") == 0, proc.stderr

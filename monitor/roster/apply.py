@@ -7,13 +7,16 @@ version. History is never deleted: every change is a new version.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from monitor.roster import RosterEntry, identity_key
 from monitor.store import VERSIONED_FIELDS, AccountChange, ImportRecord, Store, StoredAccount
+
+# Every roster form gives these for each account.
+ALWAYS_GIVEN = frozenset({"name", "region"})
 
 
 @dataclass(slots=True)
@@ -62,8 +65,13 @@ def plan_import(
     *,
     prune: bool = False,
     rejected_rows: int = 0,
+    columns: Collection[str] | None = None,
 ) -> ImportPlan:
-    """Compare roster entries with the accounts in the store; nothing is written."""
+    """Compare roster entries with the accounts in the store; nothing is written.
+
+    With `columns` (the fields the file has), an existing account keeps the
+    stored value of every field the file has no column for.
+    """
     stored = store.roster()
     plan = ImportPlan(rejected_rows=rejected_rows)
     next_order = store.max_roster_order() + 1
@@ -78,6 +86,10 @@ def plan_import(
             by_name = stored.get(identity_key(entry.platform, "", entry.name))
             if by_name is not None and not by_name.account_id and by_name.identity not in matched:
                 current, new_identity = by_name, entry.key
+        if current is not None and columns is not None:
+            for name in VERSIONED_FIELDS:
+                if name not in columns and name not in ALWAYS_GIVEN:
+                    fields[name] = current.fields.get(name, "")
         change = AccountChange(
             identity=entry.key,
             platform=entry.platform,

@@ -104,6 +104,9 @@ class RosterFile:
     rejected_rows: set[int] = field(default_factory=set)
     encoding: str | None = None
     sheet: str | None = None
+    # The fields the file has columns for: an import keeps an existing account's
+    # other fields as they are (a wide-form roster has no 联系人, appid, ...).
+    columns: frozenset[str] = frozenset()
 
     @property
     def ok(self) -> bool:

@@ -618,6 +618,7 @@ def parse_table(table: Table, file: str) -> RosterFile:
         number, texts = rows[start]
         header = _read_header(number, texts)
         result.form = header.form
+        result.columns = frozenset(header.fields) | {"name", "platform"}
         result.rows_read = len(rows) - start - 1
         for index, message in header.problems:
             column = header.name(index) if index is not None else None
