@@ -48,7 +48,7 @@ def print_demo(console: Any, result: DemoResult) -> None:
         table.add_column(column, justify="left" if column == "类别" else "right")
     for region in order:
         c = regions[region]
-        judged = sum(c.values()) - c["unknown"] - c["cancelled"]
+        judged = sum(c.values()) - c["unknown"]
         problems = c["zombie"] + c["suspended"]
         rate = f"{(judged - problems) / judged:.0%}" if judged else "-"
         table.add_row(

@@ -23,8 +23,8 @@ def client(city):
 def test_the_overview_shows_counts_pass_rate_sources_alerts_and_report_links(client):
     html = client.get("/").text
     assert "政务新媒体监测" in html and "监测总览" in html
-    # 8 accounts: 1 unknown and 1 cancelled are excluded; 3 problems of 6 judged.
-    assert "50.0%" in html and "合格 3 / 有结论 6" in html
+    # 8 accounts: the unknown one is excluded; 3 problems of 7 with a verdict.
+    assert "57.1%" in html and "合格 4 / 有结论 7" in html
     assert "未检测（1 个）" in html
     for text in ("市直部门", "石泉县", "汉阴县", "微博接口", "成为僵尸账号", "数据源故障"):
         assert text in html

@@ -91,7 +91,7 @@ def test_an_inspector_clicks_from_the_overview_to_a_unit_to_an_account(browser, 
         browser.get(server.url + "/")
         assert browser.title == "总览 · 政务新媒体监测"
         body = browser.find_element(By.TAG_NAME, "body").text
-        assert "政务新媒体监测" in body and "合格率" in body and "50.0%" in body
+        assert "政务新媒体监测" in body and "合格率" in body and "57.1%" in body
         assert "各地区情况" in body and "石泉县" in body
         _shoot(browser, tmp_path, "overview")
 

@@ -169,12 +169,15 @@ def test_markdown_leaves_continued_region_and_unit_blank_like_the_official_table
     assert "zombie after 1mo" not in md and "超过 1mo 未更新为僵尸" in md
 
 
-def test_the_summary_counts_states_and_leaves_unknown_and_cancelled_out_of_the_pass_rate(store):
+def test_the_summary_counts_states_and_leaves_only_unknown_out_of_the_pass_rate(store):
     data = json.loads(render(feb_report(store), "json"))
     s = data["summary"]
     assert (s["accounts"], s["checked"], s["unknown"], s["cancelled"]) == (10, 8, 1, 1)
     assert (s["zombie"], s["no_content"], s["suspended"], s["active"]) == (6, 1, 1, 1)
-    assert (s["judged"], s["passed"], s["pass_rate"]) == (8, 1, 0.125)
+    # 合格率 = neither zombie nor suspended / accounts with a verdict (unknown excluded):
+    # the cancelled account has a verdict that is neither, so it counts in both.
+    assert (s["judged"], s["passed"]) == (9, 2)
+    assert s["pass_rate"] == pytest.approx(2 / 9)
     assert data["policy"] == {
         "zombie_after": "1mo",
         "suspended_after": "6mo",
@@ -194,7 +197,7 @@ def test_the_summary_counts_states_and_leaves_unknown_and_cancelled_out_of_the_p
         regions["石泉县"]["zombie"],
         regions["石泉县"]["unknown"],
     ) == (3, 2, 1)
-    assert regions["平利县"]["pass_rate"] is None
+    assert regions["平利县"]["pass_rate"] == 1.0  # one cancelled account: a verdict, not a problem
     assert [(u["unit"], u["problems"]) for u in data["top_units"]][:2] == [
         ("市住房公积金中心", 2),
         ("石泉县统计局", 2),

@@ -276,8 +276,8 @@ class Tally:
 
     @property
     def judged(self) -> int:
-        """Verdicts other than unknown and cancelled (the report's denominator)."""
-        return self.accounts - self.states[State.UNKNOWN] - self.states[State.CANCELLED]
+        """Accounts with a verdict: every state but unknown (the report's denominator)."""
+        return self.accounts - self.states[State.UNKNOWN]
 
     @property
     def problems(self) -> int:

@@ -61,7 +61,7 @@ TEXT: dict[str, dict[str, str]] = {
         "chart": "各地区问题账号",
         "pass_rate_note": (
             "合格率 = 既非僵尸也非停运未注销的账号 / 有结论的账号；"
-            "未检测账号不计入，已注销账号不计入分子和分母。"
+            "未检测账号不计入，单独列出。"
         ),
         "continuation_note": "类别、主办单位空白处同上一行（原表为合并单元格）。",
     },
@@ -82,7 +82,7 @@ TEXT: dict[str, dict[str, str]] = {
         "chart": "Problem accounts by region",
         "pass_rate_note": (
             "Pass rate = accounts neither zombie nor suspended / accounts with a verdict; "
-            "unknown accounts are left out, cancelled accounts are left out of both."
+            "unknown accounts are left out and counted separately."
         ),
         "continuation_note": "A blank region or unit continues the row above (merged in the original).",
     },
@@ -97,7 +97,7 @@ SUMMARY_LABELS = {
         "zombie": "僵尸账号（含无内容）",
         "no_content": "其中无内容",
         "suspended": "停运未注销",
-        "cancelled": "已注销（不计入合格率）",
+        "cancelled": "已注销",
         "unknown": "未检测/采集失败（不计入合格率）",
         "judged": "有结论的账号（合格率分母）",
         "passed": "合格账号",
@@ -113,7 +113,7 @@ SUMMARY_LABELS = {
         "zombie": "Zombie (incl. no content)",
         "no_content": "of which no content",
         "suspended": "Suspended (stopped, not deregistered)",
-        "cancelled": "Cancelled (left out of the pass rate)",
+        "cancelled": "Cancelled",
         "unknown": "Unknown / check failed (left out of the pass rate)",
         "judged": "Accounts with a verdict (pass rate denominator)",
         "passed": "Passed",

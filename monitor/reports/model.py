@@ -94,8 +94,8 @@ class Tally:
 
     @property
     def judged(self) -> int:
-        """The 合格率 denominator: verdicts other than unknown and cancelled."""
-        return self.accounts - self.unknown - self.cancelled
+        """The 合格率 denominator: accounts with a verdict (every state but unknown)."""
+        return self.accounts - self.unknown
 
     @property
     def passed(self) -> int:
