@@ -344,10 +344,11 @@ def test_the_zombie_window_edge_is_exact(tmp_path, post_day, listed):
     assert [r.name for r in report.rows] == (["石泉统计"] if listed else [])
 
 
-def test_english_labels_replace_the_official_headers(store):
+def test_english_labels_keep_the_official_six_columns_and_their_values(store):
     rows = csv_rows(render(feb_report(store), "csv", "en"))
-    assert rows[0][:6] == ["Region", "Unit", "WeChat", "Weibo", "Last update", "Problem"]
-    assert rows[1][5] == "Zombie WeChat"
+    assert rows[0][:6] == ["类别", "主办单位", "政务微信", "政务微博", "最后更新时间", "问题类别"]
+    assert rows[0][6:] == ["Other platforms", "Account ID", "Days silent", "Evidence link"]
+    assert rows[1][5] == "僵尸微信"
     md = render(feb_report(store), "md", "en").decode()
     assert md.startswith("# Government new-media check results, February 2020\n")
 

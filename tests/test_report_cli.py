@@ -119,7 +119,9 @@ def test_the_same_month_twice_gives_the_same_bytes(db, tmp_path, capsys):
 def test_english_report(db, capsys):
     code, out, _ = run(capsys, "report", "--month", "2020-02", "--format", "csv", "--lang", "en")
     assert code == 0
-    assert out.lstrip("\ufeff").startswith("Region,Unit,WeChat,Weibo,Last update,Problem,")
+    assert out.lstrip("\ufeff").startswith(
+        "类别,主办单位,政务微信,政务微博,最后更新时间,问题类别,Other platforms,"
+    )
 
 
 @pytest.mark.parametrize(

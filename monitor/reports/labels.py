@@ -13,13 +13,13 @@ from monitor.reports.model import DetailRow, LastUpdate, Problem, Report, Roster
 
 LANGS = ("zh", "en")
 
-# The official table's six columns, then ours.
+# The official table's six columns, then ours. The six stay exactly as the
+# official table writes them in every language (other tools read them by name).
+OFFICIAL_COLUMNS = ["类别", "主办单位", "政务微信", "政务微博", "最后更新时间", "问题类别"]
 DETAIL_COLUMNS = {
-    "zh": ["类别", "主办单位", "政务微信", "政务微博", "最后更新时间", "问题类别",
-           "其他平台", "账号ID", "沉寂天数", "证据链接"],
-    "en": ["Region", "Unit", "WeChat", "Weibo", "Last update", "Problem",
-           "Other platforms", "Account ID", "Days silent", "Evidence link"],
-}  # fmt: skip
+    "zh": [*OFFICIAL_COLUMNS, "其他平台", "账号ID", "沉寂天数", "证据链接"],
+    "en": [*OFFICIAL_COLUMNS, "Other platforms", "Account ID", "Days silent", "Evidence link"],
+}
 REGION_COLUMNS = {
     "zh": ["类别", "账号数", "僵尸", "停运未注销", "无内容", "未检测", "合格率"],
     "en": ["Region", "Accounts", "Zombie", "Suspended", "No content", "Unknown", "Pass rate"],
@@ -60,8 +60,7 @@ TEXT: dict[str, dict[str, str]] = {
         "none": "无",
         "chart": "各地区问题账号",
         "pass_rate_note": (
-            "合格率 = 既非僵尸也非停运未注销的账号 / 有结论的账号；"
-            "未检测账号不计入，单独列出。"
+            "合格率 = 既非僵尸也非停运未注销的账号 / 有结论的账号；未检测账号不计入，单独列出。"
         ),
         "continuation_note": "类别、主办单位空白处同上一行（原表为合并单元格）。",
     },
@@ -231,8 +230,9 @@ def detail_cells(row: DetailRow, lang: str) -> list[Any]:
         row.unit,
         wechat,
         weibo,
-        last_update_text(row, lang),
-        PROBLEM_LABELS[lang][row.problem],
+        # The official columns keep the official values in every language.
+        last_update_text(row, "zh"),
+        PROBLEM_LABELS["zh"][row.problem],
         other,
         row.account_id,
         row.days_silent,
