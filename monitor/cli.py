@@ -18,7 +18,14 @@ from typer.exceptions import TyperException
 
 from monitor.dates import DateInputError, parse_date, parse_moment, today, utcnow
 from monitor.durations import Duration, DurationError
-from monitor.settings import ConfigError, Policy, Settings, database_path, load_settings
+from monitor.settings import (
+    ConfigError,
+    Policy,
+    Settings,
+    database_path,
+    load_settings,
+    policy_problem,
+)
 
 app = typer.Typer(
     name="monitor",
@@ -135,7 +142,11 @@ class Session:
                     overrides[key] = Duration.parse(value)
                 except DurationError as exc:
                     raise UsageProblem(f"{flag}: {exc}") from exc
-        return self.settings.policy.model_copy(update=overrides)
+        policy = self.settings.policy.model_copy(update=overrides)
+        problem = policy_problem(policy)
+        if problem:
+            raise UsageProblem(problem)
+        return policy
 
     def close(self) -> None:
         if self._store is not None:

@@ -10,10 +10,12 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -22,6 +24,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import (
     BaseSettings,
@@ -59,6 +62,18 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def policy_problem(policy: Any) -> str | None:
+    """Why these windows make no sense together, or None (suspension is not the shorter one)."""
+    # Compared at a month end, where calendar months are shortest relative to days.
+    probe = date(2021, 3, 31)
+    if policy.suspended_after.before(probe) > policy.zombie_after.before(probe):
+        return (
+            f"suspended_after ({policy.suspended_after}) must not be shorter than "
+            f"zombie_after ({policy.zombie_after})"
+        )
+    return None
+
+
 class Policy(Section):
     """The windows of the classification rules (see README, "Windows")."""
 
@@ -66,6 +81,13 @@ class Policy(Section):
     suspended_after: DurationField = Duration(months=6)
     warn_before: DurationField = Duration(days=3)
     evidence_max_age: DurationField = Duration(days=3)
+
+    @model_validator(mode="after")
+    def _windows_in_order(self) -> Policy:
+        problem = policy_problem(self)
+        if problem:
+            raise ValueError(problem)
+        return self
 
     def describe(self) -> str:
         return (
@@ -83,15 +105,24 @@ class HttpSettings(Section):
     max_body_bytes: int = Field(default=5_000_000, gt=0)
 
 
+def _http_url(value: str) -> str:
+    if not re.match(r"^https?://[^/\s]+", value or ""):
+        raise ValueError(f"{value!r} is not an http(s) URL")
+    return value.rstrip("/")
+
+
+HttpUrlText = Annotated[str, AfterValidator(_http_url)]
+
+
 class WeiboSettings(Section):
-    base_url: str = "https://m.weibo.cn"
+    base_url: HttpUrlText = "https://m.weibo.cn"
     # The visitor cookie (SUB=...) is a secret: set MONITOR_WEIBO__COOKIE or a secrets file.
     cookie: SecretStr | None = None
     max_pages: int = Field(default=2, ge=1)
 
 
 class WechatSettings(Section):
-    api_base_url: str = "https://api.weixin.qq.com"
+    api_base_url: HttpUrlText = "https://api.weixin.qq.com"
     freepublish_count: int = Field(default=20, ge=1, le=20)
     worker_threads: int = Field(default=8, ge=1)
 

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import date, tzinfo
 from typing import Any
 
+from adapters import NO_SOURCE_REASON, choose_source
 from monitor.classify import Windows, classify, thresholds
 from monitor.dates import end_of_day, iso
-from monitor.models import AccountView, RosterFacts, Verdict
+from monitor.models import AccountView, RosterFacts, State, Verdict
 from monitor.store import AccountState, Store
 
 
@@ -54,8 +55,18 @@ def verdicts_at(
         verdict = classify(
             facts, s.evidence, windows, as_of, tz, last_checked_at=s.last_checked_at, limits=limits
         )
+        if verdict.state is State.UNKNOWN and s.evidence is None and _no_source(s.account):
+            verdict.reason = NO_SOURCE_REASON
         out.append(AccountVerdict(s, verdict))
     return out
+
+
+def _no_source(a: AccountView) -> bool:
+    """No adapter can check this account (only manual observations can judge it)."""
+    return (
+        choose_source(a.platform.value, a.source, a.account_id, a.feed_url, a.appid, a.secret_env)
+        is None
+    )
 
 
 def status_record(item: AccountVerdict, tz: tzinfo) -> dict[str, Any]:

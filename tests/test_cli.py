@@ -339,3 +339,24 @@ def test_a_roster_without_some_columns_keeps_those_fields_of_existing_accounts(
         "wx123",
         "ANKANG_SECRET",
     )
+
+
+def test_an_account_no_source_can_check_is_unknown_with_that_reason(db, tmp_path, capsys):
+    roster = write(
+        tmp_path, "r.csv", "类别,主办单位,平台,账号名称\n市直部门,市统计局,抖音,统计抖音\n"
+    )
+    run(capsys, "import", str(roster))
+    record = status_json(capsys)[0]
+    assert (record["state"], record["reason"]) == ("unknown", "no source configured")
+    _observe(capsys, "统计抖音", "--latest-post", "2026-01-01")
+    assert status_json(capsys)[0]["reason"] != "no source configured"
+
+
+def test_a_suspension_window_shorter_than_the_zombie_window_is_refused(db, tmp_path, capsys):
+    code, _, err = run(capsys, "status", "--zombie-after", "7mo")
+    assert code == 2 and "suspended_after (6mo) must not be shorter than zombie_after (7mo)" in err
+    cfg = write(
+        tmp_path, "c.toml", '[policy]\nzombie_after = "1y"\n[weibo]\nbase_url = "notaurl"\n'
+    )
+    code, _, err = run(capsys, "config", "check", str(cfg))
+    assert code == 1 and "policy" in err and "weibo.base_url" in err

@@ -288,6 +288,14 @@ def case(draw):
         key: draw(st.sampled_from(DURATIONS))
         for key in ("zombie_after", "suspended_after", "warn_before", "evidence_max_age")
     }
+    # The monitor refuses a suspension window shorter than the zombie window.
+    probe = date(2021, 3, 31)
+    zombie, suspended = (Duration.parse(policy[k]) for k in ("zombie_after", "suspended_after"))
+    if suspended.before(probe) > zombie.before(probe):
+        policy["zombie_after"], policy["suspended_after"] = (
+            policy["suspended_after"],
+            policy["zombie_after"],
+        )
     return as_of, observed, outcome, post, status, policy
 
 

@@ -40,8 +40,10 @@ def evidence_record(ev: Evidence | None, tz: tzinfo) -> dict[str, Any] | None:
 
 
 def alert_record(row: dict[str, Any], tz: tzinfo) -> dict[str, Any]:
-    """An `alert_listing` row with its times as ISO strings."""
-    return {k: iso(v, tz) if isinstance(v, datetime) else v for k, v in row.items()}
+    """An `alert_listing` row with its times as ISO strings (and `evidence_url`, as the CLI)."""
+    out = {k: iso(v, tz) if isinstance(v, datetime) else v for k, v in row.items()}
+    out["evidence_url"] = safe_url((row.get("evidence") or {}).get("url"))
+    return out
 
 
 def safe_url(url: str | None) -> str | None:
