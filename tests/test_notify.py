@@ -71,11 +71,15 @@ class HttpReceiver:
 
 
 class SmtpReceiver:
-    """A minimal SMTP server: 421 at the greeting while `down`, else accepts every message."""
+    """A minimal SMTP server: 421 at the greeting while `down`, else accepts every message.
 
-    def __init__(self) -> None:
+    With `auth`, it offers AUTH PLAIN (so a client sends its password) and counts logins.
+    """
+
+    def __init__(self, *, auth: bool = False) -> None:
         self.down = False
         self.messages: list[bytes] = []
+        self.logins = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         ready = threading.Event()
@@ -100,7 +104,11 @@ class SmtpReceiver:
                     continue
                 cmd = line.decode("ascii", "replace").strip().upper()
                 if cmd.startswith(("EHLO", "HELO")):
-                    writer.write(b"250-localhost\r\n250 8BITMIME\r\n")
+                    offer = b"250-AUTH PLAIN\r\n" if auth else b""
+                    writer.write(b"250-localhost\r\n" + offer + b"250 8BITMIME\r\n")
+                elif auth and cmd.startswith("AUTH"):
+                    self.logins += 1
+                    writer.write(b"235 2.7.0 authenticated\r\n")
                 elif cmd.startswith("DATA"):
                     data = []
                     writer.write(b"354 end with .\r\n")

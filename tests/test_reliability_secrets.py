@@ -36,7 +36,6 @@ Reproduce: /work/venv/bin/python -m pytest tests/test_reliability_secrets.py -q 
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import logging
@@ -45,7 +44,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 import zipfile
 from collections import Counter
@@ -55,7 +53,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from test_notify import HttpReceiver
+from test_notify import HttpReceiver, SmtpReceiver
 
 from monitor.api import create_app
 from monitor.settings import load_settings
@@ -105,67 +103,11 @@ def look_in_file(ev: Evidence, kind: str, path: Path) -> None:
 # -- loopback receivers ------------------------------------------------------------------------
 
 
-class AuthSmtpReceiver:
-    """A small SMTP server that offers AUTH PLAIN (so apprise logs in with the password),
-    accepts every message, or answers 421 at the greeting while `down`."""
+class AuthSmtpReceiver(SmtpReceiver):
+    """test_notify's SMTP server offering AUTH PLAIN, so apprise logs in with the password."""
 
     def __init__(self) -> None:
-        self.down = False
-        self.messages: list[bytes] = []
-        self.logins = 0
-        self.port = 0
-        self._stop: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        ready = threading.Event()
-
-        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            if self.down:
-                writer.write(b"421 service not available\r\n")
-                await writer.drain()
-                writer.close()
-                return
-            writer.write(b"220 localhost ESMTP\r\n")
-            data: list[bytes] | None = None
-            while line := await reader.readline():
-                if data is not None:
-                    if line in (b".\r\n", b".\n"):
-                        self.messages.append(b"".join(data))
-                        data = None
-                        writer.write(b"250 queued\r\n")
-                    else:
-                        data.append(line)
-                    await writer.drain()
-                    continue
-                cmd = line.decode("ascii", "replace").strip().upper()
-                if cmd.startswith(("EHLO", "HELO")):
-                    writer.write(b"250-localhost\r\n250-AUTH PLAIN\r\n250 8BITMIME\r\n")
-                elif cmd.startswith("AUTH"):
-                    self.logins += 1
-                    writer.write(b"235 2.7.0 authenticated\r\n")
-                elif cmd.startswith("DATA"):
-                    data = []
-                    writer.write(b"354 end with .\r\n")
-                elif cmd.startswith("QUIT"):
-                    writer.write(b"221 bye\r\n")
-                    await writer.drain()
-                    break
-                else:
-                    writer.write(b"250 ok\r\n")
-                await writer.drain()
-            writer.close()
-
-        async def serve() -> None:
-            self._loop = asyncio.get_running_loop()
-            self._stop = asyncio.Event()
-            server = await asyncio.start_server(handle, "127.0.0.1", 0)
-            self.port = server.sockets[0].getsockname()[1]
-            ready.set()
-            async with server:
-                await self._stop.wait()
-
-        self.thread = threading.Thread(target=lambda: asyncio.run(serve()), daemon=True)
-        self.thread.start()
-        ready.wait(5)
+        super().__init__(auth=True)
 
     @property
     def url(self) -> str:
@@ -173,11 +115,6 @@ class AuthSmtpReceiver:
             f"mailto://monitor:{SMTP_PASSWORD}@127.0.0.1:{self.port}"
             "?from=monitor@example.com&to=ops@example.com&mode=insecure"
         )
-
-    def close(self) -> None:
-        if self._loop and self._stop:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self.thread.join(5)
 
 
 def free_port() -> int:
