@@ -16,19 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-REGIONS = [
-    "市直部门",
-    "汉滨区",
-    "汉阴县",
-    "石泉县",
-    "宁陕县",
-    "紫阳县",
-    "岚皋县",
-    "平利县",
-    "镇坪县",
-    "旬阳市",
-    "白河县",
-]
+from monitor.simulator.names import REGIONS
+
 PLATFORMS = ["微博", "微信", "抖音", "头条"]
 
 

@@ -24,10 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from monitor.dates import to_db
 from monitor.models import Platform
+from monitor.simulator.names import REGIONS
 from monitor.store import AccountChange, ImportRecord, Store
 
-REGIONS = ["市直部门", "汉滨区", "汉阴县", "石泉县", "宁陕县", "紫阳县",
-           "岚皋县", "平利县", "镇坪县", "旬阳市", "白河县"]  # fmt: skip
 PLATFORMS = [Platform.WEIBO, Platform.WECHAT, Platform.DOUYIN, Platform.TOUTIAO]
 AS_OF = date(2020, 2, 29)
 CHECK_HOUR_UTC = 2  # 10:00 in Asia/Shanghai

@@ -7,15 +7,14 @@ rules. Faulted accounts must stay unknown: a failure never produces a verdict.
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
-from simulated_truth import truth
+from simulated_city import point_monitor_at, truth
 
 from monitor.cli import main
 from monitor.dates import utcnow
 from monitor.models import State
-from monitor.simulator import SimulatorServer, env_lines, generate_city, write_roster
+from monitor.simulator import SimulatorServer, generate_city, write_roster
 from monitor.simulator.roster import roster_platform
 
 
@@ -27,18 +26,7 @@ def city(tmp_path, monkeypatch):
     try:
         roster = tmp_path / "city.csv"
         write_roster(scenario, roster, url)
-        for key in list(os.environ):
-            if key.startswith("MONITOR_"):
-                monkeypatch.delenv(key)
-        for line in env_lines(url, scenario.wechat_secret):
-            key, _, value = line.partition("=")
-            monkeypatch.setenv(key, value)
-        monkeypatch.setenv("MONITOR_DB", str(tmp_path / "m.db"))
-        # The timeout fault holds the connection: do not wait 20 s for it.
-        monkeypatch.setenv("MONITOR_HTTP__TIMEOUT_S", "2")
-        for source in ("WEIBO", "WECHAT_API", "FEED"):
-            monkeypatch.setenv(f"MONITOR_LIMITS__{source}__RATE_PER_S", "1000")
-            monkeypatch.setenv(f"MONITOR_LIMITS__{source}__MAX_CONCURRENT", "20")
+        point_monitor_at(monkeypatch, url, scenario, tmp_path / "m.db", timeout_s="2")
         yield scenario, server, roster
     finally:
         server.stop()

@@ -48,6 +48,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from simulated_city import read_ready, start_simulator_process
 
 from monitor import notify
 from monitor.dates import utcnow
@@ -128,16 +129,6 @@ def make_scenario(folder: Path) -> Path:
     return path
 
 
-def read_ready(path: Path, proc: subprocess.Popen) -> dict[str, str]:
-    deadline = time.monotonic() + 30
-    while not path.exists():
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "the simulator never became ready"
-        time.sleep(0.05)
-    lines = path.read_text(encoding="utf-8").splitlines()
-    return dict(line.split("=", 1) for line in lines if "=" in line)
-
-
 def in_flight(db: Path, pid: int) -> tuple[int, list[int]]:
     """(checks claimed by process `pid`, deliveries claimed and not delivered), read right
     after the kill."""
@@ -162,22 +153,8 @@ def crash_city(tmp_path):
     ready = tmp_path / "sim.env"
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
     base_env["PYTHONPATH"] = str(ROOT)
-    sim = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "monitor",
-            "simulate",
-            "--scenario",
-            str(scenario),
-            "--ready-file",
-            str(ready),
-        ],
-        env=base_env,
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+    sim = start_simulator_process(
+        scenario, ready, cwd=tmp_path, env=base_env, stderr=subprocess.PIPE
     )
     receiver = FlakyReceiver(OUTAGE_SHARE, SEED)
     try:

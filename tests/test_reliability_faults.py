@@ -17,18 +17,17 @@ Reproduce: /work/venv/bin/python -m pytest tests/test_reliability_faults.py -q -
 from __future__ import annotations
 
 import json
-import os
 import random
 import sqlite3
 from collections import Counter
 
 import pytest
-from simulated_truth import truth
+from simulated_city import point_monitor_at, truth
 
 from monitor.cli import main
 from monitor.dates import utcnow, zone
 from monitor.models import EVIDENCE_OUTCOMES, State
-from monitor.simulator import SimulatorServer, env_lines, generate_city, write_roster
+from monitor.simulator import SimulatorServer, generate_city, write_roster
 from monitor.simulator.scenario import SimAccount
 
 SH = zone("Asia/Shanghai")
@@ -79,19 +78,8 @@ def city(tmp_path, monkeypatch):
     try:
         roster = tmp_path / "city.csv"
         write_roster(scenario, roster, url)
-        for key in list(os.environ):
-            if key.startswith("MONITOR_"):
-                monkeypatch.delenv(key)
-        for line in env_lines(url, scenario.wechat_secret):
-            key, _, value = line.partition("=")
-            monkeypatch.setenv(key, value)
         db = tmp_path / "m.db"
-        monkeypatch.setenv("MONITOR_DB", str(db))
-        monkeypatch.setenv("MONITOR_HTTP__TIMEOUT_S", "1")
-        monkeypatch.setenv("MONITOR_WECHAT__WORKER_THREADS", "32")
-        for source in ("WEIBO", "WECHAT_API", "FEED"):
-            monkeypatch.setenv(f"MONITOR_LIMITS__{source}__RATE_PER_S", "1000")
-            monkeypatch.setenv(f"MONITOR_LIMITS__{source}__MAX_CONCURRENT", "20")
+        point_monitor_at(monkeypatch, url, scenario, db, timeout_s="1", WECHAT__WORKER_THREADS="32")
         yield scenario, server, roster, db, faults
     finally:
         server.stop()

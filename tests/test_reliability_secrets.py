@@ -53,6 +53,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from simulated_city import read_ready, start_simulator_process
 from test_notify import HttpReceiver, SmtpReceiver
 
 from monitor.api import create_app
@@ -163,31 +164,10 @@ def site(tmp_path, monkeypatch):
     ready = sim_dir / "sim.env"
     base = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
     base["PYTHONPATH"] = str(ROOT)
-    sim = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "monitor",
-            "simulate",
-            "--scenario",
-            str(scenario),
-            "--ready-file",
-            str(ready),
-        ],
-        env=base,
-        cwd=sim_dir,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    sim = start_simulator_process(scenario, ready, cwd=sim_dir, env=base)
     smtp, http = AuthSmtpReceiver(), HttpReceiver()
     try:
-        deadline = time.monotonic() + 30
-        while not ready.exists():
-            assert sim.poll() is None and time.monotonic() < deadline, "simulator not ready"
-            time.sleep(0.05)
-        sim_env = dict(
-            line.split("=", 1) for line in ready.read_text(encoding="utf-8").splitlines()
-        )
+        sim_env = read_ready(ready, sim)
         assert sim_env["SIM_WECHAT_SECRET"] == APPSECRET
         roster = sim_dir / "city.csv"
         write_roster(load_scenario(scenario), roster, sim_env["MONITOR_WEIBO__BASE_URL"])
