@@ -85,6 +85,11 @@ def _shoot(driver, tmp_path: Path, name: str) -> None:
 
 def test_an_inspector_clicks_from_the_overview_to_a_unit_to_an_account(browser, tmp_path):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def arrived(test) -> bool:
+        """Wait for a click's navigation to land (a form submit is not awaited by click())."""
+        return bool(WebDriverWait(browser, 15).until(lambda b: test(b.current_url)))
 
     city = build_city(tmp_path)
     with serve_in_background(settings_for(), str(city.db), "127.0.0.1", 0) as server:
@@ -96,7 +101,7 @@ def test_an_inspector_clicks_from_the_overview_to_a_unit_to_an_account(browser, 
         _shoot(browser, tmp_path, "overview")
 
         browser.find_element(By.LINK_TEXT, "市住房公积金中心").click()
-        assert browser.current_url.endswith(f"/units/{city.units['市住房公积金中心']}")
+        assert arrived(lambda url: url.endswith(f"/units/{city.units['市住房公积金中心']}"))
         heading = browser.find_element(By.TAG_NAME, "h1").text
         assert heading.startswith("市住房公积金中心")
         body = browser.find_element(By.TAG_NAME, "body").text
@@ -104,7 +109,7 @@ def test_an_inspector_clicks_from_the_overview_to_a_unit_to_an_account(browser, 
         _shoot(browser, tmp_path, "unit")
 
         browser.find_element(By.LINK_TEXT, "安康公积金").click()
-        assert browser.current_url.endswith(f"/accounts/{city.ids['安康公积金']}")
+        assert arrived(lambda url: url.endswith(f"/accounts/{city.ids['安康公积金']}"))
         body = browser.find_element(By.TAG_NAME, "body").text
         for text in ("判定结论", "僵尸微博", "判定证据", "检测记录", "微博接口"):
             assert text in body
@@ -113,7 +118,7 @@ def test_an_inspector_clicks_from_the_overview_to_a_unit_to_an_account(browser, 
         browser.find_element(By.LINK_TEXT, "问题清单").click()
         browser.find_element(By.NAME, "region").send_keys("石泉县")
         browser.find_element(By.CSS_SELECTOR, "form.filters button").click()
-        assert "region=" in browser.current_url
+        assert arrived(lambda url: "region=" in url)
         rows = browser.find_elements(By.CSS_SELECTOR, "main table tbody tr")
         assert {r.find_elements(By.TAG_NAME, "td")[0].text for r in rows} == {"石泉县"}
         _shoot(browser, tmp_path, "problems")
