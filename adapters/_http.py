@@ -1,14 +1,18 @@
-"""HTTP helpers shared by the httpx-based adapters: capped reads, Retry-After, body sniffing.
+"""HTTP helpers shared by the polling adapters: capped GETs, Retry-After, body sniffing.
 
-Exceptions from httpx are translated once, here, into a `Fetched` or a `FetchFailure`
-value so that adapters branch on data, never on exception types.
+Adapters GET through an `HttpGetter`: `HttpxGetter` over an httpx client (tests inject
+transports there), or the lean `adapters.http11.Http11Client` the checker uses by
+default. Either answers with a `Fetched` or a `FetchFailure` value, so adapters branch
+on data, never on exception types.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import Protocol
 
 import httpx
 
@@ -19,7 +23,7 @@ class Fetched:
 
     url: str
     status: int
-    headers: httpx.Headers
+    headers: Mapping[str, str]  # any-case lookup: httpx.Headers or http11.ResponseHeaders
     body: bytes
     too_large: bool = False
 
@@ -36,43 +40,70 @@ class FetchFailure:
     invalid_url: bool = False
 
 
+class HttpGetter(Protocol):
+    """What adapters GET through."""
+
+    async def get(
+        self, url: str, *, headers: dict[str, str] | None, timeout: float, max_bytes: int
+    ) -> Fetched | FetchFailure: ...
+
+    async def aclose(self) -> None: ...
+
+
+class HttpxGetter:
+    """GETs through an httpx client (and whatever transport it was given)."""
+
+    def __init__(self, client: httpx.AsyncClient):
+        self.client = client
+
+    async def get(
+        self, url: str, *, headers: dict[str, str] | None, timeout: float, max_bytes: int
+    ) -> Fetched | FetchFailure:
+        """GET `url` without following redirects, reading at most `max_bytes` of the body."""
+        try:
+            async with self.client.stream(
+                "GET", url, headers=headers, timeout=timeout, follow_redirects=False
+            ) as resp:
+                chunks: list[bytes] = []
+                size = 0
+                too_large = False
+                async for chunk in resp.aiter_bytes():
+                    size += len(chunk)
+                    if size > max_bytes:
+                        too_large = True
+                        chunks.append(chunk[: max(0, max_bytes - (size - len(chunk)))])
+                        break
+                    chunks.append(chunk)
+                return Fetched(
+                    str(resp.url), resp.status_code, resp.headers, b"".join(chunks), too_large
+                )
+        except httpx.TimeoutException as exc:
+            return FetchFailure(f"timed out after {timeout:g}s ({type(exc).__name__})")
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+            return FetchFailure(f"invalid URL: {exc}", invalid_url=True)
+        except httpx.HTTPError as exc:
+            return FetchFailure(f"connection failed ({type(exc).__name__}: {exc})")
+        except OSError as exc:  # raised by some transports outside httpx's own tree
+            return FetchFailure(f"connection failed ({type(exc).__name__}: {exc})")
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
 async def fetch(
-    client: httpx.AsyncClient,
+    client: httpx.AsyncClient | HttpGetter,
     url: str,
     *,
     headers: dict[str, str] | None = None,
     timeout: float,
     max_bytes: int,
 ) -> Fetched | FetchFailure:
-    """GET `url` without following redirects, reading at most `max_bytes` of the body."""
-    try:
-        async with client.stream(
-            "GET", url, headers=headers, timeout=timeout, follow_redirects=False
-        ) as resp:
-            chunks: list[bytes] = []
-            size = 0
-            too_large = False
-            async for chunk in resp.aiter_bytes():
-                size += len(chunk)
-                if size > max_bytes:
-                    too_large = True
-                    chunks.append(chunk[: max(0, max_bytes - (size - len(chunk)))])
-                    break
-                chunks.append(chunk)
-            return Fetched(
-                str(resp.url), resp.status_code, resp.headers, b"".join(chunks), too_large
-            )
-    except httpx.TimeoutException as exc:
-        return FetchFailure(f"timed out after {timeout:g}s ({type(exc).__name__})")
-    except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
-        return FetchFailure(f"invalid URL: {exc}", invalid_url=True)
-    except httpx.HTTPError as exc:
-        return FetchFailure(f"connection failed ({type(exc).__name__}: {exc})")
-    except OSError as exc:  # raised by some transports outside httpx's own tree
-        return FetchFailure(f"connection failed ({type(exc).__name__}: {exc})")
+    """GET `url` through `client` (a getter, or a bare httpx client as tests build them)."""
+    getter = HttpxGetter(client) if isinstance(client, httpx.AsyncClient) else client
+    return await getter.get(url, headers=headers, timeout=timeout, max_bytes=max_bytes)
 
 
-def retry_after(headers: httpx.Headers, now: datetime) -> float | None:
+def retry_after(headers: Mapping[str, str], now: datetime) -> float | None:
     """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date), or None."""
     raw = headers.get("retry-after")
     if raw is None:

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from adapters._http import HttpGetter
 from monitor.models import Observation, Outcome, Platform
 
 EXCERPT_CHARS = 200
@@ -48,7 +49,7 @@ class Secrets(Protocol):
 class AdapterContext:
     """What every adapter may use; tests build one around a test client and clock."""
 
-    http: httpx.AsyncClient
+    http: httpx.AsyncClient | HttpGetter
     settings: Any  # monitor.settings.Settings (duck-typed: adapters do not import it)
     secrets: Secrets
     clock: Callable[[], datetime]

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from monitor.models import AccountView, Observation, State, Verdict
-from monitor.store import ScheduleRow, Store
+from monitor.store import AlertRow, ScheduleRow, Store
 
 BECAME_WARNING = "became_warning"
 BECAME_ZOMBIE = "became_zombie"
@@ -97,16 +97,28 @@ def verdict_evidence(verdict: Verdict, tz: tzinfo) -> dict[str, Any]:
 
 
 def reconcile_unit_alerts(
-    store: Store, account: AccountView, verdict: Verdict, now: datetime, tz: tzinfo
+    store: Store,
+    account: AccountView,
+    verdict: Verdict,
+    now: datetime,
+    tz: tzinfo,
+    open_rows: Iterable[AlertRow] | None = None,
 ) -> list[AlertEvent]:
-    """Make the account's open unit alerts match its verdict; the events this caused."""
+    """Make the account's open unit alerts match its verdict; the events this caused.
+
+    `open_rows`: the account's open alerts when the caller already read them.
+    """
     wanted = unit_kind(verdict)
     if wanted is _KEEP:
         return []
     events: list[AlertEvent] = []
     evidence = verdict_evidence(verdict, tz)
     already_open = False
-    for row in store.open_alerts(account=account.id, kinds=UNIT_KINDS):
+    if open_rows is None:
+        open_rows = store.open_alerts(account=account.id, kinds=UNIT_KINDS)
+    for row in open_rows:
+        if row.kind not in UNIT_KINDS:
+            continue
         if row.kind == wanted:
             already_open = True
             continue
@@ -177,11 +189,18 @@ def open_check_failing(
     return [AlertEvent(alert, CHECK_FAILING, "opened", account, evidence=evidence)]
 
 
-def close_check_failing(store: Store, account: AccountView, now: datetime) -> list[AlertEvent]:
+def close_check_failing(
+    store: Store,
+    account: AccountView,
+    now: datetime,
+    open_rows: Iterable[AlertRow] | None = None,
+) -> list[AlertEvent]:
     """A successful check closes the account's check_failing alert."""
     events = []
-    for row in store.open_alerts(account=account.id, kinds=[CHECK_FAILING]):
-        if store.close_alert(row.id, now, "recovered"):
+    if open_rows is None:
+        open_rows = store.open_alerts(account=account.id, kinds=[CHECK_FAILING])
+    for row in open_rows:
+        if row.kind == CHECK_FAILING and store.close_alert(row.id, now, "recovered"):
             events.append(AlertEvent(row.id, CHECK_FAILING, "closed", account, reason="recovered"))
     return events
 

@@ -1,12 +1,13 @@
 """One check: account -> adapter -> observation -> store -> verdict.
 
-`Checker` owns the shared HTTP client and the politeness gates; it checks one
-account or many concurrently. A check never raises for what a platform does:
+`Checker` owns the shared HTTP getter (the lean `Http11Client`, or httpx when a
+test injects a transport) and the politeness gates; it checks one account or many
+concurrently. A check never raises for what a platform does:
 even an adapter bug becomes a recorded `parse_error`, never a silence verdict.
 
 The daemon passes `on_recorded`, called inside the transaction that stores the
 observation, so the schedule, alerts and outbox rows of a check land with it or
-not at all. wechatpy does not go through httpx, so `wechat_api` is paced once
+not at all. wechatpy does not go through the getter, so `wechat_api` is paced once
 per check (`rate_per_s` checks a second) instead of per request.
 """
 
@@ -14,9 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,7 +32,9 @@ from adapters import (
     close_adapters,
     get_adapter,
 )
+from adapters._http import Fetched, FetchFailure, HttpGetter, HttpxGetter
 from adapters.base import AdapterContext, CheckTarget
+from adapters.http11 import Http11Client
 from adapters.netguard import UrlGuard
 from monitor.dates import utcnow
 from monitor.models import AccountView, Observation, Outcome, Verdict
@@ -40,6 +44,22 @@ from monitor.status import verdicts_at
 from monitor.store import Store
 
 log = logging.getLogger(__name__)
+
+
+# Deferred checks (the daemon's) are written in batches: one transaction for up to this
+# many checks or this many seconds, so the writing runs once for many checks.
+RECORD_BATCH = 50
+RECORD_BATCH_S = 1.0
+
+
+@dataclass(slots=True)
+class _Seen:
+    """What an adapter saw for one account, not yet stored; `state` None: unchanged."""
+
+    account: AccountView
+    source: str
+    observation: Observation
+    state: dict[str, Any] | None
 
 
 @dataclass(slots=True)
@@ -53,10 +73,10 @@ class CheckReport:
     note: str = ""
 
 
-class PacedTransport(httpx.AsyncBaseTransport):
-    """Spaces requests per source (and per host for feeds) before they leave."""
+class PacedGetter:
+    """Spaces GETs per source (and per host for feeds) before they leave."""
 
-    def __init__(self, inner: httpx.AsyncBaseTransport, settings: Settings):
+    def __init__(self, inner: HttpGetter, settings: Settings):
         self._inner = inner
         self._settings = settings
         self._pacers: dict[str, Pacer] = {}
@@ -64,14 +84,24 @@ class PacedTransport(httpx.AsyncBaseTransport):
         self.requests: Counter[str] = Counter()
         # Weibo requests are the visitor API's paths under the configured base URL; anything
         # else (feeds, even on the same host as with the simulator) is paced per host.
-        # wechatpy does not use httpx: WeChat is paced per check.
+        # wechatpy does not use this client: WeChat is paced per check.
         weibo = urlsplit(settings.weibo.base_url)
         self._weibo_host = weibo.netloc.lower()
         self._weibo_api = weibo.path.rstrip("/") + "/api/"
+        # The adapter builds its URLs from base_url as written: a prefix test finds them fast.
+        self._weibo_prefix = settings.weibo.base_url.rstrip("/") + "/api/"
 
-    def _key(self, url: httpx.URL) -> tuple[str, str | None]:
-        host = f"{url.host}:{url.port}" if url.port else url.host
-        if host == self._weibo_host and url.path.startswith(self._weibo_api):
+    def _key(self, url: str) -> tuple[str, str | None]:
+        if url.startswith(self._weibo_prefix):
+            return "weibo", "weibo"
+        try:
+            parts = urlsplit(url)
+            host = parts.hostname or ""
+            port = parts.port
+        except ValueError:
+            return "feed:?", None
+        host = f"{host}:{port}" if port else host
+        if host == self._weibo_host and parts.path.startswith(self._weibo_api):
             return "weibo", "weibo"
         return f"feed:{host}", None
 
@@ -82,17 +112,20 @@ class PacedTransport(httpx.AsyncBaseTransport):
             pacer = self._pacers[key] = Pacer(limit.rate_per_s)
         return pacer
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        key, source = self._key(request.url)
+    async def get(
+        self, url: str, *, headers: dict[str, str] | None, timeout: float, max_bytes: int
+    ) -> Fetched | FetchFailure:
+        """Wait for the URL's pacer, then GET through the inner getter."""
+        key, source = self._key(url)
         await self._pacer(key, source).wait()
         self.requests[key] += 1
-        return await self._inner.handle_async_request(request)
+        return await self._inner.get(url, headers=headers, timeout=timeout, max_bytes=max_bytes)
 
     async def aclose(self) -> None:
         await self._inner.aclose()
 
 
-# Sources whose requests do not go through the shared httpx client.
+# Sources whose requests do not go through the shared getter.
 PACED_PER_CHECK = frozenset({"wechat_api"})
 
 
@@ -130,25 +163,37 @@ class Checker:
         self.secrets = secrets or SecretLookup()
         self.clock = clock
         self._transport = transport
-        self._http: httpx.AsyncClient | None = None
-        self._paced: PacedTransport | None = None
+        self._http: PacedGetter | None = None
         self._slots: dict[str, asyncio.Semaphore] = {}
         self._check_pacers: dict[str, Pacer] = {}
         self.on_recorded = on_recorded
+        self._pending: list[_Seen] = []
+        self._pending_since = 0.0
         self._guard = UrlGuard(settings)
 
     async def __aenter__(self) -> Checker:
-        inner = self._transport or httpx.AsyncHTTPTransport(
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=100)
-        )
-        self._paced = PacedTransport(inner, self.settings)
-        self._http = httpx.AsyncClient(
-            transport=self._paced,
-            timeout=self.settings.http.timeout_s,
-            headers={"User-Agent": self.settings.http.user_agent},
-            follow_redirects=False,
-        )
+        getter: HttpGetter
+        if self._transport is not None:
+            getter = self._httpx_getter(self._transport)
+        else:
+            getter = Http11Client(
+                lambda: self._httpx_getter(None), user_agent=self.settings.http.user_agent
+            )
+        self._http = PacedGetter(getter, self.settings)
         return self
+
+    def _httpx_getter(self, transport: httpx.AsyncBaseTransport | None) -> HttpxGetter:
+        return HttpxGetter(
+            httpx.AsyncClient(
+                transport=transport
+                or httpx.AsyncHTTPTransport(
+                    limits=httpx.Limits(max_connections=200, max_keepalive_connections=100)
+                ),
+                timeout=self.settings.http.timeout_s,
+                headers={"User-Agent": self.settings.http.user_agent},
+                follow_redirects=False,
+            )
+        )
 
     async def __aexit__(self, *exc: object) -> None:
         if self._http is not None:
@@ -158,7 +203,7 @@ class Checker:
     @property
     def requests(self) -> Counter[str]:
         """Requests started so far, per pacing key (wechat_api counts checks)."""
-        out: Counter[str] = Counter(self._paced.requests if self._paced else {})
+        out: Counter[str] = Counter(self._http.requests if self._http else {})
         for source, pacer in self._check_pacers.items():
             out[source] += getattr(pacer, "starts", 0)
         return out
@@ -189,6 +234,40 @@ class Checker:
 
     async def check(self, account: AccountView) -> CheckReport:
         """Check one account now, store the observation (and adapter state), return the verdict."""
+        seen = await self._observe(account)
+        if isinstance(seen, CheckReport):
+            return seen
+        return self._record([seen])[0]
+
+    async def check_deferred(self, account: AccountView) -> list[CheckReport]:
+        """Check one account; its result joins a batch written later in one transaction.
+
+        Returns the reports of the batch when this check closed it (else nothing yet):
+        a batch closes at `RECORD_BATCH` checks, `RECORD_BATCH_S` after its first one,
+        or at once on a failed check, so a rate-limit storm is seen as promptly as before.
+        Call `flush()` when done. A batch's checks all land together or not at all.
+        """
+        seen = await self._observe(account)
+        if isinstance(seen, CheckReport):
+            return [seen]
+        if not self._pending:
+            self._pending_since = time.monotonic()
+        self._pending.append(seen)
+        if (
+            len(self._pending) >= RECORD_BATCH
+            or not seen.observation.is_evidence
+            or time.monotonic() - self._pending_since >= RECORD_BATCH_S
+        ):
+            return self.flush()
+        return []
+
+    def flush(self) -> list[CheckReport]:
+        """Write the checks `check_deferred` holds; their reports."""
+        pending, self._pending = self._pending, []
+        return self._record(pending) if pending else []
+
+    async def _observe(self, account: AccountView) -> _Seen | CheckReport:
+        """Run the account's adapter: what it saw, or a report when nothing could run."""
         source = choose_source(
             account.platform.value,
             account.source,
@@ -231,16 +310,28 @@ class Checker:
                 )
                 state = target.state
         if observation.account != account.id:
-            observation = _with_account(observation, account.id)
+            observation = replace(observation, account=account.id)
+        return _Seen(account, source, observation, None if state == target.state else state)
+
+    def _record(self, seen: list[_Seen]) -> list[CheckReport]:
+        """Store observations (and changed adapter state) in one transaction; the verdicts."""
+        reports = []
         with self.store.transaction():
-            obs_id = self.store.add_observation(observation)
-            if state != target.state:
-                self.store.save_source_state(account.id, source, state)
-            stored = _with_id(observation, obs_id)
-            report = CheckReport(account, source, stored, self._verdict(account.id))
-            if self.on_recorded is not None:
-                self.on_recorded(report)
-        return report
+            stored = []
+            for item in seen:
+                obs_id = self.store.add_observation(item.observation)
+                if item.state is not None:
+                    self.store.save_source_state(item.account.id, item.source, item.state)
+                stored.append(replace(item.observation, id=obs_id))
+            verdicts = self._verdicts([item.account.id for item in seen])
+            for item, observation in zip(seen, stored, strict=True):
+                report = CheckReport(
+                    item.account, item.source, observation, verdicts.get(item.account.id)
+                )
+                if self.on_recorded is not None:
+                    self.on_recorded(report)
+                reports.append(report)
+        return reports
 
     async def check_many(
         self,
@@ -259,20 +350,11 @@ class Checker:
         return list(await asyncio.gather(*(one(a) for a in accounts)))
 
     def _verdict(self, account: int) -> Verdict | None:
+        return self._verdicts([account]).get(account)
+
+    def _verdicts(self, accounts: list[int]) -> dict[int, Verdict]:
         today_local = self.clock().astimezone(self.settings.tz).date()
         items = verdicts_at(
-            self.store, today_local, self.settings.policy, self.settings.tz, ids=[account]
+            self.store, today_local, self.settings.policy, self.settings.tz, ids=accounts
         )
-        return items[0].verdict if items else None
-
-
-def _with_id(obs: Observation, obs_id: int) -> Observation:
-    from dataclasses import replace
-
-    return replace(obs, id=obs_id)
-
-
-def _with_account(obs: Observation, account: int) -> Observation:
-    from dataclasses import replace
-
-    return replace(obs, account=account)
+        return {item.account.id: item.verdict for item in items}

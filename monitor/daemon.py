@@ -10,10 +10,12 @@ that reads the time from an injected clock, so tests drive weeks in seconds:
     monthly_report()  last month's report files (monthly)
 
 The schedule lives in the database (`schedule.next_check_at`), so a restart
-resumes where it stopped. A check is claimed with a conditional UPDATE before it
-starts and written in one transaction with its schedule, alerts and outbox rows
-(see `Checker(on_recorded=...)`), so kill -9 loses at most the checks in flight;
-claims of a dead process are released at the next start.
+resumes where it stopped. Checks are claimed with a conditional UPDATE (a few
+at a time) before they start, and written with their schedule, alerts and outbox
+rows in one transaction per batch of finished checks (`Checker.check_deferred`:
+up to 50 checks or one second; a failed check closes the batch at once). kill -9
+loses at most the checks in flight or finished in the last second; claims of a
+dead process are released at the next start, so those are checked again.
 
 SIGTERM/SIGINT only set a flag: workers take no new check, in-flight checks get
 `shutdown_grace_s` to finish and be written, then the rest is cancelled.
@@ -52,6 +54,7 @@ from monitor.store import Store
 log = logging.getLogger(__name__)
 
 CHECK_CLAIM = timedelta(minutes=15)  # far longer than any check (HTTP timeouts are seconds)
+CLAIM_BATCH = 8
 RETRY_OUTCOMES = frozenset({Outcome.TRANSIENT, Outcome.RATE_LIMITED, Outcome.BLOCKED})
 BACKOFF_OUTCOMES = frozenset({Outcome.RATE_LIMITED, Outcome.BLOCKED})
 MAX_RETRY_AFTER = timedelta(days=1)
@@ -312,6 +315,11 @@ class Daemon:
             for _ in range(min(limit.max_concurrent, len(queue))):
                 workers.append(asyncio.create_task(self._worker(source, queue, summary)))
         await self._finish(workers, summary)
+        try:
+            for report in self.checker.flush():
+                summary.tally(report)
+        except Exception:
+            log.exception("the last checks of the sweep failed to record")
         summary.deferred = sum(len(q) for q in queues.values())  # left due: paused or stopped
         self._judge_sources(summary)
         requests = self.checker.requests
@@ -348,20 +356,37 @@ class Daemon:
         summary.stopped = summary.stopped or self._stopping
 
     async def _worker(self, source: str, queue: deque[AccountView], summary: SweepSummary) -> None:
-        while queue and not self._stopping:
-            until = self._paused.get(source)
-            if until is not None and until > self.clock():
-                return  # the source is resting; the rest stay due
-            account = queue.popleft()
-            now = self.clock()
-            if not self.store.claim_check(account.id, self.owner, now, now + CHECK_CLAIM):
-                continue  # checked meanwhile by someone else
-            try:
-                report = await self.checker.check(account)
-            except Exception:
-                log.exception("check of account %s failed to record", account.id)
-                continue
-            summary.tally(report)
+        claimed: deque[AccountView] = deque()
+        try:
+            while not self._stopping:
+                until = self._paused.get(source)
+                if until is not None and until > self.clock():
+                    return  # the source is resting; the rest stay due
+                if not claimed:
+                    if not queue:
+                        return
+                    # Claims are taken a few at a time: one write instead of one per check.
+                    batch = [queue.popleft() for _ in range(min(CLAIM_BATCH, len(queue)))]
+                    now = self.clock()
+                    ours = self.store.claim_checks(
+                        [a.id for a in batch], self.owner, now, now + CHECK_CLAIM
+                    )
+                    claimed.extend(a for a in batch if a.id in ours)  # others: checked meanwhile
+                    continue
+                account = claimed.popleft()
+                try:
+                    reports = await self.checker.check_deferred(account)
+                except Exception:
+                    log.exception("check of account %s (or its batch) failed to record", account.id)
+                    continue
+                for report in reports:
+                    summary.tally(report)
+        finally:
+            if claimed:
+                # Claimed but never started (a stop or a pause): due again at once, and
+                # counted with the sweep's deferred accounts.
+                self.store.release_claims(self.owner, [a.id for a in claimed])
+                queue.extendleft(reversed(claimed))
 
     def _recorded(self, report: CheckReport) -> None:
         """Inside the check's transaction: schedule, alerts, source health, outbox."""
@@ -376,12 +401,13 @@ class Daemon:
         )
         self.store.record_schedule(account.id, now=now, outcome=obs.outcome, next_check_at=when)
         events: list[alerts.AlertEvent] = []
+        open_rows = self.store.open_alerts(account=account.id)
         if report.verdict is not None:
             events += alerts.reconcile_unit_alerts(
-                self.store, account, report.verdict, now, self.tz
+                self.store, account, report.verdict, now, self.tz, open_rows
             )
         if obs.is_evidence:
-            events += alerts.close_check_failing(self.store, account, now)
+            events += alerts.close_check_failing(self.store, account, now, open_rows)
         self._source_answer(report.source, account.id, obs.outcome, obs.retry_after, now)
         notify.enqueue(self.store, self.settings, events, now)
 

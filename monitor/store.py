@@ -557,8 +557,14 @@ class Store:
         if ids is not None:
             if not ids:
                 return []
-            id_list = ",".join(str(int(i)) for i in ids)
-            where.append(f"a.id IN ({id_list})")
+            if len(ids) == 1:
+                # One bound id keeps the SQL text fixed, so the compiled statement is reused
+                # (the checker asks for one account's verdict after every check).
+                where.append("a.id = :id")
+                params["id"] = int(ids[0])
+            else:
+                id_list = ",".join(str(int(i)) for i in ids)
+                where.append(f"a.id IN ({id_list})")
         sql = f"""
             SELECT a.id, a.platform, a.account_id, a.roster_order, u.id, u.name, v.retired,
                    {", ".join("v." + f for f in VERSIONED_FIELDS)} {select_obs}
@@ -744,16 +750,21 @@ class Store:
             params = (t, t, limit)
         return [r[0] for r in self.conn.execute(sql, params)]
 
-    def claim_check(self, account: int, owner: str, now: datetime, until: datetime) -> bool:
-        """Take an account's due check (a conditional UPDATE): False when it is not ours."""
+    def claim_checks(
+        self, accounts: Sequence[int], owner: str, now: datetime, until: datetime
+    ) -> set[int]:
+        """Take the due checks of some accounts in one conditional UPDATE; the ones now ours."""
+        if not accounts:
+            return set()
         t = to_db(now)
-        cur = self.conn.execute(
+        id_list = ",".join(str(int(a)) for a in accounts)
+        rows = self.conn.execute(
             "UPDATE schedule SET claimed_by = ?, claimed_until = ? "
-            "WHERE account = ? AND next_check_at <= ? "
-            "AND (claimed_until IS NULL OR claimed_until <= ?)",
-            (owner, to_db(until), account, t, t),
-        )
-        return cur.rowcount == 1
+            f"WHERE account IN ({id_list}) AND next_check_at <= ? "
+            "AND (claimed_until IS NULL OR claimed_until <= ?) RETURNING account",
+            (owner, to_db(until), t, t),
+        ).fetchall()
+        return {r[0] for r in rows}
 
     def record_schedule(
         self,
@@ -762,7 +773,7 @@ class Store:
         now: datetime,
         outcome: Outcome | None,
         next_check_at: datetime,
-    ) -> ScheduleRow:
+    ) -> None:
         """After a check: update the failure streak and times, set the next check, release.
 
         `outcome` None means nothing could run (no source): only the next check moves.
@@ -795,9 +806,6 @@ class Store:
                     "account": account,
                 },
             )
-        row = self.schedule_row(account)
-        assert row is not None, f"account {account} has no schedule row"
-        return row
 
     def schedule_row(self, account: int) -> ScheduleRow | None:
         row = self.conn.execute(
@@ -817,13 +825,14 @@ class Store:
         )
         return [r[0] for r in rows]
 
-    def release_claims(self, owner: str) -> int:
-        """Give back every check a (dead) owner holds, so they are due again at once."""
-        cur = self.conn.execute(
-            "UPDATE schedule SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ?",
-            (owner,),
-        )
-        return cur.rowcount
+    def release_claims(self, owner: str, accounts: Sequence[int] | None = None) -> int:
+        """Give back the checks an owner holds (all, or of some accounts): due again at once."""
+        sql = "UPDATE schedule SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ?"
+        if accounts is not None:
+            if not accounts:
+                return 0
+            sql += f" AND account IN ({','.join(str(int(a)) for a in accounts)})"
+        return self.conn.execute(sql, (owner,)).rowcount
 
     # -- alerts ------------------------------------------------------------------
 

@@ -326,6 +326,9 @@ def test_a_418_storm_backs_the_source_off_and_changes_no_verdict(make_world):
     storm = run(sweep())
     assert storm.failed["rate_limited"] >= 3
     assert storm.deferred > 0, "the source must stop before working through the queue"
+    # Accounts claimed in a batch but never started are handed back, not left claimed.
+    assert all(r.claimed_by is None for r in world.store.schedule_rows())
+    assert storm.checked + storm.deferred == 12
     health = world.store.source_health("weibo")
     assert health.level == 1 and health.paused_until is not None
     assert world.states() == before

@@ -6,7 +6,8 @@ import asyncio
 
 import httpx
 
-from monitor.checks import PacedTransport
+from adapters._http import HttpxGetter
+from monitor.checks import PacedGetter
 from monitor.politeness import Pacer
 from monitor.settings import Settings
 
@@ -15,13 +16,18 @@ def test_weibo_api_paths_and_feeds_on_the_same_host_are_paced_separately():
     settings = Settings(
         weibo={"base_url": "http://127.0.0.1:9"}, wechat={"api_base_url": "http://127.0.0.1:9"}
     )
-    paced = PacedTransport(httpx.MockTransport(lambda r: httpx.Response(200)), settings)
+    client = httpx.AsyncClient(transport=httpx.MockTransport(lambda r: httpx.Response(200)))
+    paced = PacedGetter(HttpxGetter(client), settings)
 
     async def go() -> None:
-        async with httpx.AsyncClient(transport=paced) as client:
-            await client.get("http://127.0.0.1:9/api/container/getIndex?type=uid&value=1")
-            await client.get("http://127.0.0.1:9/feed/a.xml")
-            await client.get("http://rss.example.org/feed/b.xml")
+        for url in (
+            "http://127.0.0.1:9/api/container/getIndex?type=uid&value=1",
+            "http://127.0.0.1:9/feed/a.xml",
+            "http://rss.example.org/feed/b.xml",
+        ):
+            got = await paced.get(url, headers=None, timeout=5, max_bytes=1000)
+            assert got.status == 200  # type: ignore[union-attr]
+        await paced.aclose()
 
     asyncio.run(go())
     assert paced.requests == {"weibo": 1, "feed:127.0.0.1:9": 1, "feed:rss.example.org": 1}

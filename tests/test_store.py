@@ -162,3 +162,23 @@ def test_checks_are_counted_per_source_and_outcome_since_a_moment(tmp_path):
         )
         counts = store.observation_counts_since(datetime(2020, 3, 1, 5, tzinfo=UTC))
         assert counts == {("weibo", "ok"): 1, ("weibo", "blocked"): 1, ("feed", "ok"): 1}
+
+
+def test_due_checks_are_claimed_once_in_a_batch_and_given_back_by_account(tmp_path):
+    with Store.open(tmp_path / "m.db") as store:
+        first = _one_account(store)
+        now = datetime(2026, 1, 1, tzinfo=UTC)
+        later = datetime(2026, 1, 1, 0, 15, tzinfo=UTC)
+        store.ensure_schedule(now)
+        assert store.claim_checks([first, 999], "a", now, later) == {first}
+        assert store.claim_checks([first], "b", now, later) == set()  # a holds it
+        assert store.release_claims("b", [first]) == 0
+        assert store.release_claims("a", []) == 0
+        assert store.release_claims("a", [first]) == 1
+        assert store.claim_checks([first], "b", now, later) == {first}
+        # A claim that ran out is free again; a check not yet due is never claimed.
+        assert store.claim_checks([first], "c", later, later) == {first}
+        store.record_schedule(
+            first, now=later, outcome=Outcome.OK, next_check_at=datetime(2026, 1, 2, tzinfo=UTC)
+        )
+        assert store.claim_checks([first], "d", later, later) == set()
