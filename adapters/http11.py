@@ -15,6 +15,7 @@ their tests cannot tell the two apart.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import re
 import ssl
@@ -56,12 +57,12 @@ class _Connection:
 
 
 @dataclass(frozen=True, slots=True)
-class _Target:
+class _Origin:
     scheme: str
     host: str
     port: int
     host_header: str
-    request_target: str
+    credentials: bool  # user:password@ in the URL (left to the fallback)
 
 
 def proxy_configured(environ: dict[str, str] | os._Environ[str] = os.environ) -> bool:
@@ -69,18 +70,36 @@ def proxy_configured(environ: dict[str, str] | os._Environ[str] = os.environ) ->
     return any(environ.get(name) or environ.get(name.upper()) for name in PROXY_VARIABLES)
 
 
-def _parse(url: str) -> _Target | str:
-    """The parts of a request to `url`, or why `url` cannot be requested."""
+_URL = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*)://([^/?#]*)([^#]*)")
+
+
+def _parse(url: str) -> tuple[_Origin, str] | str:
+    """The origin and request target of `url`, or why `url` cannot be requested."""
     if _CONTROL.search(url):
         return "control character in URL"
+    match = _URL.match(url)
+    if match is None:
+        return "not an absolute http(s) URL"
+    scheme, netloc, rest = match.groups()
+    origin = _origin(scheme.lower(), netloc)
+    if isinstance(origin, str):
+        return origin
+    target = rest if rest.startswith("/") else "/" + rest
+    if not _PLAIN_TARGET.fullmatch(target):
+        target = quote(target, safe=_TARGET_SAFE)
+    return origin, target
+
+
+@functools.lru_cache(maxsize=4096)
+def _origin(scheme: str, netloc: str) -> _Origin | str:
+    """Host, port and Host header of scheme://netloc (a sweep asks for a few, many times)."""
+    if scheme not in ("http", "https"):
+        return f"unsupported scheme {scheme!r}"
     try:
-        parts = urlsplit(url)
+        parts = urlsplit(f"{scheme}://{netloc}")
         port = parts.port
     except ValueError as exc:
         return str(exc)
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https"):
-        return f"unsupported scheme {parts.scheme!r}"
     host = parts.hostname or ""
     if not host or " " in host:
         return f"bad host {host!r}" if host else "no host in URL"
@@ -95,12 +114,7 @@ def _parse(url: str) -> _Target | str:
     port = port or default
     bracketed = f"[{host}]" if ":" in host else host
     host_header = bracketed if port == default else f"{bracketed}:{port}"
-    target = parts.path or "/"
-    if parts.query:
-        target += "?" + parts.query
-    if not _PLAIN_TARGET.fullmatch(target):
-        target = quote(target, safe=_TARGET_SAFE)
-    return _Target(scheme, host, port, host_header, target)
+    return _Origin(scheme, host, port, host_header, "@" in netloc)
 
 
 class Http11Client:
@@ -118,9 +132,15 @@ class Http11Client:
         self._fallback: HttpGetter | None = None
         self._user_agent = user_agent
         self._proxied = proxy_configured() if use_proxy_fallback is None else use_proxy_fallback
-        self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
+        self._idle: dict[_Origin, list[_Connection]] = {}
         self._ssl = ssl_context
         self.connections_opened = 0
+        # GETs in flight and their deadlines (loop time), watched by one timer.
+        self._deadlines: dict[asyncio.Task[Any], float] = {}
+        self._timed_out: dict[asyncio.Task[Any], bool] = {}
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._watchdog_at = 0.0
+        self._watchdog_loop: asyncio.AbstractEventLoop | None = None
 
     def _fallback_getter(self) -> HttpGetter:
         if self._fallback is None:
@@ -131,35 +151,76 @@ class Http11Client:
         self, url: str, *, headers: dict[str, str] | None, timeout: float, max_bytes: int
     ) -> Fetched | FetchFailure:
         """GET `url` without following redirects, reading at most `max_bytes` of the body."""
-        target = _parse(url)
-        if isinstance(target, str):
-            return FetchFailure(f"invalid URL: {target}", invalid_url=True)
-        if self._proxied or "@" in url.split("//", 1)[-1].split("/", 1)[0]:
+        parsed = _parse(url)
+        if isinstance(parsed, str):
+            return FetchFailure(f"invalid URL: {parsed}", invalid_url=True)
+        origin, target = parsed
+        if self._proxied or origin.credentials:
             return await self._fallback_getter().get(
                 url, headers=headers, timeout=timeout, max_bytes=max_bytes
             )
         try:
-            head = self._request_head(target, headers)
+            head = self._request_head(origin, target, headers)
         except ValueError as exc:
             return FetchFailure(f"invalid request header: {exc}")
+        task = asyncio.current_task()
+        assert task is not None, "Http11Client.get runs in a task"
+        cancelling = task.cancelling()
+        self._watch_over(task, timeout)
         try:
-            async with asyncio.timeout(timeout):
-                return await self._exchange(url, target, head, max_bytes)
-        except TimeoutError:
-            return FetchFailure(f"timed out after {timeout:g}s (no complete answer)")
+            return await self._exchange(url, origin, head, max_bytes)
+        except asyncio.CancelledError:
+            # Ours (the deadline passed) unless someone else cancelled the task too.
+            if self._timed_out.pop(task, False) and task.uncancel() <= cancelling:
+                return FetchFailure(f"timed out after {timeout:g}s (no complete answer)")
+            raise
         except (OSError, EOFError, _ProtocolError, asyncio.LimitOverrunError) as exc:
             return FetchFailure(f"connection failed ({type(exc).__name__}: {exc})")
+        finally:
+            self._deadlines.pop(task, None)
+            self._timed_out.pop(task, None)
 
-    def _request_head(self, target: _Target, headers: dict[str, str] | None) -> bytes:
+    def _watch_over(self, task: asyncio.Task[Any], timeout: float) -> None:
+        """Cancel `task` if its GET is still running `timeout` seconds from now.
+
+        One timer watches every GET in flight (armed for the earliest deadline), where
+        `asyncio.timeout` would add and cancel a timer per request.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        self._deadlines[task] = deadline
+        if self._watchdog_loop is not loop:  # a client used again under a new loop
+            self._watchdog, self._watchdog_loop = None, loop
+            self._deadlines = {t: d for t, d in self._deadlines.items() if t.get_loop() is loop}
+        if self._watchdog is None or self._watchdog_at > deadline:
+            if self._watchdog is not None:
+                self._watchdog.cancel()
+            self._watchdog = loop.call_at(deadline, self._on_watchdog)
+            self._watchdog_at = deadline
+
+    def _on_watchdog(self) -> None:
+        self._watchdog = None
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        for task, deadline in list(self._deadlines.items()):
+            if deadline <= now:
+                del self._deadlines[task]
+                self._timed_out[task] = True
+                task.cancel()
+        if self._deadlines:
+            self._watchdog_at = min(self._deadlines.values())
+            self._watchdog = loop.call_at(self._watchdog_at, self._on_watchdog)
+
+    def _request_head(self, origin: _Origin, target: str, headers: dict[str, str] | None) -> bytes:
         fields = {
-            "Host": target.host_header,
+            "Host": origin.host_header,
             "User-Agent": self._user_agent,
             "Accept": "*/*",
             "Accept-Encoding": "gzip, deflate",
         }
         for name, value in (headers or {}).items():
             fields[name] = value
-        lines = [f"GET {target.request_target} HTTP/1.1"]
+        lines = [f"GET {target} HTTP/1.1"]
         for name, value in fields.items():
             if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
                 raise ValueError(f"header {name!r} holds a line break")
@@ -167,9 +228,8 @@ class Http11Client:
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
 
     async def _exchange(
-        self, url: str, target: _Target, head: bytes, max_bytes: int
+        self, url: str, origin: _Origin, head: bytes, max_bytes: int
     ) -> Fetched | FetchFailure:
-        origin = (target.scheme, target.host, target.port)
         conn = self._take_idle(origin)
         if conn is not None:
             try:
@@ -178,12 +238,12 @@ class Http11Client:
                 # A kept-alive connection the server closed meanwhile: a GET may be retried.
                 if isinstance(exc, asyncio.IncompleteReadError) and exc.partial:
                     raise
-        conn = await self._connect(target)
+        conn = await self._connect(origin)
         return await self._roundtrip(origin, conn, url, head, max_bytes)
 
     async def _roundtrip(
         self,
-        origin: tuple[str, str, int],
+        origin: _Origin,
         conn: _Connection,
         url: str,
         head: bytes,
@@ -205,7 +265,7 @@ class Http11Client:
             else:
                 conn.close()
 
-    def _take_idle(self, origin: tuple[str, str, int]) -> _Connection | None:
+    def _take_idle(self, origin: _Origin) -> _Connection | None:
         idle = self._idle.get(origin)
         while idle:
             conn = idle.pop()
@@ -214,7 +274,7 @@ class Http11Client:
             conn.close()
         return None
 
-    async def _connect(self, target: _Target) -> _Connection:
+    async def _connect(self, target: _Origin) -> _Connection:
         context = None
         if target.scheme == "https":
             if self._ssl is None:
@@ -233,6 +293,9 @@ class Http11Client:
 
     async def aclose(self) -> None:
         """Close idle connections and the fallback client."""
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         for conns in self._idle.values():
             for conn in conns:
                 conn.close()

@@ -140,7 +140,7 @@ class _Check:
     async def get_json(self, params: dict[str, str], what: str) -> dict[str, Any] | CheckResult:
         """One API call: the JSON object, or the failed result the response amounts to."""
         http = self.ctx.settings.http
-        url = f"{self.base}/api/container/getIndex?{urlencode(params)}"
+        url = f"{self.base}/api/container/getIndex?{_query(params)}"
         got = await fetch(
             self.ctx.http,
             url,
@@ -366,6 +366,16 @@ def _is_pinned(card: dict[str, Any], mblog: dict[str, Any]) -> bool:
 def _title(text: str) -> str:
     plain = " ".join(html.unescape(_TAG.sub(" ", text)).split())
     return plain if len(plain) <= TITLE_CHARS else plain[: TITLE_CHARS - 1] + "…"
+
+
+_PLAIN_VALUE = re.compile(r"[A-Za-z0-9_.\-]*")
+
+
+def _query(params: dict[str, str]) -> str:
+    """The query string of `params` (UIDs and container ids are plain: no quoting needed)."""
+    if all(_PLAIN_VALUE.fullmatch(v) for v in params.values()):
+        return "&".join(f"{k}={v}" for k, v in params.items())
+    return urlencode(params)
 
 
 def _dig(obj: Any, *keys: str) -> Any:

@@ -73,6 +73,11 @@ class CheckReport:
     note: str = ""
 
 
+# A paced start may be this fraction of its interval late, to ride on a wakeup the
+# process takes anyway (see monitor.politeness): at worst 1/1.1 = 0.91 of the limit.
+PACING_SLACK = 0.1
+
+
 class PacedGetter:
     """Spaces GETs per source (and per host for feeds) before they leave."""
 
@@ -109,7 +114,9 @@ class PacedGetter:
         pacer = self._pacers.get(key)
         if pacer is None:
             limit = self._settings.limits.for_source(source or "feed")
-            pacer = self._pacers[key] = Pacer(limit.rate_per_s)
+            pacer = self._pacers[key] = Pacer(
+                limit.rate_per_s, slack=PACING_SLACK / limit.rate_per_s
+            )
         return pacer
 
     async def get(
@@ -119,7 +126,11 @@ class PacedGetter:
         key, source = self._key(url)
         await self._pacer(key, source).wait()
         self.requests[key] += 1
-        return await self._inner.get(url, headers=headers, timeout=timeout, max_bytes=max_bytes)
+        got = await self._inner.get(url, headers=headers, timeout=timeout, max_bytes=max_bytes)
+        # Awake for this answer anyway: a start that is due now goes without a timer wakeup.
+        for pacer in self._pacers.values():
+            pacer.nudge()
+        return got
 
     async def aclose(self) -> None:
         await self._inner.aclose()

@@ -308,3 +308,11 @@ def test_real_no_content_body_with_a_never_posted_profile_is_no_content() -> Non
     script = Script(profile, {1: real("weibo_getindex_error_ok0_no_content.json")})
     obs = run(script, uid="1669879400").observation
     assert obs.outcome is Outcome.NO_CONTENT
+
+
+def test_query_strings_quote_only_what_needs_it():
+    from adapters.weibo import _query
+
+    plain = {"type": "uid", "value": "1", "containerid": "230413_-_WEIBO_SECOND_PROFILE"}
+    assert _query(plain) == "type=uid&value=1&containerid=230413_-_WEIBO_SECOND_PROFILE"
+    assert _query({"containerid": "a&b=c d"}) == "containerid=a%26b%3Dc+d"

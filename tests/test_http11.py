@@ -231,6 +231,38 @@ def test_a_server_that_never_answers_times_out():
     assert a.detail.startswith("timed out after 0.3s")
 
 
+def test_one_get_timing_out_leaves_the_others_alone_and_outside_cancels_still_cancel():
+    hung = ScriptedServer([None, None])
+    fine = ScriptedServer([response(b"quick")])
+    client = Http11Client(_no_fallback, user_agent="t", use_proxy_fallback=False)
+
+    async def go() -> tuple[object, ...]:
+        hung_port, fine_port = await hung.start(), await fine.start()
+        slow = asyncio.create_task(
+            client.get(f"http://127.0.0.1:{hung_port}/", headers=None, timeout=0.3, max_bytes=99)
+        )
+        quick = await client.get(
+            f"http://127.0.0.1:{fine_port}/", headers=None, timeout=5, max_bytes=99
+        )
+        timed_out = await slow
+        # A GET cancelled from outside (a shutdown) is cancelled, not a failed check.
+        doomed = asyncio.create_task(
+            client.get(f"http://127.0.0.1:{hung_port}/", headers=None, timeout=5, max_bytes=99)
+        )
+        await asyncio.sleep(0.05)
+        doomed.cancel()
+        outcome = await asyncio.gather(doomed, return_exceptions=True)
+        await client.aclose()
+        await hung.close()
+        await fine.close()
+        return quick, timed_out, outcome[0]
+
+    quick, timed_out, cancelled = asyncio.run(go())
+    assert fetched(quick).body == b"quick"  # type: ignore[arg-type]
+    assert isinstance(timed_out, FetchFailure) and timed_out.detail.startswith("timed out")
+    assert isinstance(cancelled, asyncio.CancelledError)
+
+
 def test_a_refused_connection_is_a_failure():
     client = Http11Client(_no_fallback, user_agent="t", use_proxy_fallback=False)
 
