@@ -7,7 +7,8 @@ same limit. Figures:
 - achieved rate / limit: Weibo requests the sweep sent / sweep seconds / limit (target >= 0.9)
 - requests over the limit: the simulator answers each with HTTP 418, which ends that
   check as `rate_limited`, so it is the number of rate_limited observations (target 0)
-- CPU ms per check: user+sys of the `monitor run --once` process / checks (target <= 1)
+- CPU ms per check: user+sys of the `monitor run --once` process / checks (target <= 1);
+  also the same beyond the fixed cost of a `monitor run --once` with nothing due
 - peak RSS of that process (target <= 200 MB)
 
 Usage:
@@ -126,6 +127,14 @@ def main() -> None:
         wall = time.monotonic() - started
         if status != 0:
             raise SystemExit(f"monitor run --once failed ({status}):\n{log[-3000:]}")
+        # The same command with nothing due: the fixed cost (interpreter, imports, setup).
+        idle = subprocess.Popen(
+            [*monitor, "run", "--once"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        _, _, idle_usage = os.wait4(idle.pid, 0)
     finally:
         sim.terminate()
         sim.wait(30)
@@ -140,6 +149,7 @@ def main() -> None:
     conn.close()
     requests = sweep["requests"].get("weibo", 0)
     cpu_s = usage.ru_utime + usage.ru_stime
+    fixed_s = idle_usage.ru_utime + idle_usage.ru_stime
     result = {
         "accounts": args.accounts,
         "limit_per_s": args.rate,
@@ -156,6 +166,12 @@ def main() -> None:
         "requests_over_limit": over,
         "cpu_ms_per_check": round(cpu_s * 1000 / max(1, sweep["checked"]), 3),
         "cpu_s_total": round(cpu_s, 2),
+        "cpu_s_user": round(usage.ru_utime, 2),
+        "cpu_s_sys": round(usage.ru_stime, 2),
+        "cpu_s_fixed": round(fixed_s, 2),
+        "cpu_ms_per_check_beyond_fixed": round(
+            (cpu_s - fixed_s) * 1000 / max(1, sweep["checked"]), 3
+        ),
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
     }
     print(json.dumps(result, indent=2, ensure_ascii=False))
