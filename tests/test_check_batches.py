@@ -1,0 +1,103 @@
+"""Deferred checks (the daemon's): written in batches, a failure closes its batch at once."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from monitor import checks
+from monitor.checks import Checker
+from monitor.cli import main
+from monitor.settings import Settings
+from monitor.simulator import Scenario, SimAccount, SimulatorServer, write_roster
+from monitor.store import Store
+
+NOW = datetime.now(UTC)
+
+
+@pytest.fixture
+def city(tmp_path, monkeypatch):
+    for key in [k for k in __import__("os").environ if k.startswith("MONITOR_")]:
+        monkeypatch.delenv(key)
+    accounts = [
+        SimAccount(
+            platform="weibo",
+            account_id=str(5000 + i),
+            name=f"微博{i}",
+            unit=f"单位{i}",
+            region="汉滨区",
+            posts=[NOW - timedelta(days=2)],
+        )
+        for i in range(4)
+    ]
+    scenario = Scenario(accounts=accounts)
+    server = SimulatorServer(scenario)
+    url = server.start()
+    roster = tmp_path / "roster.csv"
+    write_roster(scenario, roster, url)
+    db = str(tmp_path / "m.db")
+    assert main(["--db", db, "import", str(roster)]) == 0
+    settings = Settings(
+        weibo={"base_url": url},
+        network={"allow_private_addresses": True},
+        http={"timeout_s": 2.0},
+        limits={"weibo": {"max_concurrent": 2, "rate_per_s": 500.0}},
+    )
+    store = Store.open(db)
+    try:
+        yield server, store, settings
+    finally:
+        store.close()
+        server.stop()
+
+
+def _observations(store: Store) -> int:
+    return store.conn.execute("SELECT COUNT(*) FROM observations").fetchone()[0]
+
+
+def test_finished_checks_wait_for_their_batch_and_a_failure_writes_it_at_once(city):
+    server, store, settings = city
+    views = store.accounts_at(NOW)
+    server.set_fault(views[2].account_id, "http_500", "weibo")
+    recorded: list[int] = []
+
+    async def go() -> list[list[int]]:
+        got = []
+        async with Checker(
+            store, settings, on_recorded=lambda r: recorded.append(r.account.id)
+        ) as checker:
+            for view in views[:3]:
+                reports = await checker.check_deferred(view)
+                got.append([r.account.id for r in reports])
+                if view is views[0]:
+                    assert _observations(store) == 0 and recorded == []
+            got.append([r.account.id for r in await checker.check_deferred(views[3])])
+            got.append([r.account.id for r in checker.flush()])
+            got.append([r.account.id for r in checker.flush()])
+        return got
+
+    first, second, failed, fourth, flushed, nothing = asyncio.run(go())
+    ids = [v.id for v in views]
+    assert first == [] and second == []
+    assert failed == ids[:3]  # the failure closed the batch with the two before it
+    assert fourth == [] and flushed == [ids[3]] and nothing == []
+    assert recorded == ids
+    assert _observations(store) == 4
+
+
+def test_a_batch_closes_at_its_size_or_its_age(city, monkeypatch):
+    _, store, settings = city
+    views = store.accounts_at(NOW)
+
+    async def sizes() -> list[int]:
+        async with Checker(store, settings) as checker:
+            return [len(await checker.check_deferred(v)) for v in views]
+
+    monkeypatch.setattr(checks, "RECORD_BATCH", 2)
+    assert asyncio.run(sizes()) == [0, 2, 0, 2]
+    monkeypatch.setattr(checks, "RECORD_BATCH", 50)
+    monkeypatch.setattr(checks, "RECORD_BATCH_S", 0.0)
+    assert asyncio.run(sizes()) == [1, 1, 1, 1]
+    assert _observations(store) == 8
