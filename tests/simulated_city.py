@@ -2,7 +2,8 @@
 
 - `truth`: what a perfect check of a scenario account could conclude today;
 - `point_monitor_at`: the environment that sends the CLI to an in-process simulator;
-- `start_simulator_process`: `monitor simulate` as its own process, and its env lines.
+- `start_simulator_process`: `monitor simulate` as its own process, and its env lines;
+- `weibo_accounts`: a row of plain Weibo accounts; `clean_monitor_env`: no MONITOR_* leaks in.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -118,3 +120,31 @@ def read_ready(path: Path, proc: subprocess.Popen, seconds: float = 30) -> dict[
         time.sleep(0.05)
     lines = path.read_text(encoding="utf-8").splitlines()
     return dict(line.split("=", 1) for line in lines if "=" in line)
+
+
+def weibo_accounts(
+    count: int,
+    *,
+    first_id: int,
+    last_post: Callable[[int], datetime],
+    unit: Callable[[int], str] = lambda i: f"单位{i}",
+    region: str = "市直部门",
+) -> list[SimAccount]:
+    """`count` Weibo accounts with one post each, numbered from `first_id`."""
+    return [
+        SimAccount(
+            platform="weibo",
+            account_id=str(first_id + i),
+            name=f"账号{i}",
+            unit=unit(i),
+            region=region,
+            posts=[last_post(i)],
+        )
+        for i in range(count)
+    ]
+
+
+def clean_monitor_env(monkeypatch: Any) -> None:
+    """Drop MONITOR_* variables, so a test's settings are only what it sets."""
+    for key in [k for k in os.environ if k.startswith("MONITOR_")]:
+        monkeypatch.delenv(key)

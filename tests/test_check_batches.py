@@ -6,12 +6,13 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from simulated_city import clean_monitor_env, weibo_accounts
 
 from monitor import checks
 from monitor.checks import Checker
 from monitor.cli import main
 from monitor.settings import Settings
-from monitor.simulator import Scenario, SimAccount, SimulatorServer, write_roster
+from monitor.simulator import Scenario, SimulatorServer, write_roster
 from monitor.store import Store
 
 NOW = datetime.now(UTC)
@@ -19,19 +20,8 @@ NOW = datetime.now(UTC)
 
 @pytest.fixture
 def city(tmp_path, monkeypatch):
-    for key in [k for k in __import__("os").environ if k.startswith("MONITOR_")]:
-        monkeypatch.delenv(key)
-    accounts = [
-        SimAccount(
-            platform="weibo",
-            account_id=str(5000 + i),
-            name=f"微博{i}",
-            unit=f"单位{i}",
-            region="汉滨区",
-            posts=[NOW - timedelta(days=2)],
-        )
-        for i in range(4)
-    ]
+    clean_monitor_env(monkeypatch)
+    accounts = weibo_accounts(4, first_id=5000, last_post=lambda i: NOW - timedelta(days=2))
     scenario = Scenario(accounts=accounts)
     server = SimulatorServer(scenario)
     url = server.start()

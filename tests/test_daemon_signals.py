@@ -12,9 +12,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from simulated_city import clean_monitor_env, weibo_accounts
 
 from monitor.cli import main
-from monitor.simulator import Scenario, SimAccount, SimulatorServer, env_lines, write_roster
+from monitor.simulator import Scenario, SimulatorServer, env_lines, write_roster
 from monitor.store import Store
 
 ACCOUNTS = 40
@@ -24,22 +25,15 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture
 def slow_city(tmp_path, monkeypatch):
     """40 weibo accounts behind 150 ms of latency, paced at 10 requests/s: a ~8 s sweep."""
-    for key in list(os.environ):
-        if key.startswith("MONITOR_"):
-            monkeypatch.delenv(key)
+    clean_monitor_env(monkeypatch)
     now = datetime.now(UTC)
     scenario = Scenario(
-        accounts=[
-            SimAccount(
-                platform="weibo",
-                account_id=str(10_000 + i),
-                name=f"账号{i}",
-                unit=f"单位{i % 7}",
-                region="市直部门",
-                posts=[now - timedelta(days=1 + i)],
-            )
-            for i in range(ACCOUNTS)
-        ],
+        accounts=weibo_accounts(
+            ACCOUNTS,
+            first_id=10_000,
+            last_post=lambda i: now - timedelta(days=1 + i),
+            unit=lambda i: f"单位{i % 7}",
+        ),
         latency_ms=150,
     )
     server = SimulatorServer(scenario)
