@@ -249,12 +249,15 @@ class Http11Client:
         head: bytes,
         max_bytes: int,
     ) -> Fetched:
+        # Only a connection whose answer was read to its very end goes back to the pool:
+        # after an error, a cut body or a cancellation (timeout) the rest of an answer may
+        # still be on the wire, and the next GET would read it as its own.
         keep = False
         try:
             conn.writer.write(head)
-            status, fields, keep = await _read_head(conn.reader)
+            status, fields, reusable = await _read_head(conn.reader)
             body, too_large, complete = await _read_body(conn.reader, status, fields, max_bytes)
-            keep = keep and complete
+            keep = reusable and complete
             body, cut = _decode(body, fields.get("content-encoding", ""), max_bytes)
             return Fetched(url, status, fields, body, too_large or cut)
         finally:

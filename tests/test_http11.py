@@ -225,6 +225,15 @@ def test_broken_answers_are_failures_never_exceptions(raw):
     assert a.detail.startswith("connection failed (")
 
 
+def test_a_connection_left_mid_answer_is_never_reused():
+    # 5 of 100 promised bytes, then silence: the GET times out with the rest still owed.
+    partial = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nHTTP/"
+    (a, b), server, _ = get([partial, response(b"two")], ["/a", "/b"], timeout=0.3)
+    assert isinstance(a, FetchFailure) and a.detail.startswith("timed out")
+    assert fetched(b).body == b"two"
+    assert server.connections == 2
+
+
 def test_a_server_that_never_answers_times_out():
     (a,), _, _ = get([None], ["/a"], timeout=0.3)
     assert isinstance(a, FetchFailure)
