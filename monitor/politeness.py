@@ -41,6 +41,7 @@ class Pacer:
     async def wait(self) -> None:
         """Return when this caller may start."""
         now = self._clock()
+        self._drop_cancelled()
         if not self._waiters and now - self._last >= self.interval:
             self._last = now
             return
