@@ -137,7 +137,7 @@ class Http11Client:
         self.connections_opened = 0
         # GETs in flight and their deadlines (loop time), watched by one timer.
         self._deadlines: dict[asyncio.Task[Any], float] = {}
-        self._timed_out: dict[asyncio.Task[Any], bool] = {}
+        self._timed_out: set[asyncio.Task[Any]] = set()
         self._watchdog: asyncio.TimerHandle | None = None
         self._watchdog_at = 0.0
         self._watchdog_loop: asyncio.AbstractEventLoop | None = None
@@ -171,14 +171,14 @@ class Http11Client:
             return await self._exchange(url, origin, head, max_bytes)
         except asyncio.CancelledError:
             # Ours (the deadline passed) unless someone else cancelled the task too.
-            if self._timed_out.pop(task, False) and task.uncancel() <= cancelling:
+            if task in self._timed_out and task.uncancel() <= cancelling:
                 return FetchFailure(f"timed out after {timeout:g}s (no complete answer)")
             raise
         except (OSError, EOFError, _ProtocolError, asyncio.LimitOverrunError) as exc:
             return FetchFailure(f"connection failed ({type(exc).__name__}: {exc})")
         finally:
             self._deadlines.pop(task, None)
-            self._timed_out.pop(task, None)
+            self._timed_out.discard(task)
 
     def _watch_over(self, task: asyncio.Task[Any], timeout: float) -> None:
         """Cancel `task` if its GET is still running `timeout` seconds from now.
@@ -205,7 +205,7 @@ class Http11Client:
         for task, deadline in list(self._deadlines.items()):
             if deadline <= now:
                 del self._deadlines[task]
-                self._timed_out[task] = True
+                self._timed_out.add(task)
                 task.cancel()
         if self._deadlines:
             self._watchdog_at = min(self._deadlines.values())
