@@ -360,3 +360,17 @@ def test_a_suspension_window_shorter_than_the_zombie_window_is_refused(db, tmp_p
     )
     code, _, err = run(capsys, "config", "check", str(cfg))
     assert code == 1 and "policy" in err and "weibo.base_url" in err
+
+
+def test_serve_on_a_busy_port_says_so_in_one_line_and_exits_1(db, capsys):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, _out, err = run(capsys, "serve", "--host", "127.0.0.1", "--port", str(port))
+    assert code == 1
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in err
+    assert "--port" in err
+    assert "Traceback" not in err and "uvicorn" not in err

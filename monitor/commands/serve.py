@@ -1,8 +1,37 @@
 """`monitor serve`: the JSON API and the dashboard (FastAPI + uvicorn)."""
 
+import errno
+import socket
 from typing import Annotated
 
 import typer
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port for uvicorn; a one-line WorkFailed when it cannot be."""
+    from monitor.cli import WorkFailed
+
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as exc:
+        raise WorkFailed(f"serve: cannot listen on {where}: {exc.strerror}") from None
+    sock = socket.socket(family, kind, proto)
+    # As uvicorn does: a restart must not wait for the old connections' TIME_WAIT.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        hint = (
+            " (is another `monitor serve` running? choose a port with --port)"
+            if exc.errno == errno.EADDRINUSE
+            else ""
+        )
+        raise WorkFailed(f"serve: cannot listen on {where}: {exc.strerror}{hint}") from None
+    return sock
 
 
 def register(app: typer.Typer) -> None:
@@ -49,14 +78,18 @@ def register(app: typer.Typer) -> None:
                 stream=sys.stderr,
                 format="%(asctime)s %(levelname)s %(name)s %(message)s",
             )
+        sock = listening_socket(host, port)
+        log = logging.getLogger("monitor.api")
         if host not in ("127.0.0.1", "::1", "localhost") and api.token is None:
-            logging.getLogger("monitor.api").warning(
+            log.warning(
                 "listening on %s without api.token: anyone who can reach it can read the "
                 "dashboard (writes stay refused)",
                 host,
             )
+        bound = sock.getsockname()[1]
+        log.info("listening on http://%s:%d/", f"[{host}]" if ":" in host else host, bound)
         app = create_app(s.settings, s.db_path)
         config_ = uvicorn.Config(
             app, host=host, port=port, log_config=None, server_header=False, lifespan="on"
         )
-        uvicorn.Server(config_).run()
+        uvicorn.Server(config_).run(sockets=[sock])
