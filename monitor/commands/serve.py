@@ -11,20 +11,16 @@ def listening_socket(host: str, port: int) -> socket.socket:
     """A socket bound to host:port for uvicorn; a one-line WorkFailed when it cannot be."""
     from monitor.cli import WorkFailed
 
-    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    try:
-        family, kind, proto, _, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )[0]
-    except socket.gaierror as exc:
-        raise WorkFailed(f"serve: cannot listen on {where}: {exc.strerror}") from None
-    sock = socket.socket(family, kind, proto)
+    # The family as uvicorn picks it, so "localhost" stays IPv4 as before.
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
     # As uvicorn does: a restart must not wait for the old connections' TIME_WAIT.
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind(address)
+        sock.bind((host, port))
     except OSError as exc:
         sock.close()
+        where = f"[{host}]:{port}" if family == socket.AF_INET6 else f"{host}:{port}"
         hint = (
             " (is another `monitor serve` running? choose a port with --port)"
             if exc.errno == errno.EADDRINUSE
