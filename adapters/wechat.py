@@ -8,7 +8,8 @@ Latest post = the newer of
 wechatpy is synchronous (requests), so a check runs in this adapter's bounded
 thread pool (`wechat.worker_threads`); call `close()` at shutdown. Every wechatpy
 URL (API base, token, datacube) is pointed at `wechat.api_base_url`. Tokens are
-cached per AppID across checks in one MemoryStorage owned by the adapter.
+cached per AppID across checks in one MemoryStorage owned by the adapter. Answers
+are read through `CappedSession`: past `http.max_body_bytes` a check is a parse error.
 
 State kept: `dc_through`, `dc_empty_from`, `dc_floor`, `dc_latest`, `dc_title`,
 `dc_msgid` (the scan), never the secret or a token.
@@ -68,6 +69,28 @@ class BadBody(Exception):
     def __init__(self, what: str, body: str):
         super().__init__(what)
         self.body = body
+
+
+class CappedSession(requests.Session):
+    """A requests session that reads at most `max_bytes` of an answer (after decoding)."""
+
+    def __init__(self, max_bytes: int):
+        super().__init__()
+        self.max_bytes = max_bytes
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        kwargs["stream"] = True  # read here, chunk by chunk, so a huge answer stops at the cap
+        response = super().send(request, **kwargs)
+        body = bytearray()
+        for chunk in response.iter_content(64 * 1024):
+            body += chunk
+            if len(body) > self.max_bytes:
+                response.close()
+                raise BadBody(
+                    f"answer larger than {self.max_bytes} bytes (http.max_body_bytes)", ""
+                )
+        response._content = bytes(body)
+        return response
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +213,11 @@ class WechatApiAdapter:
         today = now.astimezone(tz).date()
         first_day = settings.policy.suspended_after.before(today)
         scan = ScanState.from_dict(target.state, first_day)
-        http = self.http_factory() if self.http_factory else None
+        http = (
+            self.http_factory()
+            if self.http_factory
+            else CappedSession(settings.http.max_body_bytes)
+        )
         client = _Client(
             appid,
             secret,

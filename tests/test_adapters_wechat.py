@@ -238,12 +238,15 @@ def check(
     state: dict[str, Any] | None = None,
     now: datetime = NOW,
     secrets: dict[str, str] | None = None,
+    http: dict[str, Any] | None = None,
     **settings: Any,
 ) -> CheckResult:
     async def go() -> CheckResult:
         ctx = AdapterContext(
             http=None,  # type: ignore[arg-type]  # wechatpy brings its own HTTP
-            settings=Settings(wechat={"api_base_url": base}, http={"timeout_s": 5}, **settings),
+            settings=Settings(
+                wechat={"api_base_url": base}, http={"timeout_s": 5, **(http or {})}, **settings
+            ),
             secrets=Env({"WX_SECRET": SECRET} if secrets is None else secrets),
             clock=lambda: now,
         )
@@ -428,6 +431,23 @@ def test_platform_answers_map_to_outcomes(
     assert obs.outcome is outcome
     assert detail_part in (obs.detail or "")
     assert SECRET not in (obs.detail or "")
+
+
+@pytest.mark.parametrize("path", ["/cgi-bin/token", "/cgi-bin/freepublish/batchget"])
+def test_an_answer_over_the_byte_cap_is_a_parse_error_naming_the_cap(wechat, adapter, path) -> None:
+    fake, base = wechat
+    fake.queue(path, 200, {"item": [], "padding": "x" * 50_000})
+    obs = check(adapter, base, http={"max_body_bytes": 20_000}).observation
+    assert obs.outcome is Outcome.PARSE_ERROR
+    assert "larger than 20000 bytes (http.max_body_bytes)" in (obs.detail or "")
+    assert SECRET not in (obs.detail or "")
+
+
+def test_an_answer_within_the_byte_cap_is_read_whole(wechat, adapter) -> None:
+    fake, base = wechat
+    fake.freepublish = {"item": [], "total_count": 0, "item_count": 0, "padding": "x" * 15_000}
+    obs = check(adapter, base, http={"max_body_bytes": 20_000}).observation
+    assert obs.outcome is Outcome.OK, obs.detail
 
 
 def test_a_failure_mid_scan_keeps_scan_progress(wechat, adapter) -> None:
