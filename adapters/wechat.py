@@ -7,7 +7,9 @@ Latest post = the newer of
 
 wechatpy is synchronous (requests), so a check runs in this adapter's bounded
 thread pool (`wechat.worker_threads`); call `close()` at shutdown. Every wechatpy
-URL (API base, token, datacube) is pointed at `wechat.api_base_url`. Tokens are
+URL (API base, token, datacube) is pointed at `wechat.api_base_url`. Tokens come
+from `/cgi-bin/token` or, with `wechat.token_api = "stable_token"`, from
+`/cgi-bin/stable_token` (which leaves the unit's own token alone), and are
 cached per AppID across checks in one MemoryStorage owned by the adapter. Answers
 are read through `CappedSession`: past `http.max_body_bytes` a check is a parse error.
 
@@ -41,6 +43,7 @@ from monitor.models import Observation, Outcome
 
 SOURCE = "wechat_api"
 TOKEN_PATH = "/cgi-bin/token"
+STABLE_TOKEN_PATH = "/cgi-bin/stable_token"
 TOKEN_ERRCODES = frozenset({40001, 40014, 42001})
 AUTH_ERRCODES = {
     40001: "access token rejected after a refresh",
@@ -102,7 +105,11 @@ class Post:
 
 
 class _Client(WeChatClient):
-    """wechatpy's client with every URL on `base` and the timeout on the token call too."""
+    """wechatpy's client with every URL on `base` and the timeout on the token call too.
+
+    With `stable=True` the token comes from `stable_token`, kept apart from the
+    token the unit's own systems fetch from `/cgi-bin/token`.
+    """
 
     def __init__(
         self,
@@ -113,21 +120,34 @@ class _Client(WeChatClient):
         timeout: float,
         storage: MemoryStorage,
         http: requests.Session | None,
+        stable: bool = False,
     ):
         super().__init__(appid, secret, session=storage, timeout=timeout, auto_retry=False)
         # wechatpy reads API_BASE_URL through self/api objects: instance attributes win.
         self.API_BASE_URL = f"{base}/cgi-bin/"
         self.datacube.API_BASE_URL = f"{base}/datacube/"
-        self._token_url = f"{base}{TOKEN_PATH}"
+        self._stable = stable
+        self._token_url = f"{base}{STABLE_TOKEN_PATH if stable else TOKEN_PATH}"
+        # Set once a token was rejected: the next stable_token call must not hand
+        # the same one back.
+        self._force_refresh = False
         if http is not None:
             self._http = http
 
+    def _request_token(self) -> requests.Response:
+        credentials = {
+            "grant_type": "client_credential",
+            "appid": self.appid,
+            "secret": self.secret,
+        }
+        if not self._stable:
+            return self._http.get(self._token_url, params=credentials, timeout=self.timeout)
+        body = credentials | {"force_refresh": self._force_refresh}
+        self._force_refresh = False
+        return self._http.post(self._token_url, json=body, timeout=self.timeout)
+
     def fetch_access_token(self) -> dict[str, Any]:
-        res = self._http.get(
-            self._token_url,
-            params={"grant_type": "client_credential", "appid": self.appid, "secret": self.secret},
-            timeout=self.timeout,
-        )
+        res = self._request_token()
         if res.status_code >= 400:
             raise WeChatClientException(None, None, client=self, request=res.request, response=res)
         try:
@@ -148,6 +168,7 @@ class _Client(WeChatClient):
     def forget_token(self) -> None:
         self.session.delete(self.access_token_key)
         self.session.delete(self.access_token_expires_at_key)
+        self._force_refresh = True
 
 
 class WechatApiAdapter:
@@ -225,6 +246,7 @@ class WechatApiAdapter:
             timeout=settings.http.timeout_s,
             storage=self._storage,
             http=http,
+            stable=settings.wechat.token_api == "stable_token",
         )
         state = dict(target.state)
         try:

@@ -12,7 +12,7 @@ import re
 import tomllib
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -125,6 +125,10 @@ class WechatSettings(Section):
     api_base_url: HttpUrlText = "https://api.weixin.qq.com"
     freepublish_count: int = Field(default=20, ge=1, le=20)
     worker_threads: int = Field(default=8, ge=1)
+    # "token" = GET /cgi-bin/token: each new token retires the one the unit's own
+    # systems hold. "stable_token" = POST /cgi-bin/stable_token: a token kept
+    # apart from theirs, so the monitor never disturbs them.
+    token_api: Literal["token", "stable_token"] = "token"
 
 
 class FeedSettings(Section):

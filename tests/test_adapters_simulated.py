@@ -553,6 +553,25 @@ def test_a_second_wechat_check_resumes_the_datacube_scan_and_keeps_the_mass_post
     assert 1 <= scanned <= 3
 
 
+def test_stable_token_mode_checks_wechat_accounts_without_touching_cgi_bin_token(server):
+    rows = [BY_ID["wechat-mass-only"], BY_ID["wechat-freepublish-only"]]
+    settings = Settings(
+        wechat={"api_base_url": server.url, "token_api": "stable_token"},
+        network={"allow_private_addresses": True},
+        http={"timeout_s": TIMEOUT_S},
+    )
+    before = server.stats
+    results = run_checks(
+        settings, [("wechat", target_for(r, server.url, i)) for i, r in enumerate(rows, 1)]
+    )
+    after = server.stats
+    assert [r.observation.outcome for r in results] == [Outcome.OK, Outcome.OK]
+    assert [r.observation.latest_post_at for r in results] == [r.latest for r in rows]
+    assert after["by_path"].get(TOKEN_PATH, 0) == before["by_path"].get(TOKEN_PATH, 0)
+    stable = "/cgi-bin/stable_token"
+    assert after["by_path"].get(stable, 0) - before["by_path"].get(stable, 0) == 2
+
+
 # ---- the same scenario through Checker and a real SQLite store ---------------------------
 
 CHECKER_ROWS = [

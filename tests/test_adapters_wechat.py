@@ -162,6 +162,7 @@ class FakeWechat:
         self.articles: dict[str, list[dict[str, Any]]] = {}
         self.tokens = 0
         self.valid_token = ""
+        self.stable_token = ""
 
     def queue(self, path: str, status: int, body: Any) -> None:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -177,6 +178,15 @@ class FakeWechat:
             self.tokens += 1
             self.valid_token = f"TOKEN{self.tokens}"
             return 200, {"access_token": self.valid_token, "expires_in": 7200}
+        if path == "/cgi-bin/stable_token":
+            # Like WeChat's: the same token until force_refresh asks for a new one.
+            if body.get("secret") != SECRET:
+                return 200, {"errcode": 40125, "errmsg": "invalid appsecret"}
+            if body.get("force_refresh") or not self.stable_token:
+                self.tokens += 1
+                self.stable_token = f"STABLE{self.tokens}"
+                self.valid_token = self.stable_token
+            return 200, {"access_token": self.stable_token, "expires_in": 7200}
         if query.get("access_token") != [self.valid_token]:
             return 200, {"errcode": 40001, "errmsg": "invalid credential"}
         if path == "/cgi-bin/freepublish/batchget":
@@ -239,13 +249,16 @@ def check(
     now: datetime = NOW,
     secrets: dict[str, str] | None = None,
     http: dict[str, Any] | None = None,
+    wechat: dict[str, Any] | None = None,
     **settings: Any,
 ) -> CheckResult:
     async def go() -> CheckResult:
         ctx = AdapterContext(
             http=None,  # type: ignore[arg-type]  # wechatpy brings its own HTTP
             settings=Settings(
-                wechat={"api_base_url": base}, http={"timeout_s": 5, **(http or {})}, **settings
+                wechat={"api_base_url": base, **(wechat or {})},
+                http={"timeout_s": 5, **(http or {})},
+                **settings,
             ),
             secrets=Env({"WX_SECRET": SECRET} if secrets is None else secrets),
             clock=lambda: now,
@@ -341,6 +354,60 @@ def test_a_token_rejected_twice_is_an_auth_error(wechat, adapter) -> None:
     obs = check(adapter, base).observation
     assert obs.outcome is Outcome.AUTH_ERROR
     assert "42001" in (obs.detail or "")
+
+
+STABLE = {"token_api": "stable_token"}
+
+
+def test_stable_token_mode_posts_the_credentials_and_never_calls_cgi_bin_token(
+    wechat, adapter
+) -> None:
+    fake, base = wechat
+    fake.articles["2024-12-04"] = [{"msgid": "9", "title": "t"}]
+    obs = check(adapter, base, wechat=STABLE).observation
+    assert obs.outcome is Outcome.OK, obs.detail
+    assert obs.latest_post_at == datetime(2024, 12, 4, tzinfo=SH)
+    assert "/cgi-bin/token" not in fake.paths()
+    [(_, query, body)] = [entry for entry in fake.log if entry[0] == "/cgi-bin/stable_token"]
+    assert query == {}  # the secret travels in the POST body, never in a URL
+    assert body == {
+        "grant_type": "client_credential",
+        "appid": APPID,
+        "secret": SECRET,
+        "force_refresh": False,
+    }
+
+
+def test_stable_token_mode_forces_a_refresh_only_after_a_rejected_token(wechat, adapter) -> None:
+    fake, base = wechat
+    check(adapter, base, wechat=STABLE)
+    fake.valid_token = "INVALIDATED"  # the stable token we cached stops working
+    obs = check(adapter, base, wechat=STABLE).observation
+    assert obs.outcome is Outcome.OK, obs.detail
+    asks = [body["force_refresh"] for p, _, body in fake.log if p == "/cgi-bin/stable_token"]
+    # Without force_refresh WeChat would hand the rejected token back.
+    assert asks == [False, True]
+    assert fake.tokens == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "outcome", "detail_part"),
+    [
+        ({"errcode": 40125, "errmsg": "invalid appsecret"}, Outcome.AUTH_ERROR, "AppSecret"),
+        ({"errcode": 40164, "errmsg": "invalid ip 1.2.3.4"}, Outcome.AUTH_ERROR, "IP whitelist"),
+        ({"errcode": 45009, "errmsg": "reach max api"}, Outcome.RATE_LIMITED, "45009"),
+        (b"not json", Outcome.PARSE_ERROR, "not json"),
+    ],
+)
+def test_stable_token_answers_map_to_outcomes_like_token_ones(
+    wechat, adapter, body: Any, outcome: Outcome, detail_part: str
+) -> None:
+    fake, base = wechat
+    fake.queue("/cgi-bin/stable_token", 200, body)
+    obs = check(adapter, base, wechat=STABLE).observation
+    assert obs.outcome is outcome
+    assert detail_part in (obs.detail or "")
+    assert SECRET not in (obs.detail or "")
 
 
 @pytest.mark.parametrize(

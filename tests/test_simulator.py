@@ -340,6 +340,33 @@ def test_wechat_token_errors(client: httpx.Client) -> None:
     assert r.json()["errcode"] == 40001
 
 
+def test_wechat_stable_token_is_the_same_until_force_refresh(client: httpx.Client) -> None:
+    def ask(**extra: Any) -> dict[str, Any]:
+        body = {"grant_type": "client_credential", "appid": "wx0000000000000001", "secret": SECRET}
+        return client.post("/cgi-bin/stable_token", json=body | extra).json()
+
+    first = ask()
+    assert first["access_token"] and first["expires_in"] <= 7200
+    again = ask(force_refresh=False)
+    assert again["access_token"] == first["access_token"]
+    plain = wechat_token(client, "wx0000000000000001").json()["access_token"]
+    assert plain != first["access_token"]  # /cgi-bin/token's tokens are separate
+    assert ask()["access_token"] == first["access_token"]
+    forced = ask(force_refresh=True)["access_token"]
+    assert forced != first["access_token"]
+    assert ask()["access_token"] == forced
+    r = client.post(
+        "/cgi-bin/freepublish/batchget",
+        params={"access_token": forced},
+        json={"offset": 0, "count": 20, "no_content": 1},
+    )
+    assert "item" in r.json()
+    assert ask(secret="wrong")["errcode"] == 40125
+    assert ask(appid="wxunknown")["errcode"] == 40013
+    assert client.get("/cgi-bin/stable_token").json()["errcode"] == 43002
+    assert client.post("/cgi-bin/stable_token", content=b"{").json()["errcode"] == 47001
+
+
 def test_wechat_freepublish_and_datacube_split_the_posts(client: httpx.Client) -> None:
     token = wechat_token(client, "wx0000000000000001").json()["access_token"]
     items: list[dict[str, Any]] = []

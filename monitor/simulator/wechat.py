@@ -1,6 +1,7 @@
 """WeChat official-account API as wechatpy 2.0.0a26 calls it, all on one server:
 
 GET  /cgi-bin/token?grant_type=client_credential&appid=..&secret=..
+POST /cgi-bin/stable_token   {"grant_type","appid","secret","force_refresh"}
 POST /cgi-bin/freepublish/batchget?access_token=..   {"offset","count","no_content"}
 POST /datacube/getarticlesummary?access_token=..     {"begin_date","end_date"} (one day)
 """
@@ -27,9 +28,10 @@ from monitor.simulator.world import AccountState, World
 CONTENT_TYPE = "application/json; encoding=utf-8"
 TOKEN_TTL_S = 7200
 TOKEN_PATH = "/cgi-bin/token"
+STABLE_TOKEN_PATH = "/cgi-bin/stable_token"
 FREEPUBLISH_PATH = "/cgi-bin/freepublish/batchget"
 DATACUBE_PATH = "/datacube/getarticlesummary"
-PATHS = (TOKEN_PATH, FREEPUBLISH_PATH, DATACUBE_PATH)
+PATHS = (TOKEN_PATH, STABLE_TOKEN_PATH, FREEPUBLISH_PATH, DATACUBE_PATH)
 
 
 def _rid(world: World, *parts: object) -> str:
@@ -77,24 +79,46 @@ def _fault(
 
 
 def token(world: World, req: Request) -> Response:
-    """Issue an access_token for a known appid with the right secret."""
-    q = req.query
+    """Issue a new access_token for a known appid with the right secret."""
+    return _issue(world, req, req.query, stable=False)
+
+
+def stable_access_token(world: World, req: Request) -> Response:
+    """The appid's stable token: the same one until it expires or force_refresh asks anew."""
+    if req.method != "POST":
+        return _error(world, 43002, "require POST method")
+    data = _json_body(req)
+    if data is None:
+        return _error(world, 47001, "data format error")
+    return _issue(world, req, {k: str(v) for k, v in data.items()}, stable=True)
+
+
+def _issue(world: World, req: Request, q: dict[str, str], *, stable: bool) -> Response:
     if q.get("grant_type") != "client_credential":
         return _error(world, 40002, "invalid grant_type")
     state = world.by_appid.get(q.get("appid", ""))
     if state is None or not state.account.exists:
         return _error(world, 40013, "invalid appid")
-    world.tokens_issued += 1
-    access_token = "SIM_" + stable_token(
-        world.seed, state.account.effective_appid, world.tokens_issued, length=40
-    )
-    body = {"access_token": access_token, "expires_in": TOKEN_TTL_S}
+    appid = state.account.effective_appid
+    current = world.stable_tokens.get(appid) if stable else None
+    force = q.get("force_refresh", "").lower() in ("true", "1")
+    if current is not None and not force and time.monotonic() < world.tokens[current][1]:
+        access_token = current
+        expires_in = int(world.tokens[current][1] - time.monotonic())
+    else:
+        world.tokens_issued += 1
+        access_token = "SIM_" + stable_token(world.seed, appid, world.tokens_issued, length=40)
+        expires_in = TOKEN_TTL_S
+    body = {"access_token": access_token, "expires_in": expires_in}
     fault = _fault(world, state, req, body)
     if fault is not None:
         return fault
     if q.get("secret") != world.scenario.secret_for(state.account):
         return _error(world, 40125, "invalid appsecret")
-    world.tokens[access_token] = (state.account.effective_appid, time.monotonic() + TOKEN_TTL_S)
+    if access_token != current:
+        world.tokens[access_token] = (appid, time.monotonic() + TOKEN_TTL_S)
+        if stable:
+            world.stable_tokens[appid] = access_token
     return _ok(body)
 
 
@@ -241,9 +265,11 @@ def datacube_article_summary(world: World, req: Request) -> Response:
 
 
 def handle(world: World, req: Request) -> Response:
-    """Dispatch one of the three WeChat paths; other methods get 405-like errcode."""
+    """Dispatch one of the WeChat paths; other methods get 405-like errcode."""
     if req.path == TOKEN_PATH:
         return token(world, req)
+    if req.path == STABLE_TOKEN_PATH:
+        return stable_access_token(world, req)
     if req.method != "POST":
         return _error(world, 43002, "require POST method")
     if req.path == FREEPUBLISH_PATH:

@@ -76,6 +76,8 @@ class World:
         # access_token -> (appid, expiry as time.monotonic())
         self.tokens: dict[str, tuple[str, float]] = {}
         self.tokens_issued = 0
+        # appid -> its current stable_token (kept apart from /cgi-bin/token's)
+        self.stable_tokens: dict[str, str] = {}
         # Encoded answers that depend only on the served posts (see weibo._cached_timeline).
         self.cache: dict[tuple[object, ...], bytes] = {}
 
