@@ -60,6 +60,12 @@ class _Seen:
     source: str
     observation: Observation
     state: dict[str, Any] | None
+    state_key: str = ""
+
+
+def state_key(target: CheckTarget) -> str:
+    """What an adapter's state is gathered from; when the roster changes it, start afresh."""
+    return "|".join((target.account_id, target.feed_url.strip(), target.appid))
 
 
 @dataclass(slots=True)
@@ -302,8 +308,14 @@ class Checker:
             appid=account.appid
             or (account.account_id if account.platform.value == "wechat" else ""),
             secret_env=account.secret_env,
-            state=self.store.source_state(account.id),
         )
+        key = state_key(target)
+        saved = self.store.source_state(account.id)
+        # A state gathered from another source, feed URL or AppID (the roster
+        # changed) must not answer for this one: a 304 would repeat another
+        # feed's post, a datacube scan another account's progress.
+        if saved is not None and saved.source == source and saved.key in (key, ""):
+            target = replace(target, state=saved.state)
         async with self._slot(source):
             if source in PACED_PER_CHECK:
                 await self._check_pacer(source).wait()
@@ -322,7 +334,9 @@ class Checker:
                 state = target.state
         if observation.account != account.id:
             observation = replace(observation, account=account.id)
-        return _Seen(account, source, observation, None if state == target.state else state)
+        # A state saved before keys were kept gets its key with its next save.
+        unchanged = state == target.state and (saved is None or saved.key == key or not state)
+        return _Seen(account, source, observation, None if unchanged else state, key)
 
     def _record(self, seen: list[_Seen]) -> list[CheckReport]:
         """Store observations (and changed adapter state) in one transaction; the verdicts."""
@@ -332,7 +346,9 @@ class Checker:
             for item in seen:
                 obs_id = self.store.add_observation(item.observation)
                 if item.state is not None:
-                    self.store.save_source_state(item.account.id, item.source, item.state)
+                    self.store.save_source_state(
+                        item.account.id, item.source, item.state, item.state_key
+                    )
                 stored.append(replace(item.observation, id=obs_id))
             verdicts = self._verdicts([item.account.id for item in seen])
             for item, observation in zip(seen, stored, strict=True):

@@ -216,6 +216,14 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX observations_time ON observations(observed_at);
         """,
     ),
+    (
+        "0008_source_state_key",
+        """
+        -- what the state was gathered from (account id, feed URL, AppID): a state
+        -- kept for one feed URL or AppID must not be used for another
+        ALTER TABLE source_state ADD COLUMN key TEXT NOT NULL DEFAULT '';
+        """,
+    ),
 ]
 
 VERSIONED_FIELDS = (
@@ -278,6 +286,15 @@ class AccountState:
     evidence: Observation | None
     last_checked_at: datetime | None
     last_outcome: Outcome | None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    """An adapter's saved state for one account: the source, what it was gathered from."""
+
+    source: str
+    key: str  # "" for a state saved before keys were kept
+    state: dict[str, Any]
 
 
 _OBS_COLUMNS = (
@@ -695,18 +712,22 @@ class Store:
 
     # -- adapter state -----------------------------------------------------------
 
-    def source_state(self, account: int) -> dict[str, Any]:
+    def source_state(self, account: int) -> SourceState | None:
+        """The adapter state last saved for an account, with what it was gathered from."""
         row = self.conn.execute(
-            "SELECT state FROM source_state WHERE account = ?", (account,)
+            "SELECT source, key, state FROM source_state WHERE account = ?", (account,)
         ).fetchone()
-        return json.loads(row[0]) if row else {}
+        return SourceState(row[0], row[1], json.loads(row[2])) if row else None
 
-    def save_source_state(self, account: int, source: str, state: dict[str, Any]) -> None:
+    def save_source_state(
+        self, account: int, source: str, state: dict[str, Any], key: str = ""
+    ) -> None:
         self.conn.execute(
-            "INSERT INTO source_state (account, source, state, updated_at) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT(account) DO UPDATE SET source = excluded.source, state = excluded.state, "
-            "updated_at = excluded.updated_at",
-            (account, source, json.dumps(state, ensure_ascii=False), to_db(utcnow())),
+            "INSERT INTO source_state (account, source, key, state, updated_at) "
+            "VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT(account) DO UPDATE SET source = excluded.source, key = excluded.key, "
+            "state = excluded.state, updated_at = excluded.updated_at",
+            (account, source, key, json.dumps(state, ensure_ascii=False), to_db(utcnow())),
         )
 
     # -- inspection --------------------------------------------------------------

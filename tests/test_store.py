@@ -13,6 +13,7 @@ from monitor.store import (
     AccountChange,
     DatabaseVersionError,
     ImportRecord,
+    SourceState,
     Store,
     StoreError,
 )
@@ -134,10 +135,12 @@ def test_the_evidence_lookup_uses_the_index(tmp_path):
 def test_source_state_round_trips(tmp_path):
     with Store.open(tmp_path / "m.db") as store:
         account = _one_account(store)
-        assert store.source_state(account) == {}
+        assert store.source_state(account) is None
         store.save_source_state(account, "feed", {"etag": '"abc"'})
-        store.save_source_state(account, "feed", {"etag": '"def"'})
-        assert store.source_state(account) == {"etag": '"def"'}
+        store.save_source_state(account, "feed", {"etag": '"def"'}, "k|https://x/feed|")
+        assert store.source_state(account) == SourceState(
+            "feed", "k|https://x/feed|", {"etag": '"def"'}
+        )
 
 
 def test_checks_are_counted_per_source_and_outcome_since_a_moment(tmp_path):
