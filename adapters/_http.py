@@ -34,10 +34,14 @@ class Fetched:
 
 @dataclass(frozen=True, slots=True)
 class FetchFailure:
-    """The request never produced a response; `invalid_url` marks a bad URL, not a network fault."""
+    """The request never produced a response; `invalid_url` marks a bad URL, not a network fault.
+
+    `refused`: the outbound guard refused the address the name resolved to at connect time.
+    """
 
     detail: str
     invalid_url: bool = False
+    refused: bool = False
 
 
 class HttpGetter(Protocol):

@@ -67,6 +67,8 @@ async def _check(target: CheckTarget, ctx: AdapterContext, now: datetime) -> Che
     if isinstance(got, str):
         return fail(Outcome.BLOCKED, got)
     if isinstance(got, FetchFailure):
+        if got.refused:
+            return fail(Outcome.BLOCKED, got.detail)
         outcome = Outcome.PARSE_ERROR if got.invalid_url else Outcome.TRANSIENT
         return fail(outcome, got.detail)
     status = got.status

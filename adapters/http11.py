@@ -10,6 +10,11 @@ their exceptions keep working exactly as httpx reads them.
 
 Errors become `FetchFailure` values worded like the httpx path's, so adapters and
 their tests cannot tell the two apart.
+
+`peer_check` (the outbound guard's `peer_reason`) judges the address each new
+connection actually reached, before a request is written on it: a name that
+resolved to a public address when the guard looked and to a private one at connect
+time (DNS rebinding) is refused there.
 """
 
 from __future__ import annotations
@@ -42,6 +47,13 @@ _PLAIN_TARGET = re.compile(r"[A-Za-z0-9!#$%&'()*+,\-./:;=?@\[\]_~]*")
 
 class _ProtocolError(Exception):
     """The peer's bytes are not an HTTP/1.1 response we can read."""
+
+
+class _RefusedPeer(Exception):
+    """The connection reached an address the outbound guard refuses."""
+
+
+PeerCheck = Callable[[str, str, int, str], str | None]
 
 
 @dataclass(slots=True)
@@ -127,6 +139,7 @@ class Http11Client:
         user_agent: str,
         use_proxy_fallback: bool | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        peer_check: PeerCheck | None = None,
     ):
         self._fallback_factory = fallback
         self._fallback: HttpGetter | None = None
@@ -134,6 +147,7 @@ class Http11Client:
         self._proxied = proxy_configured() if use_proxy_fallback is None else use_proxy_fallback
         self._idle: dict[_Origin, list[_Connection]] = {}
         self._ssl = ssl_context
+        self._peer_check = peer_check
         self.connections_opened = 0
         # GETs in flight and their deadlines (loop time), watched by one timer.
         self._deadlines: dict[asyncio.Task[Any], float] = {}
@@ -174,6 +188,8 @@ class Http11Client:
             if task in self._timed_out and task.uncancel() <= cancelling:
                 return FetchFailure(f"timed out after {timeout:g}s (no complete answer)")
             raise
+        except _RefusedPeer as exc:
+            return FetchFailure(str(exc), refused=True)
         except (OSError, EOFError, _ProtocolError, asyncio.LimitOverrunError) as exc:
             return FetchFailure(f"connection failed ({type(exc).__name__}: {exc})")
         finally:
@@ -292,6 +308,14 @@ class Http11Client:
             limit=MAX_HEAD_BYTES,
         )
         self.connections_opened += 1
+        if self._peer_check is not None:
+            peer = writer.get_extra_info("peername")
+            reason = self._peer_check(
+                target.scheme, target.host, target.port, str(peer[0]) if peer else ""
+            )
+            if reason:
+                writer.close()
+                raise _RefusedPeer(reason)
         return _Connection(reader, writer)
 
     async def aclose(self) -> None:

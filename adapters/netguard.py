@@ -10,8 +10,11 @@ Usage: `ctx.url_guard = UrlGuard(settings)`; `await guard(url)` returns a reason
 string when the URL must not be fetched, else None. The feed adapter builds one
 from `ctx.settings` when `ctx.url_guard` is None, and checks every redirect hop.
 
-Limit: the name is resolved here and again by the HTTP client, so a DNS answer
-that changes between the two (rebinding) is not caught.
+The name is resolved here and again by the HTTP client. So that a DNS answer that
+changes between the two (rebinding) cannot slip through, the built-in client
+(`adapters.http11`) also asks `peer_reason` about the address each new connection
+reached. Requests sent through a proxy (`*_PROXY`) are not judged at connect time:
+the proxy resolves the name.
 """
 
 from __future__ import annotations
@@ -94,6 +97,22 @@ class UrlGuard:
         self.allow_private = bool(settings.network.allow_private_addresses)
         self.exempt = exempt_origins(settings)
         self.resolver = resolver or system_resolver
+
+    def peer_reason(self, scheme: str, host: str, port: int, peer: str) -> str | None:
+        """Why a connection made for (scheme, host, port) must not be used, having reached `peer`."""
+        if self.allow_private or (scheme, host.lower(), port) in self.exempt:
+            return None
+        try:
+            addr = ipaddress.ip_address(peer.split("%", 1)[0])
+        except ValueError:
+            return f"refused {host}: connected to an unreadable address {peer!r}"
+        reason = forbidden_reason(addr)
+        if reason is None:
+            return None
+        return (
+            f"refused {host}: connected to {addr}, {reason} "
+            "(the name resolved to another address when checked: DNS rebinding?)"
+        )
 
     async def __call__(self, url: str) -> str | None:
         o = origin(url)

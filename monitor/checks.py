@@ -194,7 +194,9 @@ class Checker:
             getter = self._httpx_getter(self._transport)
         else:
             getter = Http11Client(
-                lambda: self._httpx_getter(None), user_agent=self.settings.http.user_agent
+                lambda: self._httpx_getter(None),
+                user_agent=self.settings.http.user_agent,
+                peer_check=self._guard.peer_reason,
             )
         self._http = PacedGetter(getter, self.settings)
         return self

@@ -4,8 +4,9 @@ What tests/test_netguard.py (the guard alone) and tests/test_adapters_feed.py (a
 guard) do not cover: the real `UrlGuard` with a resolver that maps public-looking
 DNS names to internal addresses, through the `FeedAdapter`, including redirects
 from a public-looking first hop to 127.0.0.1; numeric host spellings the system
-resolver turns into 127.0.0.1; and end to end through `monitor check` against the
-simulator, which must see zero feed requests.
+resolver turns into 127.0.0.1; a name whose answer changes between the guard's
+lookup and the connection's (DNS rebinding); and end to end through `monitor check`
+against the simulator, which must see zero feed requests.
 
 Reproduce: /work/venv/bin/python -m pytest tests/test_reliability_outbound.py -q
 """
@@ -293,6 +294,24 @@ def test_monitor_check_refuses_a_dns_name_that_resolves_to_loopback(feed_sim, ca
     assert "feeds.evil.example" in record["detail"] and "127.0.0.1" in record["detail"]
     assert resolver.asked == ["feeds.evil.example"]  # type: ignore[attr-defined]
     assert server.stats["requests"] == 0
+
+
+def test_monitor_check_refuses_a_name_that_rebinds_to_loopback_at_connect_time(
+    feed_sim, capsys, monkeypatch
+):
+    server, url, tmp_path = feed_sim
+    port = url.rsplit(":", 1)[1]
+    # DNS rebinding: the guard's lookup gets a public address, the connection's own
+    # lookup (the system's) gets loopback.
+    resolver = table_resolver({"localhost": [PUBLIC]})
+    monkeypatch.setattr(netguard, "system_resolver", resolver)
+    _import(tmp_path, capsys, f"http://localhost:{port}/feed/x.xml")
+    record = _check(capsys)
+    assert resolver.asked == ["localhost"]  # type: ignore[attr-defined]
+    assert record["outcome"] == "blocked", record["detail"]
+    assert "loopback" in record["detail"] and "rebinding" in record["detail"]
+    assert record["state"] == "unknown"
+    assert server.stats["requests"] == 0  # refused before a request was written
 
 
 class _PublicFirstHop(httpx.AsyncBaseTransport):
