@@ -549,7 +549,7 @@ def check(
 
 
 async def _run_checks(s: Session, views: list, secrets: Any, *, show_progress: bool) -> list:
-    from monitor.checks import Checker
+    from monitor.daemon import Daemon
 
     progress = None
     task = None
@@ -561,11 +561,10 @@ async def _run_checks(s: Session, views: list, secrets: Any, *, show_progress: b
         progress.start()
         task = progress.add_task("checking", total=len(views))
     try:
-        async with Checker(s.store, s.settings, secrets) as checker:
-            return await checker.check_many(
-                views,
-                progress=(lambda _r: progress.advance(task)) if progress is not None else None,
-            )
+        return await Daemon(s.store, s.settings, secrets).check_now(
+            views,
+            progress=(lambda _r: progress.advance(task)) if progress is not None else None,
+        )
     finally:
         if progress is not None:
             progress.stop()

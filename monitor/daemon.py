@@ -34,7 +34,7 @@ import signal
 import socket
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -258,6 +258,24 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, self.stop)
+
+    async def check_now(
+        self,
+        accounts: Sequence[AccountView],
+        *,
+        progress: Callable[[CheckReport], Any] | None = None,
+    ) -> list[CheckReport]:
+        """Check accounts on demand (CLI, API), recorded as sweep checks are.
+
+        The schedule moves on, alerts follow the verdict, a success closes
+        check_failing. Claims are neither taken nor released: a daemon running
+        meanwhile (even in this process, `run --serve`) keeps its own.
+        """
+        # Accounts never swept yet get their schedule row (due now), so the check
+        # has a failure streak to count on.
+        self.store.ensure_schedule(self.clock())
+        async with self.checker:
+            return await self.checker.check_many(accounts, progress=progress)
 
     def release_stale_claims(self) -> int:
         """Give back checks claimed by a process that died (kill -9) so they run now."""

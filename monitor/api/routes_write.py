@@ -37,7 +37,7 @@ def check_account(request: Request, account_id: IdPath) -> dict[str, Any]:
     A failed check is stored too (it never becomes a silence verdict); 409 when the
     account has no source configured or is retired.
     """
-    from monitor.checks import Checker
+    from monitor.daemon import Daemon
     from monitor.settings import SecretLookup, read_secrets_file
 
     ctx = ctx_of(request)
@@ -53,8 +53,8 @@ def check_account(request: Request, account_id: IdPath) -> dict[str, Any]:
     secrets = SecretLookup(read_secrets_file(ctx.settings.secrets_file))
 
     async def run() -> Any:
-        async with Checker(store, ctx.settings, secrets) as checker:
-            return await checker.check(view)
+        (report,) = await Daemon(store, ctx.settings, secrets).check_now([view])
+        return report
 
     # A sync route runs in a worker thread, which has no event loop of its own.
     report = asyncio.run(run())
