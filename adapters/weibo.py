@@ -11,6 +11,13 @@ the pinned posts, so later pages cannot hold anything newer.
 
 If the profile has `userInfo` but no `weibo` tab, the container id falls back to
 `107603` + UID and the observation's detail says so.
+
+The container the profile named is kept in the adapter state, and for
+`weibo.profile_every_days` after that profile call a check goes straight to the
+timeline: one request instead of two. That shortcut only ever ends a check with
+posts read or with a failed request; any other answer (ok:0, an empty page, a
+refusal) is not judged without a fresh profile, so the check makes the full
+two calls. Its observation's profile fields come from the posts' own `user`.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -45,6 +52,18 @@ class Post:
     created_at: datetime
     text: str
     pinned: bool
+    # The post's `mblog.user`: the author's profile fields, as fresh as the post list.
+    user: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _ProfileRead:
+    """What this check's profile call said."""
+
+    fields: dict[str, Any]
+    statuses: Any
+    # Non-empty when the profile named no `weibo` tab and the container was guessed.
+    note: str
 
 
 class WeiboAdapter:
@@ -80,7 +99,10 @@ class _Check:
     def fail(self, outcome: Outcome, detail: str, **kw: Any) -> CheckResult:
         return failed(self.target, self.ctx, SOURCE, outcome, detail, observed_at=self.now, **kw)
 
-    def evidence(self, outcome: Outcome, detail: str, **fields: Any) -> CheckResult:
+    def evidence(
+        self, outcome: Outcome, detail: str, state: dict[str, Any] | None = None, **fields: Any
+    ) -> CheckResult:
+        """Evidence about the account; the kept state is dropped unless `state` is given."""
         obs = Observation(
             account=self.target.id,
             observed_at=self.now,
@@ -89,20 +111,45 @@ class _Check:
             detail=detail,
             **fields,
         )
-        return CheckResult(obs, {})
+        return CheckResult(obs, state or {})
 
     async def run(self) -> CheckResult:
         if not self.uid.isdigit():
             return self.fail(Outcome.PARSE_ERROR, f"Weibo account id {self.uid!r} is not a UID")
+        known = self.known_container()
+        if known is not None:
+            quick = await self.timeline(known, None)
+            if quick is not None:
+                return quick
         profile_body = await self.get_json({"type": "uid", "value": self.uid}, "profile")
         if isinstance(profile_body, CheckResult):
             return profile_body
         user = _dig(profile_body, "data", "userInfo")
         if not _ok_is(profile_body, 1) or not isinstance(user, dict):
             return self.profile_refusal(profile_body)
-        profile = {k: user[k] for k in PROFILE_KEYS if k in user}
         container, note = _timeline_container(profile_body, self.uid)
-        statuses = user.get("statuses_count")
+        read = _ProfileRead(_profile_fields(user), user.get("statuses_count"), note)
+        result = await self.timeline(container, read)
+        assert result is not None  # with a profile read, every answer is judged
+        return result
+
+    def known_container(self) -> str | None:
+        """The timeline container a profile call named within `profile_every_days`, if any."""
+        every = self.ctx.settings.weibo.profile_every_days
+        state = self.target.state
+        container, read_at = state.get("container"), state.get("profile_at")
+        if every <= 0 or not isinstance(container, str) or not container.isdigit():
+            return None
+        try:
+            age = self.now - datetime.fromisoformat(read_at) if isinstance(read_at, str) else None
+        except (ValueError, TypeError):  # unparsable, or naive against aware
+            return None
+        if age is None or not timedelta(0) <= age < timedelta(days=every):
+            return None
+        return container
+
+    async def timeline(self, container: str, read: _ProfileRead | None) -> CheckResult | None:
+        """Read the timeline; without this check's profile (`read` None), None when unclear."""
         posts: list[Post] = []
         for page in range(1, self.ctx.settings.weibo.max_pages + 1):
             params = {"type": "uid", "value": self.uid, "containerid": container}
@@ -114,7 +161,7 @@ class _Check:
             if not _ok_is(body, 1):
                 if page > 1:
                     break  # later pages end with ok:0; what we have is the answer
-                return self.first_page_refusal(body, statuses, profile, note)
+                return self.first_page_refusal(body, read)
             cards = _dig(body, "data", "cards")
             if not isinstance(cards, list):
                 return self.fail(
@@ -128,14 +175,14 @@ class _Check:
                 if page == 1:
                     # ok:1 with no post at all is not the platform's 这里还没有内容:
                     # only an explicit statuses_count of 0 makes it 无内容.
-                    return self.empty_timeline(statuses, profile, note, explicit=True)
+                    return self.empty_timeline(read, explicit=True)
                 break
             posts.extend(page_posts)
             if any(not p.pinned for p in page_posts):
                 break
         if not posts:
-            return self.empty_timeline(statuses, profile, note)
-        return self.ok(posts, profile, note)
+            return self.empty_timeline(read)
+        return self.ok(posts, read, container)
 
     async def get_json(self, params: dict[str, str], what: str) -> dict[str, Any] | CheckResult:
         """One API call: the JSON object, or the failed result the response amounts to."""
@@ -233,27 +280,32 @@ class _Check:
         )
 
     def first_page_refusal(
-        self, body: dict[str, Any], statuses: Any, profile: dict[str, Any], note: str
-    ) -> CheckResult:
+        self, body: dict[str, Any], read: _ProfileRead | None
+    ) -> CheckResult | None:
         msg = str(body.get("msg") or "")
-        if msg == NO_CONTENT_MSG and _ok_is(body, 0):
-            return self.empty_timeline(statuses, profile, note)
         refusal = _refusal(msg)
         if refusal is not None and refusal[0] is not Outcome.RESTRICTED:
             return self.fail(refusal[0], f"timeline: {refusal[1]}: {msg}", body=_dumps(body))
+        if read is None:
+            return None  # 无内容, gone, restricted or a moved container: the profile tells
+        if msg == NO_CONTENT_MSG and _ok_is(body, 0):
+            return self.empty_timeline(read)
         return self.fail(
             Outcome.PARSE_ERROR, f"timeline page 1: ok:{body.get('ok')} {msg}", body=_dumps(body)
         )
 
     def empty_timeline(
-        self, statuses: Any, profile: dict[str, Any], note: str, *, explicit: bool = False
-    ) -> CheckResult:
+        self, read: _ProfileRead | None, *, explicit: bool = False
+    ) -> CheckResult | None:
         """No posts on page 1: 无内容 only when the profile agrees the account never posted.
 
         A guessed timeline container (the profile had no `weibo` tab) proves nothing:
         an empty answer may just be the wrong container. With `explicit`, a missing
-        statuses_count is not agreement either.
+        statuses_count is not agreement either. Without this check's profile: None.
         """
+        if read is None:
+            return None
+        statuses, note = read.statuses, read.note
         if note:
             return self.fail(
                 Outcome.PARSE_ERROR,
@@ -261,7 +313,7 @@ class _Check:
             )
         if statuses in ((0, "0") if explicit else (0, "0", None)):
             detail = _join("timeline empty and profile statuses_count is " + str(statuses), note)
-            return self.evidence(Outcome.NO_CONTENT, detail, profile=profile)
+            return self.evidence(Outcome.NO_CONTENT, detail, profile=read.fields)
         # Posts exist but a visitor cannot see them (visibility limited to recent
         # months, or a wall): never report that as silence.
         return self.fail(
@@ -273,9 +325,27 @@ class _Check:
             ),
         )
 
-    def ok(self, posts: list[Post], profile: dict[str, Any], note: str) -> CheckResult:
+    def ok(self, posts: list[Post], read: _ProfileRead | None, container: str) -> CheckResult:
         latest = max(posts, key=lambda p: p.created_at)
         pinned = sum(p.pinned for p in posts)
+        if read is not None:
+            profile, note = read.fields, read.note
+            # A container the profile named is kept for the next checks; a guessed one is not.
+            state = (
+                {}
+                if note
+                else {
+                    "container": container,
+                    "profile_at": self.now.isoformat(),
+                    "profile": profile,
+                }
+            )
+        else:
+            state = dict(self.target.state)
+            kept = state.get("profile")
+            profile = self.own_profile(posts) or (kept if isinstance(kept, dict) else None)
+            read_at = state["profile_at"][:16]
+            note = f"container {container} as named by the profile read at {read_at} UTC"
         detail = _join(
             f"{len(posts)} posts read" + (f", {pinned} pinned" if pinned else ""),
             "latest is pinned" if latest.pinned else "",
@@ -284,6 +354,7 @@ class _Check:
         return self.evidence(
             Outcome.OK,
             detail,
+            state,
             latest_post_at=latest.created_at,
             post_id=latest.id,
             post_url=f"https://m.weibo.cn/detail/{latest.id}",
@@ -291,9 +362,20 @@ class _Check:
             profile=profile,
         )
 
+    def own_profile(self, posts: list[Post]) -> dict[str, Any] | None:
+        """The profile fields of the account's own posts' `user`, newest post first."""
+        for post in sorted(posts, key=lambda p: p.created_at, reverse=True):
+            if post.user is not None and str(post.user.get("id")) == self.uid:
+                return _profile_fields(post.user)
+        return None
+
 
 # What the visitor API says for a UID with no account behind it.
 MISSING_USER_MARKERS = ("用户不存在", "不存在", "已注销", NO_CONTENT_MSG)
+
+
+def _profile_fields(user: dict[str, Any]) -> dict[str, Any]:
+    return {k: user[k] for k in PROFILE_KEYS if k in user}
 
 
 def _ok_is(body: dict[str, Any], value: int) -> bool:
@@ -344,11 +426,13 @@ def _posts(cards: list[Any], now: datetime) -> Iterator[Post]:
         post_id = str(mblog.get("id") or mblog.get("mid") or "")
         if not post_id:
             raise ValueError("post has no id")
+        user = mblog.get("user")
         yield Post(
             id=post_id,
             created_at=parse_weibo_time(created, now),
             text=str(mblog.get("text") or ""),
             pinned=_is_pinned(card, mblog),
+            user=user if isinstance(user, dict) else None,
         )
 
 

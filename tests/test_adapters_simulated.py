@@ -11,7 +11,6 @@ the table is checked once, all rows concurrently (the timeout faults cost one
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -331,18 +330,13 @@ SECRETS = DictSecrets(
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[SimulatorServer]:
-    # Settings read MONITOR_* env vars over their arguments: keep the host's out.
-    with pytest.MonkeyPatch.context() as mp:
-        for key in list(os.environ):
-            if key.startswith("MONITOR_"):
-                mp.delenv(key)
-        srv = SimulatorServer(SCENARIO, port=0, clock=clock, hold_seconds=30)
-        srv.start()
-        try:
-            yield srv
-        finally:
-            srv.stop()
+def server(no_monitor_env: None) -> Iterator[SimulatorServer]:
+    srv = SimulatorServer(SCENARIO, port=0, clock=clock, hold_seconds=30)
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
 
 
 def settings_for(url: str, **extra: Any) -> Settings:
