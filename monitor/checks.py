@@ -5,9 +5,9 @@ test injects a transport) and the politeness gates; it checks one account or man
 concurrently. A check never raises for what a platform does:
 even an adapter bug becomes a recorded `parse_error`, never a silence verdict.
 
-The daemon passes `on_recorded`, called inside the transaction that stores the
-observation, so the schedule, alerts and outbox rows of a check land with it or
-not at all. wechatpy does not go through the getter, so `wechat_api` is paced once
+The daemon passes `on_recorded`, called with a batch's reports inside the
+transaction that stores their observations, so the schedule, alerts and outbox
+rows of a check land with it or not at all. wechatpy does not go through the getter, so `wechat_api` is paced once
 per check (`rate_per_s` checks a second) instead of per request.
 """
 
@@ -41,7 +41,7 @@ from monitor.models import AccountView, Observation, Outcome, Verdict
 from monitor.politeness import Pacer
 from monitor.settings import SecretLookup, Settings
 from monitor.status import verdicts_at
-from monitor.store import Store
+from monitor.store import SourceState, Store
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +158,9 @@ class _CountingPacer(Pacer):
         self.starts += 1
 
 
+_NOT_READ: Any = object()
+
+
 class Checker:
     """Checks accounts through their adapters and stores what they saw.
 
@@ -173,7 +176,7 @@ class Checker:
         *,
         clock: Callable[[], datetime] = utcnow,
         transport: httpx.AsyncBaseTransport | None = None,
-        on_recorded: Callable[[CheckReport], Any] | None = None,
+        on_recorded: Callable[[list[CheckReport]], Any] | None = None,
     ):
         self.store = store
         self.settings = settings
@@ -187,6 +190,8 @@ class Checker:
         self._pending: list[_Seen] = []
         self._pending_since = 0.0
         self._guard = UrlGuard(settings)
+        # Adapter states read ahead for accounts about to be checked (None: has none).
+        self._states: dict[int, SourceState | None] = {}
 
     async def __aenter__(self) -> Checker:
         getter: HttpGetter
@@ -251,6 +256,20 @@ class Checker:
             slot = self._slots[source] = asyncio.Semaphore(limit.max_concurrent)
         return slot
 
+    def read_ahead(self, accounts: Sequence[int]) -> None:
+        """Read the adapter states of accounts about to be checked, in one query.
+
+        Only their own checks change them, so the copy stays right until they run.
+        """
+        found = self.store.source_states(accounts)
+        for account in accounts:
+            self._states[account] = found.get(account)
+
+    def drop_read_ahead(self, accounts: Sequence[int]) -> None:
+        """Forget states read ahead for accounts that will not be checked now after all."""
+        for account in accounts:
+            self._states.pop(account, None)
+
     async def check(self, account: AccountView) -> CheckReport:
         """Check one account now, store the observation (and adapter state), return the verdict."""
         seen = await self._observe(account)
@@ -287,6 +306,7 @@ class Checker:
 
     async def _observe(self, account: AccountView) -> _Seen | CheckReport:
         """Run the account's adapter: what it saw, or a report when nothing could run."""
+        ahead = self._states.pop(account.id, _NOT_READ)
         source = choose_source(
             account.platform.value,
             account.source,
@@ -312,7 +332,7 @@ class Checker:
             secret_env=account.secret_env,
         )
         key = state_key(target)
-        saved = self.store.source_state(account.id)
+        saved = self.store.source_state(account.id) if ahead is _NOT_READ else ahead
         # A state gathered from another source, feed URL or AppID (the roster
         # changed) must not answer for this one: a 304 would repeat another
         # feed's post, a datacube scan another account's progress.
@@ -354,12 +374,13 @@ class Checker:
                 stored.append(replace(item.observation, id=obs_id))
             verdicts = self._verdicts([item.account.id for item in seen])
             for item, observation in zip(seen, stored, strict=True):
-                report = CheckReport(
-                    item.account, item.source, observation, verdicts.get(item.account.id)
+                reports.append(
+                    CheckReport(
+                        item.account, item.source, observation, verdicts.get(item.account.id)
+                    )
                 )
-                if self.on_recorded is not None:
-                    self.on_recorded(report)
-                reports.append(report)
+            if self.on_recorded is not None:
+                self.on_recorded(reports)
         return reports
 
     async def check_many(

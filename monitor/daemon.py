@@ -49,7 +49,7 @@ from monitor.dates import utcnow
 from monitor.models import AccountView, Outcome
 from monitor.settings import SecretLookup, Settings
 from monitor.status import verdicts_at
-from monitor.store import Store
+from monitor.store import SourceHealth, Store
 
 log = logging.getLogger(__name__)
 
@@ -195,6 +195,14 @@ class SweepSummary:
 
 
 # -- the daemon --------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _HealthDraft:
+    """A source's health as a batch of checks changes it; written once, if changed."""
+
+    health: SourceHealth
+    changed: bool = False
 
 
 class Daemon:
@@ -390,6 +398,7 @@ class Daemon:
                         [a.id for a in batch], self.owner, now, now + CHECK_CLAIM
                     )
                     claimed.extend(a for a in batch if a.id in ours)  # others: checked meanwhile
+                    self.checker.read_ahead([a.id for a in claimed])
                     continue
                 account = claimed.popleft()
                 try:
@@ -404,36 +413,59 @@ class Daemon:
                 # Claimed but never started (a stop or a pause): due again at once, and
                 # counted with the sweep's deferred accounts.
                 self.store.release_claims(self.owner, [a.id for a in claimed])
+                self.checker.drop_read_ahead([a.id for a in claimed])
                 queue.extendleft(reversed(claimed))
 
-    def _recorded(self, report: CheckReport) -> None:
-        """Inside the check's transaction: schedule, alerts, source health, outbox."""
-        obs, account = report.observation, report.account
-        if obs is None or report.source is None:
+    def _recorded(self, reports: list[CheckReport]) -> None:
+        """Inside a batch's transaction: schedules, alerts, source health, outbox.
+
+        What the batch needs from the database is read once for all its checks.
+        """
+        done = [r for r in reports if r.observation is not None and r.source is not None]
+        if not done:
             return
+        ids = [r.account.id for r in done]
+        streaks = self.store.failure_streaks(ids)
+        open_alerts = self.store.open_alerts_by_account(ids)
+        health: dict[str, _HealthDraft] = {}
         now = self.clock()
-        row = self.store.schedule_row(account.id)
-        failures = 0 if obs.is_evidence else (row.failures if row else 0) + 1
-        when = next_check_at(
-            self.settings, account, obs.outcome, failures, obs.retry_after, now, self.rng
-        )
-        self.store.record_schedule(account.id, now=now, outcome=obs.outcome, next_check_at=when)
-        events: list[alerts.AlertEvent] = []
-        open_rows = self.store.open_alerts(account=account.id)
-        if report.verdict is not None:
-            events += alerts.reconcile_unit_alerts(
-                self.store, account, report.verdict, now, self.tz, open_rows
+        for report in done:
+            obs, account = report.observation, report.account
+            assert obs is not None and report.source is not None
+            failures = 0 if obs.is_evidence else streaks.get(account.id, 0) + 1
+            when = next_check_at(
+                self.settings, account, obs.outcome, failures, obs.retry_after, now, self.rng
             )
-        if obs.is_evidence:
-            events += alerts.close_check_failing(self.store, account, now, open_rows)
-        self._source_answer(report.source, account.id, obs.outcome, obs.retry_after, now)
-        notify.enqueue(self.store, self.settings, events, now)
+            self.store.record_schedule(account.id, now=now, outcome=obs.outcome, next_check_at=when)
+            events: list[alerts.AlertEvent] = []
+            open_rows = open_alerts.get(account.id, [])
+            if report.verdict is not None:
+                events += alerts.reconcile_unit_alerts(
+                    self.store, account, report.verdict, now, self.tz, open_rows
+                )
+            if obs.is_evidence:
+                events += alerts.close_check_failing(self.store, account, now, open_rows)
+            draft = health.get(report.source)
+            if draft is None:
+                draft = health[report.source] = _HealthDraft(
+                    self.store.source_health(report.source)
+                )
+            self._source_answer(draft, account.id, obs.outcome, obs.retry_after, now)
+            notify.enqueue(self.store, self.settings, events, now)
+        for draft in health.values():
+            if draft.changed:
+                self.store.save_source_health(draft.health, now)
 
     def _source_answer(
-        self, source: str, account: int, outcome: Outcome, retry_after: float | None, now: datetime
+        self,
+        draft: _HealthDraft,
+        account: int,
+        outcome: Outcome,
+        retry_after: float | None,
+        now: datetime,
     ) -> None:
         """Track runs of rate-limited/blocked answers from distinct accounts; pause the source."""
-        health = self.store.source_health(source)
+        health, source = draft.health, draft.health.source
         before = (list(health.streak), health.level, health.paused_until)
         if outcome in BACKOFF_OUTCOMES:
             if account not in health.streak:
@@ -465,7 +497,7 @@ class Daemon:
             health.last_outcome != outcome.value and outcome in BACKOFF_OUTCOMES
         ):
             health.last_outcome = outcome.value
-            self.store.save_source_health(health, now)
+            draft.changed = True
 
     def _judge_sources(self, summary: SweepSummary) -> None:
         """After a sweep: source_down for a source failing for most accounts, else per-account

@@ -580,8 +580,7 @@ class Store:
                 where.append("a.id = :id")
                 params["id"] = int(ids[0])
             else:
-                id_list = ",".join(str(int(i)) for i in ids)
-                where.append(f"a.id IN ({id_list})")
+                where.append(f"a.id IN ({_id_list(ids)})")
         sql = f"""
             SELECT a.id, a.platform, a.account_id, a.roster_order, u.id, u.name, v.retired,
                    {", ".join("v." + f for f in VERSIONED_FIELDS)} {select_obs}
@@ -719,6 +718,16 @@ class Store:
         ).fetchone()
         return SourceState(row[0], row[1], json.loads(row[2])) if row else None
 
+    def source_states(self, accounts: Sequence[int]) -> dict[int, SourceState]:
+        """The saved adapter states of some accounts (only those that have one)."""
+        if not accounts:
+            return {}
+        rows = self.conn.execute(
+            "SELECT account, source, key, state FROM source_state "
+            f"WHERE account IN ({_id_list(accounts)})"
+        )
+        return {r[0]: SourceState(r[1], r[2], json.loads(r[3])) for r in rows}
+
     def save_source_state(
         self, account: int, source: str, state: dict[str, Any], key: str = ""
     ) -> None:
@@ -778,10 +787,9 @@ class Store:
         if not accounts:
             return set()
         t = to_db(now)
-        id_list = ",".join(str(int(a)) for a in accounts)
         rows = self.conn.execute(
             "UPDATE schedule SET claimed_by = ?, claimed_until = ? "
-            f"WHERE account IN ({id_list}) AND next_check_at <= ? "
+            f"WHERE account IN ({_id_list(accounts)}) AND next_check_at <= ? "
             "AND (claimed_until IS NULL OR claimed_until <= ?) RETURNING account",
             (owner, to_db(until), t, t),
         ).fetchall()
@@ -834,6 +842,15 @@ class Store:
         ).fetchone()
         return _schedule(row) if row else None
 
+    def failure_streaks(self, accounts: Sequence[int]) -> dict[int, int]:
+        """Consecutive failed checks of some accounts (those with a schedule row)."""
+        if not accounts:
+            return {}
+        rows = self.conn.execute(
+            f"SELECT account, failures FROM schedule WHERE account IN ({_id_list(accounts)})"
+        )
+        return {r[0]: r[1] for r in rows}
+
     def schedule_rows(self) -> list[ScheduleRow]:
         """Every account's schedule row."""
         rows = self.conn.execute(f"SELECT {_SCHEDULE_COLUMNS} FROM schedule ORDER BY account")
@@ -852,7 +869,7 @@ class Store:
         if accounts is not None:
             if not accounts:
                 return 0
-            sql += f" AND account IN ({','.join(str(int(a)) for a in accounts)})"
+            sql += f" AND account IN ({_id_list(accounts)})"
         return self.conn.execute(sql, (owner,)).rowcount
 
     # -- alerts ------------------------------------------------------------------
@@ -921,6 +938,20 @@ class Store:
         )
         return [_alert(r) for r in rows]
 
+    def open_alerts_by_account(self, accounts: Sequence[int]) -> dict[int, list[AlertRow]]:
+        """The open alerts of some accounts, oldest first; accounts without any are absent."""
+        if not accounts:
+            return {}
+        out: dict[int, list[AlertRow]] = {}
+        rows = self.conn.execute(
+            f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE closed_at IS NULL "
+            f"AND account IN ({_id_list(accounts)}) ORDER BY id"
+        )
+        for r in rows:
+            row = _alert(r)
+            out.setdefault(r[1], []).append(row)
+        return out
+
     def alert_row(self, alert: int) -> AlertRow | None:
         row = self.conn.execute(
             f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE id = ?", (alert,)
@@ -935,7 +966,7 @@ class Store:
         if ids is not None:
             if not ids:
                 return []
-            where.append(f"al.id IN ({','.join(str(int(i)) for i in ids)})")
+            where.append(f"al.id IN ({_id_list(ids)})")
         sql = f"""
             SELECT al.id, al.kind, al.account, al.source, al.opened_at, al.closed_at,
                    al.close_reason, al.observation, al.evidence, al.acked_at, al.ack_note,
@@ -1200,6 +1231,11 @@ class ScheduleRow:
     last_checked_at: datetime | None
     last_success_at: datetime | None
     last_outcome: Outcome | None
+
+
+def _id_list(ids: Iterable[int]) -> str:
+    """Integer ids for an `IN (...)` list; int() keeps anything else out of the SQL."""
+    return ",".join(str(int(i)) for i in ids)
 
 
 _SCHEDULE_COLUMNS = (

@@ -56,7 +56,7 @@ def test_finished_checks_wait_for_their_batch_and_a_failure_writes_it_at_once(ci
     async def go() -> list[list[int]]:
         got = []
         async with Checker(
-            store, settings, on_recorded=lambda r: recorded.append(r.account.id)
+            store, settings, on_recorded=lambda rs: recorded.extend(r.account.id for r in rs)
         ) as checker:
             for view in views[:3]:
                 reports = await checker.check_deferred(view)

@@ -106,6 +106,15 @@ class World:
             self.store, self.settings, clock=self.clock, sender=self.sender, rng=random.Random(1)
         )
 
+    def sweep(self):
+        """One sweep by a fresh daemon; its summary."""
+
+        async def go():
+            async with self.daemon() as daemon:
+                return await daemon.sweep()
+
+        return run(go())
+
     def ids(self) -> dict[str, int]:
         return {v.account_id: v.id for v in self.store.accounts_at(self.clock())}
 
@@ -283,14 +292,10 @@ def test_the_schedule_survives_a_restart_and_a_new_account_is_checked_on_the_nex
     clock = Clock()
     world = make_world([weibo("2001", START - timedelta(days=1))], clock)
 
-    async def sweep():
-        async with world.daemon() as daemon:
-            return await daemon.sweep()
-
-    first = run(sweep())
+    first = world.sweep()
     assert (first.due, first.checked, first.ok) == (1, 1, 1)
     clock.advance(hours=1)
-    again = run(sweep())  # a "restarted" daemon: nothing is due an hour later
+    again = world.sweep()  # a "restarted" daemon: nothing is due an hour later
     assert (again.due, again.checked) == (0, 0)
     # A roster import adds an account: it is due at the next tick.
     world.scenario.accounts.append(weibo("2002", START - timedelta(days=2)))
@@ -300,10 +305,10 @@ def test_the_schedule_survives_a_restart_and_a_new_account_is_checked_on_the_nex
     roster = tmp_path / "roster2.csv"
     write_roster(world.scenario, roster, world.url)
     assert main(["--db", world.db, "import", str(roster)]) == 0
-    third = run(sweep())
+    third = world.sweep()
     assert (third.due, third.checked) == (1, 1)
     clock.advance(hours=23)
-    assert run(sweep()).due == 1  # the first account, 24 h after its check
+    assert world.sweep().due == 1  # the first account, 24 h after its check
     rows = world.store.schedule_rows()
     assert all(r.claimed_by is None and r.failures == 0 for r in rows)
 
@@ -313,17 +318,13 @@ def test_a_418_storm_backs_the_source_off_and_changes_no_verdict(make_world):
     accounts = [weibo(str(3000 + i), START - timedelta(days=i * 9)) for i in range(12)]
     world = make_world(accounts, clock)
 
-    async def sweep():
-        async with world.daemon() as daemon:
-            return await daemon.sweep()
-
-    run(sweep())
+    world.sweep()
     before = world.states()
     assert set(before.values()) >= {"active", "zombie"}
 
     clock.advance(hours=25)
     world.server.set_rate_limit(0.2)  # one request, then 418 for everything else
-    storm = run(sweep())
+    storm = world.sweep()
     assert storm.failed["rate_limited"] >= 3
     assert storm.deferred > 0, "the source must stop before working through the queue"
     # Accounts claimed in a batch but never started are handed back, not left claimed.
@@ -335,7 +336,7 @@ def test_a_418_storm_backs_the_source_off_and_changes_no_verdict(make_world):
 
     world.server.reset_stats()
     clock.advance(seconds=30)  # still inside the pause
-    resting = run(sweep())
+    resting = world.sweep()
     assert resting.checked == 0 and resting.deferred > 0
     assert world.server.stats["requests"] == 0
     assert world.server.stats["over_limit"] == 0
@@ -343,7 +344,7 @@ def test_a_418_storm_backs_the_source_off_and_changes_no_verdict(make_world):
 
     world.server.set_rate_limit(None)
     clock.advance(minutes=10)  # past the pause and the 5-minute retry
-    after = run(sweep())
+    after = world.sweep()
     # A recheck reads only the timeline (the kept container): the storm's one allowed
     # request may have finished a check, which is not due again.
     assert storm.ok <= 1
@@ -499,3 +500,43 @@ def test_monthly_report_job_writes_last_months_report(make_world, tmp_path):
     assert paths and all(p.exists() for p in paths)
     assert "2024-02" in paths[0].name
     assert world.store.heartbeat("job:monthly_report")[1]["month"] == "2024-02"
+
+
+def test_a_daily_sweep_reads_what_its_checks_need_in_batches_not_per_check(make_world):
+    clock = Clock()
+    # Silent for 0..23 days with a 14-day zombie window: a mix of states and open alerts.
+    accounts = [weibo(str(5000 + i), START - timedelta(days=i)) for i in range(24)]
+    world = make_world(accounts, clock)
+
+    world.sweep()
+    before = world.states()
+    clock.advance(hours=25)
+    opened_before = len(world.all_alerts())
+    statements: list[str] = []
+    world.store.conn.set_trace_callback(statements.append)
+    try:
+        daily = world.sweep()
+    finally:
+        world.store.conn.set_trace_callback(None)
+    assert daily.checked == 24 and daily.ok == 24
+    # A day older: one account crossed into warning, one into zombie; their alerts follow.
+    after = world.states()
+    assert sum(before[a] != after[a] for a in after) == 2
+    assert len(world.all_alerts()) == opened_before + 2
+    one_account_reads = [
+        s
+        for s in statements
+        if s.lstrip().startswith("SELECT")
+        and any(
+            table in s
+            for table in (
+                "FROM source_state WHERE account =",
+                "FROM schedule WHERE account =",
+                "FROM alerts WHERE closed_at IS NULL AND account =",
+            )
+        )
+    ]
+    assert one_account_reads == []
+    # What is left per check: its observation, its schedule row (plus one verdict read
+    # when checked alone); everything else is read or written once per batch.
+    assert len(statements) <= 4 * daily.checked, len(statements)
