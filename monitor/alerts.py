@@ -111,17 +111,18 @@ def reconcile_unit_alerts(
     wanted = unit_kind(verdict)
     if wanted is _KEEP:
         return []
+    rows = (
+        store.open_alerts(account=account.id, kinds=UNIT_KINDS)
+        if open_rows is None
+        else list(open_rows)
+    )
+    stale = [row for row in rows if row.kind in UNIT_KINDS and row.kind != wanted]
+    already_open = any(row.kind == wanted for row in rows)
+    if not stale and (wanted is None or already_open):
+        return []  # the usual case: nothing to change
     events: list[AlertEvent] = []
     evidence = verdict_evidence(verdict, tz)
-    already_open = False
-    if open_rows is None:
-        open_rows = store.open_alerts(account=account.id, kinds=UNIT_KINDS)
-    for row in open_rows:
-        if row.kind not in UNIT_KINDS:
-            continue
-        if row.kind == wanted:
-            already_open = True
-            continue
+    for row in stale:
         if wanted is None:
             reason = "recovered" if verdict.state is State.ACTIVE else verdict.state.value
         else:

@@ -54,7 +54,7 @@ from monitor.store import SourceHealth, Store
 log = logging.getLogger(__name__)
 
 CHECK_CLAIM = timedelta(minutes=15)  # far longer than any check (HTTP timeouts are seconds)
-CLAIM_BATCH = 8
+CLAIM_BATCH = 16
 RETRY_OUTCOMES = frozenset({Outcome.TRANSIENT, Outcome.RATE_LIMITED, Outcome.BLOCKED})
 BACKOFF_OUTCOMES = frozenset({Outcome.RATE_LIMITED, Outcome.BLOCKED})
 MAX_RETRY_AFTER = timedelta(days=1)
@@ -536,10 +536,16 @@ class Daemon:
         opened: Counter[str] = Counter()
         closed = 0
         with self.store.transaction():
+            open_rows = self.store.open_alerts_by_account(None)
             events: list[alerts.AlertEvent] = []
             for item in items:
                 events += alerts.reconcile_unit_alerts(
-                    self.store, item.account, item.verdict, now, self.tz
+                    self.store,
+                    item.account,
+                    item.verdict,
+                    now,
+                    self.tz,
+                    open_rows.get(item.account.id, []),
                 )
                 row = rows.get(item.account.id)
                 if (

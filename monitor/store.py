@@ -938,14 +938,18 @@ class Store:
         )
         return [_alert(r) for r in rows]
 
-    def open_alerts_by_account(self, accounts: Sequence[int]) -> dict[int, list[AlertRow]]:
-        """The open alerts of some accounts, oldest first; accounts without any are absent."""
-        if not accounts:
+    def open_alerts_by_account(self, accounts: Sequence[int] | None) -> dict[int, list[AlertRow]]:
+        """The open alerts of some accounts (None: of every account), oldest first.
+
+        Accounts without an open alert are absent.
+        """
+        if accounts is not None and not accounts:
             return {}
+        which = "IS NOT NULL" if accounts is None else f"IN ({_id_list(accounts)})"
         out: dict[int, list[AlertRow]] = {}
         rows = self.conn.execute(
             f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE closed_at IS NULL "
-            f"AND account IN ({_id_list(accounts)}) ORDER BY id"
+            f"AND account {which} ORDER BY id"
         )
         for r in rows:
             row = _alert(r)
