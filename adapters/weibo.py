@@ -15,9 +15,11 @@ If the profile has `userInfo` but no `weibo` tab, the container id falls back to
 The container the profile named is kept in the adapter state, and for
 `weibo.profile_every_days` after that profile call a check goes straight to the
 timeline: one request instead of two. That shortcut only ever ends a check with
-posts read or with a failed request; any other answer (ok:0, an empty page, a
-refusal) is not judged without a fresh profile, so the check makes the full
-two calls. Its observation's profile fields come from the posts' own `user`.
+a recent post (newer than the policy's warning boundary) or with a failed
+request. Any other answer (ok:0, an empty page, a refusal, only old posts) is not
+judged without a profile call in the same check, since the account may have
+been deleted or restricted meanwhile; if the profile names the same container,
+the page already read is used. Profile fields then come from the posts' `user`.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -95,6 +97,9 @@ class _Check:
         self.now = now
         self.uid = target.account_id.strip()
         self.base = ctx.settings.weibo.base_url.rstrip("/")
+        # Posts read from a kept container that look silent: (container, posts),
+        # judged only once this check's profile call confirms the account.
+        self.unconfirmed: tuple[str, list[Post]] | None = None
 
     def fail(self, outcome: Outcome, detail: str, **kw: Any) -> CheckResult:
         return failed(self.target, self.ctx, SOURCE, outcome, detail, observed_at=self.now, **kw)
@@ -129,6 +134,10 @@ class _Check:
             return self.profile_refusal(profile_body)
         container, note = _timeline_container(profile_body, self.uid)
         read = _ProfileRead(_profile_fields(user), user.get("statuses_count"), note)
+        if self.unconfirmed is not None and self.unconfirmed[0] == container and not note:
+            # The page read before the profile came from the container the profile
+            # names: it is this check's timeline, now with the profile's word.
+            return self.ok(self.unconfirmed[1], read, container)
         result = await self.timeline(container, read)
         assert result is not None  # with a profile read, every answer is judged
         return result
@@ -164,6 +173,8 @@ class _Check:
                 return self.first_page_refusal(body, read)
             cards = _dig(body, "data", "cards")
             if not isinstance(cards, list):
+                if read is None:
+                    return None  # an unexpected shape from a kept container: ask the profile
                 return self.fail(
                     Outcome.PARSE_ERROR, "timeline has no data.cards list", body=_dumps(body)
                 )
@@ -182,7 +193,25 @@ class _Check:
                 break
         if not posts:
             return self.empty_timeline(read)
+        if read is None and self.looks_silent(posts):
+            self.unconfirmed = (container, posts)
+            return None
         return self.ok(posts, read, container)
+
+    def looks_silent(self, posts: list[Post]) -> bool:
+        """The newest post is old enough for a warning or worse under the policy.
+
+        Such a verdict names a unit, so it is never drawn without this check's
+        profile call: the account may have been deleted or restricted meanwhile.
+        """
+        settings = self.ctx.settings
+        tz = settings.tz
+        today = self.now.astimezone(tz).date()
+        warning_before = settings.policy.warn_before.after(
+            settings.policy.zombie_after.before(today)
+        )
+        newest = max(p.created_at for p in posts)
+        return min(newest, self.now).astimezone(tz).date() < warning_before
 
     async def get_json(self, params: dict[str, str], what: str) -> dict[str, Any] | CheckResult:
         """One API call: the JSON object, or the failed result the response amounts to."""
@@ -344,8 +373,11 @@ class _Check:
             state = dict(self.target.state)
             kept = state.get("profile")
             profile = self.own_profile(posts) or (kept if isinstance(kept, dict) else None)
-            read_at = state["profile_at"][:16]
-            note = f"container {container} as named by the profile read at {read_at} UTC"
+            read_at = datetime.fromisoformat(state["profile_at"]).astimezone(UTC)
+            note = (
+                f"container {container} as named by the profile read at "
+                f"{read_at:%Y-%m-%d %H:%M} UTC"
+            )
         detail = _join(
             f"{len(posts)} posts read" + (f", {pinned} pinned" if pinned else ""),
             "latest is pinned" if latest.pinned else "",

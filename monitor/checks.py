@@ -259,7 +259,10 @@ class Checker:
     def read_ahead(self, accounts: Sequence[int]) -> None:
         """Read the adapter states of accounts about to be checked, in one query.
 
-        Only their own checks change them, so the copy stays right until they run.
+        Only checks of those accounts change them, and a check here takes its copy
+        first. A check by another process in between leaves the copy one check
+        older: every adapter's state is a consistent snapshot (validators, a kept
+        container, scan progress), so that costs requests, never a wrong answer.
         """
         found = self.store.source_states(accounts)
         for account in accounts:

@@ -119,8 +119,9 @@ class WeiboSettings(Section):
     # The visitor cookie (SUB=...) is a secret: set MONITOR_WEIBO__COOKIE or a secrets file.
     cookie: SecretStr | None = None
     max_pages: int = Field(default=2, ge=1)
-    # For this many days after a profile call, checks read the timeline container it
-    # named directly (one request, not two); 0 reads the profile on every check.
+    # For this many days after a profile call, checks of accounts with a recent post
+    # read the timeline container it named directly (one request, not two); a
+    # warning or worse is never judged without a profile call. 0: profile every time.
     profile_every_days: int = Field(default=7, ge=0)
 
 
