@@ -7,8 +7,9 @@ even an adapter bug becomes a recorded `parse_error`, never a silence verdict.
 
 The daemon passes `on_recorded`, called with a batch's reports inside the
 transaction that stores their observations, so the schedule, alerts and outbox
-rows of a check land with it or not at all. wechatpy does not go through the getter, so `wechat_api` is paced once
-per check (`rate_per_s` checks a second) instead of per request.
+rows of a check land with it or not at all. wechatpy does not go through the
+getter, so `wechat_api` is paced once per check (`rate_per_s` checks a second)
+instead of per request.
 """
 
 from __future__ import annotations
