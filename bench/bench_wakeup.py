@@ -4,10 +4,12 @@ A daemon pacing 20 requests/s sleeps between events, and on a virtual machine
 each return from sleep costs far more CPU than the same code run warm. This
 prints the on-CPU time (from /proc/self/schedstat, else process_time) of one
 wakeup: a plain `time.sleep`, and an `asyncio.sleep` in a running event loop
-(what the daemon's pacing and answers amount to), at a given rate.
+(what the daemon's pacing and answers amount to), at a given rate. Several rates
+show how the cost grows with the pause before the wakeup.
 
 Usage:
     python bench/bench_wakeup.py --rate 20 --wakeups 400
+    python bench/bench_wakeup.py --rate 1000 200 50 20 5 --wakeups 200
 """
 
 from __future__ import annotations
@@ -37,26 +39,33 @@ def per_wakeup_us(run: Callable[[], None], wakeups: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rate", type=float, default=20.0, help="wakeups per second")
+    parser.add_argument(
+        "--rate", type=float, nargs="+", default=[20.0], help="wakeups per second (one or more)"
+    )
     parser.add_argument("--wakeups", type=int, default=400)
     args = parser.parse_args()
-    gap = 1 / args.rate
+    results = [measure(rate, args.wakeups) for rate in args.rate]
+    print(json.dumps(results[0] if len(results) == 1 else results, indent=2))
+
+
+def measure(rate: float, wakeups: int) -> dict[str, float]:
+    """CPU of one wakeup after a pause of 1/rate s, from time.sleep and from asyncio.sleep."""
+    gap = 1 / rate
 
     def plain() -> None:
-        for _ in range(args.wakeups):
+        for _ in range(wakeups):
             time.sleep(gap)
 
     async def looped() -> None:
-        for _ in range(args.wakeups):
+        for _ in range(wakeups):
             await asyncio.sleep(gap)
 
-    result = {
-        "rate_per_s": args.rate,
-        "wakeups": args.wakeups,
-        "time_sleep_us_per_wakeup": per_wakeup_us(plain, args.wakeups),
-        "asyncio_sleep_us_per_wakeup": per_wakeup_us(lambda: asyncio.run(looped()), args.wakeups),
+    return {
+        "rate_per_s": rate,
+        "wakeups": wakeups,
+        "time_sleep_us_per_wakeup": per_wakeup_us(plain, wakeups),
+        "asyncio_sleep_us_per_wakeup": per_wakeup_us(lambda: asyncio.run(looped()), wakeups),
     }
-    print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":
