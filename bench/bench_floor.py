@@ -15,7 +15,8 @@ machine's floor:
   run outside any event loop on a blocking getter in one thread: the best case of
   moving checks off the event loop, before any verdict or database work;
 - cold factor: CPU of one `json.loads` of a timeline answer after a 1/rate pause,
-  over the same back to back (what running at the sweep's pace costs here).
+  over the same back to back (what running at the sweep's pace costs here), and
+  per parse when 5 or 10 of them follow one pause.
 
 Usage:
     python bench/bench_floor.py --checks 300 --rate 20 --latency-ms 50 --concurrency 4
@@ -241,7 +242,8 @@ def cpu_ms_per_check(run: Callable[[], list[int]], checks: int) -> tuple[float, 
 
 
 def cold_factor(netloc: str, rate: float, rounds: int = 200) -> dict[str, float]:
-    """µs of one json.loads of a timeline answer, after a 1/rate pause and back to back."""
+    """µs of one json.loads of a timeline answer: after a 1/rate pause, back to back,
+    and when 5 or 10 parses follow one pause (what handing answers on together saves)."""
     host, _, port = netloc.rpartition(":")
     with socket.create_connection((host, int(port))) as sock:
         sock.sendall(request(check_paths(0)[1], netloc))
@@ -252,15 +254,21 @@ def cold_factor(netloc: str, rate: float, rounds: int = 200) -> dict[str, float]
             if sep and len(body) >= split_head(head)[1]:
                 break
     out = {}
-    for name, pause in (("after_pause_us", 1 / rate), ("back_to_back_us", 0.0)):
+    for name, pause, batch in (
+        ("after_pause_us", 1 / rate, 1),
+        ("back_to_back_us", 0.0, 1),
+        ("after_pause_5_in_a_row_us", 1 / rate, 5),
+        ("after_pause_10_in_a_row_us", 1 / rate, 10),
+    ):
         spent = 0.0
-        for _ in range(rounds):
+        for _ in range(rounds // batch or 1):
             if pause:
                 time.sleep(pause)
             began = time.thread_time()
-            json.loads(body)
+            for _ in range(batch):
+                json.loads(body)
             spent += time.thread_time() - began
-        out[name] = round(spent / rounds * 1e6, 1)
+        out[name] = round(spent / ((rounds // batch or 1) * batch) * 1e6, 1)
     out["factor"] = round(out["after_pause_us"] / out["back_to_back_us"], 1)
     return out
 
