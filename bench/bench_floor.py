@@ -260,15 +260,15 @@ def cold_factor(netloc: str, rate: float, rounds: int = 200) -> dict[str, float]
         ("after_pause_5_in_a_row_us", 1 / rate, 5),
         ("after_pause_10_in_a_row_us", 1 / rate, 10),
     ):
-        spent = 0.0
-        for _ in range(rounds // batch or 1):
+        spent, pauses = 0.0, max(1, rounds // batch)
+        for _ in range(pauses):
             if pause:
                 time.sleep(pause)
             began = time.thread_time()
             for _ in range(batch):
                 json.loads(body)
             spent += time.thread_time() - began
-        out[name] = round(spent / ((rounds // batch or 1) * batch) * 1e6, 1)
+        out[name] = round(spent / (pauses * batch) * 1e6, 1)
     out["factor"] = round(out["after_pause_us"] / out["back_to_back_us"], 1)
     return out
 
