@@ -65,10 +65,10 @@ async def _check(target: CheckTarget, ctx: AdapterContext, now: datetime) -> Che
         return fail(Outcome.PARSE_ERROR, "no feed URL configured")
     got = await _fetch_guarded(url, _conditional_headers(target.state), ctx)
     if isinstance(got, str):
-        return fail(Outcome.BLOCKED, got)
+        return fail(Outcome.REFUSED, got)
     if isinstance(got, FetchFailure):
         if got.refused:
-            return fail(Outcome.BLOCKED, got.detail)
+            return fail(Outcome.REFUSED, got.detail)
         outcome = Outcome.PARSE_ERROR if got.invalid_url else Outcome.TRANSIENT
         return fail(outcome, got.detail)
     status = got.status

@@ -20,6 +20,7 @@ State kept: `dc_through`, `dc_empty_from`, `dc_floor`, `dc_latest`, `dc_title`,
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import re
 import threading
@@ -37,6 +38,8 @@ from wechatpy.exceptions import WeChatClientException
 from wechatpy.session.memorystorage import MemoryStorage
 
 from adapters.base import AdapterContext, CheckResult, CheckTarget, failed
+from adapters.netguard import GuardRefusal, UrlGuard
+from adapters.requests_guard import guarding
 from adapters.wechat_scan import DEFAULT_MAX_DAYS, ScanState, walk
 from monitor.dates import start_of_day
 from monitor.models import Observation, Outcome
@@ -218,10 +221,14 @@ class WechatApiAdapter:
             return failed(target, ctx, SOURCE, Outcome.AUTH_ERROR, detail, observed_at=now)
         pool = self._pool(ctx.settings.wechat.worker_threads)
         loop = asyncio.get_running_loop()
+        guard = ctx.url_guard if isinstance(ctx.url_guard, UrlGuard) else UrlGuard(ctx.settings)
         try:
-            return await loop.run_in_executor(
-                pool, self._check_sync, target, ctx, now, appid, secret
-            )
+            # wechatpy speaks requests: its connections get the outbound check in the thread.
+            with guarding(guard.peer_reason):
+                run = contextvars.copy_context().run
+                return await loop.run_in_executor(
+                    pool, run, self._check_sync, target, ctx, now, appid, secret
+                )
         except Exception as exc:  # last-resort funnel: an adapter never raises
             detail = _scrub(f"unexpected error: {type(exc).__name__}: {exc}", secret)
             return failed(target, ctx, SOURCE, Outcome.PARSE_ERROR, detail, observed_at=now)
@@ -382,6 +389,8 @@ def _classify(exc: BaseException) -> tuple[Outcome, str, str | None]:
     """The one funnel from wechatpy/requests exceptions to (outcome, detail, body)."""
     if isinstance(exc, BadBody):
         return Outcome.PARSE_ERROR, str(exc), exc.body
+    if isinstance(exc, GuardRefusal):
+        return Outcome.REFUSED, exc.reason, None
     if isinstance(exc, WeChatClientException):
         code, msg = exc.errcode, exc.errmsg
         if code is None:

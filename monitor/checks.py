@@ -1,7 +1,7 @@
 """One check: account -> adapter -> observation -> store -> verdict.
 
-`Checker` owns the shared HTTP getter (the lean `Http11Client`, or httpx when a
-test injects a transport) and the politeness gates; it checks one account or many
+`Checker` owns the shared HTTP getter (httpx, guarded at connect time; tests inject
+a transport at the same seam) and the politeness gates; it checks one account or many
 concurrently. A check never raises for what a platform does:
 even an adapter bug becomes a recorded `parse_error`, never a silence verdict.
 
@@ -33,10 +33,10 @@ from adapters import (
     close_adapters,
     get_adapter,
 )
-from adapters._http import Fetched, FetchFailure, HttpGetter, HttpxGetter
+from adapters._http import Fetched, FetchFailure, HttpGetter
 from adapters.base import AdapterContext, CheckTarget
-from adapters.http11 import Http11Client
 from adapters.netguard import UrlGuard
+from adapters.transport import http_client
 from monitor.dates import utcnow
 from monitor.models import AccountView, Observation, Outcome, Verdict
 from monitor.politeness import Pacer
@@ -195,30 +195,15 @@ class Checker:
         self._states: dict[int, SourceState | None] = {}
 
     async def __aenter__(self) -> Checker:
-        getter: HttpGetter
-        if self._transport is not None:
-            getter = self._httpx_getter(self._transport)
-        else:
-            getter = Http11Client(
-                lambda: self._httpx_getter(None),
-                user_agent=self.settings.http.user_agent,
-                peer_check=self._guard.peer_reason,
-            )
+        http = self.settings.http
+        getter = http_client(
+            timeout_s=http.timeout_s,
+            user_agent=http.user_agent,
+            judge=self._guard.peer_reason,
+            transport=self._transport,
+        )
         self._http = PacedGetter(getter, self.settings)
         return self
-
-    def _httpx_getter(self, transport: httpx.AsyncBaseTransport | None) -> HttpxGetter:
-        return HttpxGetter(
-            httpx.AsyncClient(
-                transport=transport
-                or httpx.AsyncHTTPTransport(
-                    limits=httpx.Limits(max_connections=200, max_keepalive_connections=100)
-                ),
-                timeout=self.settings.http.timeout_s,
-                headers={"User-Agent": self.settings.http.user_agent},
-                follow_redirects=False,
-            )
-        )
 
     async def __aexit__(self, *exc: object) -> None:
         if self._http is not None:

@@ -43,6 +43,7 @@ from typing import Any
 import httpx
 
 from adapters import choose_source
+from adapters.netguard import UrlGuard
 from monitor import alerts, notify
 from monitor.checks import Checker, CheckReport
 from monitor.dates import utcnow
@@ -224,7 +225,7 @@ class Daemon:
         self.tz = settings.tz
         self.clock = clock
         self.rng = rng or random.Random()
-        self.sender = sender or notify.AppriseSender()
+        self.sender = sender or notify.AppriseSender(judge=UrlGuard(settings).peer_reason)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{_secrets.token_hex(4)}"
         self.checker = Checker(
             store, settings, secrets, clock=clock, transport=transport, on_recorded=self._recorded

@@ -20,6 +20,7 @@ from monitor.dates import today, utcnow
 from monitor.roster import read_roster
 from monitor.roster.apply import apply_plan, plan_import
 from monitor.settings import SecretLookup, Settings
+from monitor.simulator.ready import own_network
 from monitor.status import AccountVerdict, verdicts_at
 from monitor.store import Store
 
@@ -73,7 +74,7 @@ def demo_settings(base_url: str, database: Path) -> Settings:
         database=str(database),
         weibo={"base_url": base_url},
         wechat={"api_base_url": base_url, "worker_threads": 32},
-        network={"allow_private_addresses": True},
+        network={"allowed_networks": [own_network(base_url)]},
         http={"timeout_s": 3.0},
         limits={"weibo": limits, "wechat_api": limits, "feed": limits},
         reports={"folder": str(database.parent / "reports")},

@@ -65,10 +65,18 @@ class Outcome(StrEnum):
     AUTH_ERROR = "auth_error"
     TRANSIENT = "transient"
     PARSE_ERROR = "parse_error"
+    # Our own outbound guard refused the address: a configuration problem of the
+    # account (its URL), not an answer of the platform.
+    REFUSED = "refused"
 
     @property
     def is_evidence(self) -> bool:
         return self in EVIDENCE_OUTCOMES
+
+    @property
+    def is_platform_answer(self) -> bool:
+        """What a source (platform, bridge, host) did: counted in source health and backoff."""
+        return self is not Outcome.REFUSED
 
 
 EVIDENCE_OUTCOMES: frozenset[Outcome] = frozenset(

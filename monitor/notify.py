@@ -19,6 +19,7 @@ and every error text is scrubbed of URLs before it is logged or stored.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from typing import Any, Protocol
 
+from adapters.requests_guard import PeerJudge, guarding
 from monitor.alerts import (
     ACCOUNT_MISSING,
     BECAME_SUSPENDED,
@@ -58,6 +60,7 @@ OUTCOME_LABELS = {
     "auth_error": "认证失败",
     "transient": "暂时故障",
     "parse_error": "无法解析",
+    "refused": "地址被出站规则拒绝（配置问题）",
 }
 
 
@@ -278,10 +281,16 @@ class Sender(Protocol):
 
 
 class AppriseSender:
-    """Sends through apprise, turning its False into a NotifyError with the logged reason."""
+    """Sends through apprise, turning its False into a NotifyError with the logged reason.
 
-    def __init__(self, timeout_s: float = 30.0):
+    With `judge` (the outbound policy's `peer_reason`), every connection apprise opens
+    has its peer judged at connect time; a refused address is a permanent error (a
+    configuration problem: retrying cannot help).
+    """
+
+    def __init__(self, timeout_s: float = 30.0, judge: PeerJudge | None = None):
         self.timeout_s = timeout_s
+        self.judge = judge
 
     def send(self, url: str, title: str, body: str) -> None:
         import apprise
@@ -289,8 +298,11 @@ class AppriseSender:
         ap = apprise.Apprise()
         if not ap.add(url):
             raise NotifyError("channel URL not understood by apprise", permanent=True)
-        with apprise.LogCapture(level=logging.WARNING) as captured:
+        guard = guarding(self.judge) if self.judge is not None else contextlib.nullcontext([])
+        with guard as refusals, apprise.LogCapture(level=logging.WARNING) as captured:
             result = ap.notify(body=body, title=title)
+        if refusals:
+            raise NotifyError(scrub(refusals[0], [url]), permanent=True)
         if result:
             return
         logs = getattr(result, "logs", None)

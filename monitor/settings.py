@@ -140,7 +140,21 @@ class FeedSettings(Section):
 
 
 class NetworkSettings(Section):
+    """Which non-public addresses outbound requests may reach (see adapters.netguard)."""
+
+    # Every non-public address but link-local and cloud metadata ones.
     allow_private_addresses: bool = False
+    # CIDRs whose non-public addresses are allowed, link-local included when listed,
+    # e.g. ["10.1.2.0/24", "127.0.0.0/8"] (env: a JSON list).
+    allowed_networks: list[str] = []
+
+    @field_validator("allowed_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        from adapters.netguard import parse_networks
+
+        parse_networks(value)  # a ValueError names the bad entry
+        return [str(t).strip() for t in value]
 
 
 class SourceLimit(Section):

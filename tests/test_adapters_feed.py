@@ -207,10 +207,10 @@ def test_bodies_over_the_cap_are_refused() -> None:
     assert "larger than 100 bytes" in (obs.detail or "")
 
 
-def test_a_refused_url_is_blocked_before_any_request() -> None:
+def test_a_refused_url_is_a_refused_check_before_any_request() -> None:
     handler = serve(feed("rsshub_douyin_user.xml"))
     obs = run(handler, guard=lambda url: "refused: a private address").observation
-    assert obs.outcome is Outcome.BLOCKED
+    assert obs.outcome is Outcome.REFUSED
     assert "private" in (obs.detail or "")
     assert handler.seen == []  # type: ignore[attr-defined]
 
@@ -218,7 +218,7 @@ def test_a_refused_url_is_blocked_before_any_request() -> None:
 def test_without_a_ctx_guard_the_settings_guard_refuses_loopback() -> None:
     handler = serve(feed("rsshub_douyin_user.xml"))
     obs = run(handler, url="http://127.0.0.1:1200/weibo/user/1", guard=None).observation
-    assert obs.outcome is Outcome.BLOCKED
+    assert obs.outcome is Outcome.REFUSED
     assert "loopback" in (obs.detail or "")
     assert handler.seen == []  # type: ignore[attr-defined]
 
@@ -261,7 +261,7 @@ def test_redirects_are_followed_and_every_hop_is_checked() -> None:
 
     bad = redirecting(["http://internal.example/feed"], feed("rsshub_douyin_user.xml"))
     obs = run(bad, guard=guard).observation
-    assert obs.outcome is Outcome.BLOCKED
+    assert obs.outcome is Outcome.REFUSED
     assert "redirect hop 1" in (obs.detail or "")
     assert len(bad.seen) == 1  # type: ignore[attr-defined]
 

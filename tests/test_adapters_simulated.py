@@ -307,7 +307,8 @@ SCENARIO = Scenario(accounts=[row.account for row in ROWS] + [BLOCKED_FEED])
 def test_the_table_covers_every_fault_of_every_protocol_and_every_outcome_but_restricted():
     faults = {(r.protocol, r.account.fault) for r in ROWS if r.account.fault}
     assert faults == {(p, f) for p in ("weibo", "wechat", "feed") for f in FAULT_EXPECTATIONS[p]}
-    assert {r.outcome for r in ROWS} == set(Outcome) - {Outcome.RESTRICTED}
+    # `refused` is our own outbound guard, not a platform answer (tests/test_transport.py).
+    assert {r.outcome for r in ROWS} == set(Outcome) - {Outcome.RESTRICTED, Outcome.REFUSED}
     assert {r.protocol for r in ROWS if r.outcome is Outcome.OK} == {"weibo", "wechat", "feed"}
 
 
@@ -494,14 +495,14 @@ def test_the_rate_limit_fault_answers_418_429_and_45009_and_is_reported_so(serve
     assert "45009" in (results[1].observation.detail or "")
 
 
-def test_a_loopback_feed_is_blocked_without_allow_private_addresses_and_never_fetched(server):
+def test_a_loopback_feed_is_refused_without_an_allowed_network_and_never_fetched(server):
     # No platform base URLs either: their origins would be exempt from the guard.
     settings = Settings(http={"timeout_s": TIMEOUT_S})
-    row = Row("blocked", BLOCKED_FEED, Outcome.BLOCKED)
+    row = Row("blocked", BLOCKED_FEED, Outcome.REFUSED)
     before = server.stats
     [result] = run_checks(settings, [("feed", target_for(row, server.url, 1))])
     after = server.stats
-    assert result.observation.outcome is Outcome.BLOCKED
+    assert result.observation.outcome is Outcome.REFUSED
     assert "loopback" in (result.observation.detail or "")
     assert result.observation.latest_post_at is None
     assert after["requests"] == before["requests"]
@@ -618,7 +619,7 @@ def _import(store: Store, url: str, rows: list[Row]) -> dict[str, int]:
 
 def test_checker_stores_each_outcome_and_faulted_accounts_stay_unknown(server, tmp_path):
     rows = [BY_ID[i] for i in CHECKER_ROWS]
-    assert {r.outcome for r in rows} == set(Outcome) - {Outcome.RESTRICTED}
+    assert {r.outcome for r in rows} == set(Outcome) - {Outcome.RESTRICTED, Outcome.REFUSED}
     fast = {"rate_per_s": 1000.0, "max_concurrent": 20}
     settings = settings_for(server.url, limits={"weibo": fast, "wechat_api": fast, "feed": fast})
     secrets = SecretLookup({SECRET_ENV: SCENARIO.wechat_secret})

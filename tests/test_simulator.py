@@ -913,8 +913,10 @@ def test_env_lines() -> None:
         "MONITOR_WEIBO__BASE_URL=http://127.0.0.1:8080",
         "MONITOR_WECHAT__API_BASE_URL=http://127.0.0.1:8080",
         "SIM_WECHAT_SECRET=abc",
-        "MONITOR_NETWORK__ALLOW_PRIVATE_ADDRESSES=true",
+        'MONITOR_NETWORK__ALLOWED_NETWORKS=["127.0.0.1/32"]',
     ]
+    # Only the simulator's own address is allowed, not every private one.
+    assert 'MONITOR_NETWORK__ALLOWED_NETWORKS=["::1/128"]' in env_lines("http://[::1]:80", "x")
 
 
 def test_ready_file_is_replaced_atomically(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

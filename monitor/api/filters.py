@@ -19,6 +19,7 @@ OUTCOME_LABELS = {
     "auth_error": "鉴权失败",
     "transient": "临时故障",
     "parse_error": "解析失败",
+    "refused": "地址被拒绝",
 }
 ALERT_KINDS = {
     "became_warning": "即将超期",
