@@ -422,7 +422,7 @@ def _show_status(
     as_json: bool,
     header: str | None = None,
 ) -> None:
-    from monitor.status import status_record, verdicts_at
+    from monitor.checks.verdicts import status_record, verdicts_at
 
     items = verdicts_at(s.store, day, policy, s.tz, ids=ids)
     records = [status_record(i, s.tz) for i in items]

@@ -44,12 +44,12 @@ import httpx
 
 from adapters import choose_source
 from adapters.netguard import UrlGuard
-from monitor import alerts, notify
-from monitor.checks import Checker, CheckReport
+from monitor.checks import alerts, notify
+from monitor.checks.fetch import Checker, CheckReport
+from monitor.checks.verdicts import verdicts_at
 from monitor.dates import utcnow
 from monitor.models import AccountView, Outcome
 from monitor.settings import SecretLookup, Settings
-from monitor.status import verdicts_at
 from monitor.store import SourceHealth, Store
 
 log = logging.getLogger(__name__)

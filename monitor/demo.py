@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from monitor.checks import Checker, CheckReport
+from monitor.checks.fetch import Checker, CheckReport
+from monitor.checks.verdicts import AccountVerdict, verdicts_at
 from monitor.dates import today, utcnow
 from monitor.roster import read_roster
 from monitor.roster.apply import apply_plan, plan_import
 from monitor.settings import SecretLookup, Settings
 from monitor.simulator.ready import own_network
-from monitor.status import AccountVerdict, verdicts_at
 from monitor.store import Store
 
 MARKER = ".monitor-demo"

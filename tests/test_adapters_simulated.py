@@ -25,7 +25,7 @@ from adapters.base import AdapterContext, CheckResult, CheckTarget
 from adapters.feed import FeedAdapter
 from adapters.wechat import WechatApiAdapter
 from adapters.weibo import WeiboAdapter
-from monitor.checks import Checker
+from monitor.checks.fetch import Checker
 from monitor.models import FAILED_OUTCOMES, Outcome, Platform, State
 from monitor.settings import SecretLookup, Settings
 from monitor.simulator import SECRET_ENV, Scenario, SimAccount, SimulatorServer

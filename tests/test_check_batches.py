@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from simulated_city import clean_monitor_env, weibo_accounts
 
-from monitor import checks
-from monitor.checks import Checker
+from monitor.checks import fetch as checks
+from monitor.checks.fetch import Checker
 from monitor.cli import main
 from monitor.settings import Settings
 from monitor.simulator import Scenario, SimulatorServer, write_roster

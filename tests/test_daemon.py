@@ -9,13 +9,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitor import alerts
+from monitor.checks import alerts
+from monitor.checks.verdicts import verdicts_at
 from monitor.cli import main
 from monitor.daemon import Daemon, interval_for, next_check_at, owner_alive, source_pause
 from monitor.models import AccountView, Outcome, Platform, RosterStatus
 from monitor.settings import Settings
 from monitor.simulator import Scenario, SimAccount, SimulatorServer, write_roster
-from monitor.status import verdicts_at
 from monitor.store import Store
 
 START = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)  # 10:00 in Asia/Shanghai

@@ -25,7 +25,7 @@ import adapters.netguard as netguard
 from adapters.base import AdapterContext, CheckTarget
 from adapters.feed import FeedAdapter
 from adapters.netguard import UrlGuard
-from monitor.checks import Checker
+from monitor.checks.fetch import Checker
 from monitor.cli import main
 from monitor.models import Observation, Outcome, Platform
 from monitor.settings import Settings

@@ -21,7 +21,7 @@ from adapters._http import Fetched, FetchFailure
 from adapters.netguard import AddressPolicy, GuardRefusal, UrlGuard, parse_networks
 from adapters.requests_guard import guarding
 from adapters.transport import http_client
-from monitor.notify import AppriseSender, NotifyError
+from monitor.checks.notify import AppriseSender, NotifyError
 from monitor.settings import Settings
 
 

@@ -12,9 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from monitor.api.errors import ApiError
 from monitor.api.params import IdPath, ctx_of, queries_of
 from monitor.api.serialize import evidence_record, observation_record
+from monitor.checks.verdicts import status_record
 from monitor.dates import DateInputError, end_of_day, parse_moment, utcnow
 from monitor.models import Observation, Outcome
-from monitor.status import status_record
 
 router = APIRouter(prefix="/api", tags=["write"])
 

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any, Protocol
 
 from adapters.requests_guard import PeerJudge, guarding
-from monitor.alerts import (
+from monitor.checks.alerts import (
     ACCOUNT_MISSING,
     BECAME_SUSPENDED,
     BECAME_WARNING,

@@ -15,7 +15,7 @@ alert when a source fails for most accounts of a sweep, instead of hundreds).
 
 The database enforces one open alert per (account, kind) and per (kind, source),
 so concurrent or repeated runs never duplicate. Every function here returns the
-`AlertEvent`s it caused, for `monitor.notify.enqueue` to turn into outbox rows in
+`AlertEvent`s it caused, for `monitor.checks.notify.enqueue` to turn into outbox rows in
 the same transaction.
 """
 

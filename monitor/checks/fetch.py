@@ -37,11 +37,11 @@ from adapters._http import Fetched, FetchFailure, HttpGetter
 from adapters.base import AdapterContext, CheckTarget
 from adapters.netguard import UrlGuard
 from adapters.transport import http_client
+from monitor.checks.pacing import Pacer
+from monitor.checks.verdicts import verdicts_at
 from monitor.dates import utcnow
 from monitor.models import AccountView, Observation, Outcome, Verdict
-from monitor.politeness import Pacer
 from monitor.settings import SecretLookup, Settings
-from monitor.status import verdicts_at
 from monitor.store import SourceState, Store
 
 log = logging.getLogger(__name__)
