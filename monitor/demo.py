@@ -109,7 +109,14 @@ def run_demo(
             if roster.problems:
                 raise DemoError(f"generated roster has problems: {roster.problems[0]}")
             plan = plan_import(store, roster.entries)
-            apply_plan(store, plan, file=str(roster_path), form=roster.form, now=utcnow())
+            apply_plan(
+                store,
+                plan,
+                file=str(roster_path),
+                form=roster.form,
+                now=utcnow(),
+                settings=settings,
+            )
             if on_roster is not None:
                 on_roster(len(roster.entries))
             views = store.accounts_at(utcnow())

@@ -1,25 +1,25 @@
-"""One check: account -> adapter -> observation -> store -> verdict.
+"""Checking accounts: account -> adapter (paced) -> what it saw -> `record`.
 
 `Checker` owns the shared HTTP getter (httpx, guarded at connect time; tests inject
 a transport at the same seam) and the politeness gates; it checks one account or many
-concurrently. A check never raises for what a platform does:
-even an adapter bug becomes a recorded `parse_error`, never a silence verdict.
+concurrently, and records through `monitor.checks.record`, so schedule, verdicts,
+alerts and outbox rows land with each check or not at all. A check never raises for
+what a platform does: even an adapter bug becomes a recorded `parse_error`, never a
+silence verdict. `observe()` alone (no recording) is what a fetch worker runs.
 
-The daemon passes `on_recorded`, called with a batch's reports inside the
-transaction that stores their observations, so the schedule, alerts and outbox
-rows of a check land with it or not at all. wechatpy does not go through the
-getter, so `wechat_api` is paced once per check (`rate_per_s` checks a second)
-instead of per request.
+wechatpy does not go through the getter, so `wechat_api` is paced once per check
+(`rate_per_s` checks a second) instead of per request.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -38,6 +38,7 @@ from adapters.base import AdapterContext, CheckTarget
 from adapters.netguard import UrlGuard
 from adapters.transport import http_client
 from monitor.checks.pacing import Pacer
+from monitor.checks.record import CheckReport, Seen, record
 from monitor.checks.verdicts import verdicts_at
 from monitor.dates import utcnow
 from monitor.models import AccountView, Observation, Outcome, Verdict
@@ -53,31 +54,9 @@ RECORD_BATCH = 50
 RECORD_BATCH_S = 1.0
 
 
-@dataclass(slots=True)
-class _Seen:
-    """What an adapter saw for one account, not yet stored; `state` None: unchanged."""
-
-    account: AccountView
-    source: str
-    observation: Observation
-    state: dict[str, Any] | None
-    state_key: str = ""
-
-
 def state_key(target: CheckTarget) -> str:
     """What an adapter's state is gathered from; when the roster changes it, start afresh."""
     return "|".join((target.account_id, target.feed_url.strip(), target.appid))
-
-
-@dataclass(slots=True)
-class CheckReport:
-    """What checking one account did: the source used, what it saw, the verdict after."""
-
-    account: AccountView
-    source: str | None
-    observation: Observation | None
-    verdict: Verdict | None
-    note: str = ""
 
 
 # A paced start may be this fraction of its interval late, to ride on a wakeup the
@@ -177,7 +156,7 @@ class Checker:
         *,
         clock: Callable[[], datetime] = utcnow,
         transport: httpx.AsyncBaseTransport | None = None,
-        on_recorded: Callable[[list[CheckReport]], Any] | None = None,
+        rng: random.Random | None = None,
     ):
         self.store = store
         self.settings = settings
@@ -187,8 +166,8 @@ class Checker:
         self._http: PacedGetter | None = None
         self._slots: dict[str, asyncio.Semaphore] = {}
         self._check_pacers: dict[str, Pacer] = {}
-        self.on_recorded = on_recorded
-        self._pending: list[_Seen] = []
+        self.rng = rng or random.Random()
+        self._pending: list[Seen] = []
         self._pending_since = 0.0
         self._guard = UrlGuard(settings)
         # Adapter states read ahead for accounts about to be checked (None: has none).
@@ -261,7 +240,7 @@ class Checker:
 
     async def check(self, account: AccountView) -> CheckReport:
         """Check one account now, store the observation (and adapter state), return the verdict."""
-        seen = await self._observe(account)
+        seen = await self.observe(account)
         if isinstance(seen, CheckReport):
             return seen
         return self._record([seen])[0]
@@ -274,7 +253,7 @@ class Checker:
         or at once on a failed check, so a rate-limit storm is seen as promptly as before.
         Call `flush()` when done. A batch's checks all land together or not at all.
         """
-        seen = await self._observe(account)
+        seen = await self.observe(account)
         if isinstance(seen, CheckReport):
             return [seen]
         if not self._pending:
@@ -293,8 +272,8 @@ class Checker:
         pending, self._pending = self._pending, []
         return self._record(pending) if pending else []
 
-    async def _observe(self, account: AccountView) -> _Seen | CheckReport:
-        """Run the account's adapter: what it saw, or a report when nothing could run."""
+    async def observe(self, account: AccountView) -> Seen | CheckReport:
+        """Run the account's adapter: what it saw (not recorded), or a report when nothing could run."""
         ahead = self._states.pop(account.id, _NOT_READ)
         source = choose_source(
             account.platform.value,
@@ -347,30 +326,11 @@ class Checker:
             observation = replace(observation, account=account.id)
         # A state saved before keys were kept gets its key with its next save.
         unchanged = state == target.state and (saved is None or saved.key == key or not state)
-        return _Seen(account, source, observation, None if unchanged else state, key)
+        return Seen(account, source, observation, None if unchanged else state, key)
 
-    def _record(self, seen: list[_Seen]) -> list[CheckReport]:
-        """Store observations (and changed adapter state) in one transaction; the verdicts."""
-        reports = []
-        with self.store.transaction():
-            stored = []
-            for item in seen:
-                obs_id = self.store.add_observation(item.observation)
-                if item.state is not None:
-                    self.store.save_source_state(
-                        item.account.id, item.source, item.state, item.state_key
-                    )
-                stored.append(replace(item.observation, id=obs_id))
-            verdicts = self._verdicts([item.account.id for item in seen])
-            for item, observation in zip(seen, stored, strict=True):
-                reports.append(
-                    CheckReport(
-                        item.account, item.source, observation, verdicts.get(item.account.id)
-                    )
-                )
-            if self.on_recorded is not None:
-                self.on_recorded(reports)
-        return reports
+    def _record(self, seen: list[Seen]) -> list[CheckReport]:
+        """Record what the checks saw (and all that follows) in one transaction."""
+        return record(self.store, self.settings, seen, now=self.clock(), rng=self.rng)
 
     async def check_many(
         self,
@@ -397,3 +357,25 @@ class Checker:
             self.store, today_local, self.settings.policy, self.settings.tz, ids=accounts
         )
         return {item.account.id: item.verdict for item in items}
+
+
+async def check_accounts(
+    store: Store,
+    settings: Settings,
+    accounts: Sequence[AccountView],
+    *,
+    secrets: SecretLookup | None = None,
+    progress: Callable[[CheckReport], Any] | None = None,
+    clock: Callable[[], datetime] = utcnow,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> list[CheckReport]:
+    """Check accounts now (CLI, API, demo), recorded as the daemon's checks are.
+
+    The schedule moves on, alerts follow the verdict, a success closes check_failing.
+    Claims are neither taken nor released: a daemon running meanwhile keeps its own.
+    """
+    with store.transaction():
+        # Every account gets its place in the schedule (due now), as a daemon start does.
+        store.ensure_schedule(clock())
+    async with Checker(store, settings, secrets, clock=clock, transport=transport) as checker:
+        return await checker.check_many(accounts, progress=progress)

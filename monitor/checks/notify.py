@@ -37,6 +37,7 @@ from monitor.checks.alerts import (
     CHECK_FAILING,
     SOURCE_DOWN,
     UNIT_KINDS,
+    URL_REFUSED,
     AlertEvent,
 )
 from monitor.models import PLATFORM_LABELS, Platform
@@ -53,6 +54,7 @@ KIND_LABELS = {
     ACCOUNT_MISSING: "账号已不存在（名册仍为运行）",
     CHECK_FAILING: "采集失败",
     SOURCE_DOWN: "数据源故障",
+    URL_REFUSED: "订阅地址被出站规则拒绝（配置问题）",
 }
 OUTCOME_LABELS = {
     "blocked": "被拦截",
@@ -175,6 +177,15 @@ def render(event: AlertEvent) -> tuple[str, str]:
             "采集失败不代表账号停更，请检查数据源。"
         )
         return f"【采集失败】{head}", body
+    if event.kind == URL_REFUSED:
+        body = (
+            f"主办单位：{a.unit}\n地区：{a.region}\n{account_line}\n"
+            f"地址：{ev.get('url') or '—'}\n"
+            f"原因：{ev.get('detail') or '—'}\n"
+            "这是名册或网络配置问题（地址指向内网或被出站规则拒绝），不是账号停更；"
+            "请核对地址，或在 network.allowed_networks 中放行该网段。"
+        )
+        return f"【配置问题】{head}", body
     label = ev.get("state_label") or KIND_LABELS.get(event.kind, event.kind)
     if event.kind == ACCOUNT_MISSING:
         label = KIND_LABELS[ACCOUNT_MISSING]
