@@ -133,6 +133,10 @@ class WechatSettings(Section):
     # systems hold. "stable_token" = POST /cgi-bin/stable_token: a token kept
     # apart from theirs, so the monitor never disturbs them.
     token_api: Literal["token", "stable_token"] = "token"
+    # The first day datacube/getarticletotaldetail has data for (as its users report:
+    # the new 发表内容 statistics start on 2025-11-01). Earlier days are never scanned,
+    # so a scan that finds nothing claims silence since this day at most.
+    datacube_from: date = date(2025, 11, 1)
 
 
 class FeedSettings(Section):

@@ -224,6 +224,16 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE source_state ADD COLUMN key TEXT NOT NULL DEFAULT '';
         """,
     ),
+    (
+        "0009_wechat_scan_by_send_date",
+        """
+        -- WeChat scans kept so far came from datacube/getarticlesummary, which lists
+        -- the articles READ on a day, not those sent: a read passed for a post. Such a
+        -- scan is never trusted; the next check of each account scans afresh by send
+        -- date (getarticletotaldetail / getarticletotal).
+        DELETE FROM source_state WHERE source = 'wechat_api';
+        """,
+    ),
 ]
 
 VERSIONED_FIELDS = (

@@ -60,6 +60,13 @@ class SimAccount(BaseModel):
     secret: str | None = None
     # WeChat: where posts appear: mass (群发, datacube only), freepublish, or mixed.
     publish: Literal["mixed", "mass", "freepublish"] = "mixed"
+    # WeChat: days a 群发 article keeps being read from its sending on (each such day
+    # lists it in getarticlesummary, which dates reads, not sends).
+    read_days: int = Field(default=7, ge=1)
+    # WeChat: which send-dated datacube endpoints the account may call: both, only
+    # getarticletotaldetail (getarticletotal answers 47009 offline), or only
+    # getarticletotal (getarticletotaldetail answers 48001 unauthorized).
+    datacube: Literal["both", "detail_only", "total_only"] = "both"
     # Feed: RSS 2.0 at /feed/{id}.xml or Atom at /feed/{id}.atom.
     format: Literal["rss", "atom"] = "rss"
 
@@ -90,6 +97,9 @@ class Scenario(BaseModel):
     error_rate: float = Field(default=0.0, ge=0, le=1)
     # Optional: the shared AppSecret of every wechat account without its own `secret`.
     wechat_secret: str = DEFAULT_WECHAT_SECRET
+    # Optional: getarticletotaldetail answers no articles for days before this one
+    # (the real endpoint's data starts on 2025-11-01); None: every day has data.
+    wechat_datacube_from: date | None = None
     # Optional provenance of generated scenarios.
     generated_for: date | None = None
     seed: int | None = None
