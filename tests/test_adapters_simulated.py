@@ -253,6 +253,29 @@ LIVE_ROWS = [
         Outcome.OK,
         NOW - timedelta(minutes=30, seconds=1),
     ),
+    # Government CMS feeds write Beijing wall time with no zone: 20:15 is 20:15 in
+    # Shanghai (read as UTC it would be 04:15 the next day).
+    *[
+        Row(
+            f"feed-{fmt}-zoneless",
+            account(
+                "feed",
+                f"{fmt}-cms-1",
+                [days_ago(2, 20, 15, 7), days_ago(9, 8, 30)],
+                format=fmt,
+                zoneless_dates=True,
+            ),
+            Outcome.OK,
+            days_ago(2, 20, 15, 7),
+        )
+        for fmt in ("rss", "atom", "json")
+    ],
+    Row(
+        "feed-json",
+        account("feed", "json-toutiao-1", [days_ago(3, 7, 45)], format="json"),
+        Outcome.OK,
+        days_ago(3, 7, 45),
+    ),
 ]
 
 # What each fault must become, per protocol: (outcome, phrase in detail, retry_after).

@@ -1017,3 +1017,27 @@ def test_wechat_datacube_permissions_and_the_first_day_with_detail_data() -> Non
         assert datacube(c, only_detail, TOTAL, day)["errcode"] == 47009
         # Before wechat_datacube_from the newer endpoint has no articles at all.
         assert datacube(c, only_detail, DETAIL, day) == {"list": [], "is_delay": False}
+
+
+def test_zoneless_feeds_write_beijing_wall_time_and_json_feeds_are_served() -> None:
+    post = days_ago(2, 20)
+    scenario = Scenario(
+        accounts=[
+            acc("feed", "cms-rss", [post], zoneless_dates=True),
+            acc("feed", "cms-json", [post], format="json", zoneless_dates=True),
+            acc("feed", "plain-json", [post], format="json"),
+        ]
+    )
+    with (
+        SimulatorServer(scenario, clock=clock) as srv,
+        httpx.Client(base_url=srv.url, trust_env=False, timeout=5) as c,
+    ):
+        rss = ET.fromstring(c.get("/feed/cms-rss.xml").content)
+        assert [i.findtext("pubDate") for i in rss.iter("item")] == ["2024-12-08 20:00:00"]
+        r = c.get("/feed/cms-json.json")
+        assert r.headers["content-type"].startswith("application/feed+json")
+        assert r.json()["version"] == "https://jsonfeed.org/version/1.1"
+        assert [i["date_published"] for i in r.json()["items"]] == ["2024-12-08T20:00:00"]
+        plain = c.get("/feed/plain-json.json").json()["items"][0]["date_published"]
+        assert plain == "2024-12-08T20:00:00+08:00"
+        assert c.get("/feed/plain-json.xml").status_code == 404

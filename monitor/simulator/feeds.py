@@ -1,12 +1,14 @@
-"""RSSHub-style feeds: RSS 2.0 at /feed/{id}.xml, Atom at /feed/{id}.atom.
+"""RSSHub-style feeds: RSS 2.0 at /feed/{id}.xml, Atom at /feed/{id}.atom, JSON Feed at .json.
 
 The channel's lastBuildDate / feed updated is always "now" (a trap: it is not a
 post time). ETag and Last-Modified depend only on the items, so conditional
-GETs answer 304 while nothing new was posted.
+GETs answer 304 while nothing new was posted. With the account's `zoneless_dates`
+entry times are Beijing wall time without a zone, as government CMS feeds write them.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from xml.sax.saxutils import escape
@@ -18,8 +20,9 @@ from monitor.simulator.world import AccountState, World
 
 RSS_TYPE = "application/rss+xml; charset=utf-8"
 ATOM_TYPE = "application/atom+xml; charset=utf-8"
+JSON_TYPE = "application/feed+json; charset=utf-8"
 RETRY_AFTER_S = 60
-EXTENSIONS = {"rss": ".xml", "atom": ".atom"}
+EXTENSIONS = {"rss": ".xml", "atom": ".atom", "json": ".json"}
 
 LOGIN_PAGE = (
     '<!DOCTYPE html><html><head><meta charset="utf-8"><title>登录</title></head>'
@@ -48,6 +51,17 @@ def feed_path(account_id: str, fmt: str = "rss") -> str:
 def rfc822(moment: datetime) -> str:
     """RSS pubDate in +0800, e.g. "Wed, 16 Jun 2021 21:22:47 +0800"."""
     return format_datetime(moment.astimezone(SHANGHAI))
+
+
+def zoneless(moment: datetime, sep: str = " ") -> str:
+    """Beijing wall time with no zone, e.g. "2016-04-05 08:54:33" (CMS feeds)."""
+    return moment.astimezone(SHANGHAI).replace(tzinfo=None).isoformat(sep=sep)
+
+
+def _entry_time(state: AccountState, moment: datetime, iso: bool) -> str:
+    if state.account.zoneless_dates:
+        return zoneless(moment, "T" if iso else " ")
+    return moment.astimezone(SHANGHAI).isoformat() if iso else rfc822(moment)
 
 
 def http_date(moment: datetime) -> str:
@@ -86,7 +100,8 @@ def render_rss(state: AccountState, posts: list[datetime], now: datetime) -> byt
         url = _item_link(state, p)
         items.append(
             f"<item><title><![CDATA[{t}]]></title><description><![CDATA[<p>{t}</p>]]>"
-            f'</description><pubDate>{rfc822(p)}</pubDate><guid isPermaLink="false">'
+            f"</description><pubDate>{_entry_time(state, p, iso=False)}</pubDate>"
+            f'<guid isPermaLink="false">'
             f"{escape(url)}</guid><link>{escape(url)}</link>"
             f"<author><![CDATA[{state.account.name}]]></author></item>"
         )
@@ -109,7 +124,7 @@ def render_atom(state: AccountState, posts: list[datetime], now: datetime) -> by
     for p in posts:
         t = escape(title_for(state.account.account_id, p))
         url = escape(_item_link(state, p))
-        stamp = p.astimezone(SHANGHAI).isoformat()
+        stamp = _entry_time(state, p, iso=True)
         entries.append(
             f'<entry><title>{t}</title><link href="{url}"/><id>{url}</id>'
             f"<published>{stamp}</published><updated>{stamp}</updated>"
@@ -123,6 +138,40 @@ def render_atom(state: AccountState, posts: list[datetime], now: datetime) -> by
         f"<generator>RSSHub</generator>{''.join(entries)}</feed>"
     )
     return doc.encode()
+
+
+def render_json(state: AccountState, posts: list[datetime], now: datetime) -> bytes:
+    """A JSON Feed 1.1 document (RSSHub's `format=json` output); items carry date_published."""
+    link, title = _channel(state)
+    items = []
+    for p in posts:
+        t = title_for(state.account.account_id, p)
+        url = _item_link(state, p)
+        items.append(
+            {
+                "id": url,
+                "url": url,
+                "title": t,
+                "content_html": f"<p>{t}</p>",
+                "date_published": _entry_time(state, p, iso=True),
+                "authors": [{"name": state.account.name}],
+            }
+        )
+    doc = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": title,
+        "home_page_url": link,
+        "description": f"{title} - Powered by RSSHub",
+        "items": items,
+    }
+    return json.dumps(doc, ensure_ascii=False).encode()
+
+
+RENDERERS = {
+    "rss": (render_rss, RSS_TYPE),
+    "atom": (render_atom, ATOM_TYPE),
+    "json": (render_json, JSON_TYPE),
+}
 
 
 def _validators(state: AccountState, posts: list[datetime]) -> tuple[str, datetime | None]:
@@ -185,7 +234,7 @@ def handle(world: World, req: Request) -> Response:
         return not_found()
     now = world.now()
     posts = state.served(now)
-    render, content_type = (render_atom, ATOM_TYPE) if fmt == "atom" else (render_rss, RSS_TYPE)
+    render, content_type = RENDERERS[fmt]
     body = render(state, posts, now)
     fault = _fault(state, body, content_type)
     if fault is not None:

@@ -67,8 +67,11 @@ class SimAccount(BaseModel):
     # getarticletotaldetail (getarticletotal answers 47009 offline), or only
     # getarticletotal (getarticletotaldetail answers 48001 unauthorized).
     datacube: Literal["both", "detail_only", "total_only"] = "both"
-    # Feed: RSS 2.0 at /feed/{id}.xml or Atom at /feed/{id}.atom.
-    format: Literal["rss", "atom"] = "rss"
+    # Feed: RSS 2.0 at /feed/{id}.xml, Atom at /feed/{id}.atom, JSON Feed at /feed/{id}.json.
+    format: Literal["rss", "atom", "json"] = "rss"
+    # Feed: write entry times as Beijing wall time with no zone, as many government
+    # CMS feeds do (`2016-04-05 08:54:33`); otherwise with +0800 / +08:00.
+    zoneless_dates: bool = False
 
     @model_validator(mode="after")
     def _pinned_in_range(self) -> SimAccount:
