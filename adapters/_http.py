@@ -3,7 +3,8 @@
 Adapters GET through an `HttpGetter`: `HttpxGetter` over an httpx client (tests inject
 transports there), or the lean `adapters.http11.Http11Client` the checker uses by
 default. Either answers with a `Fetched` or a `FetchFailure` value, so adapters branch
-on data, never on exception types.
+on data, never on exception types. `post_form` is the one POST an adapter needs (the
+Weibo visitor cookie); the lean client hands it to its httpx fallback.
 """
 
 from __future__ import annotations
@@ -45,10 +46,20 @@ class FetchFailure:
 
 
 class HttpGetter(Protocol):
-    """What adapters GET through."""
+    """What adapters GET (and, rarely, POST a form) through."""
 
     async def get(
         self, url: str, *, headers: dict[str, str] | None, timeout: float, max_bytes: int
+    ) -> Fetched | FetchFailure: ...
+
+    async def post_form(
+        self,
+        url: str,
+        form: dict[str, str],
+        *,
+        headers: dict[str, str] | None,
+        timeout: float,
+        max_bytes: int,
     ) -> Fetched | FetchFailure: ...
 
     async def aclose(self) -> None: ...
@@ -64,9 +75,32 @@ class HttpxGetter:
         self, url: str, *, headers: dict[str, str] | None, timeout: float, max_bytes: int
     ) -> Fetched | FetchFailure:
         """GET `url` without following redirects, reading at most `max_bytes` of the body."""
+        return await self._send("GET", url, None, headers, timeout, max_bytes)
+
+    async def post_form(
+        self,
+        url: str,
+        form: dict[str, str],
+        *,
+        headers: dict[str, str] | None,
+        timeout: float,
+        max_bytes: int,
+    ) -> Fetched | FetchFailure:
+        """POST `form` URL-encoded to `url`, as `get` does otherwise."""
+        return await self._send("POST", url, form, headers, timeout, max_bytes)
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        form: dict[str, str] | None,
+        headers: dict[str, str] | None,
+        timeout: float,
+        max_bytes: int,
+    ) -> Fetched | FetchFailure:
         try:
             async with self.client.stream(
-                "GET", url, headers=headers, timeout=timeout, follow_redirects=False
+                method, url, data=form, headers=headers, timeout=timeout, follow_redirects=False
             ) as resp:
                 chunks: list[bytes] = []
                 size = 0
@@ -103,8 +137,26 @@ async def fetch(
     max_bytes: int,
 ) -> Fetched | FetchFailure:
     """GET `url` through `client` (a getter, or a bare httpx client as tests build them)."""
-    getter = HttpxGetter(client) if isinstance(client, httpx.AsyncClient) else client
-    return await getter.get(url, headers=headers, timeout=timeout, max_bytes=max_bytes)
+    return await _getter(client).get(url, headers=headers, timeout=timeout, max_bytes=max_bytes)
+
+
+async def post_form(
+    client: httpx.AsyncClient | HttpGetter,
+    url: str,
+    form: dict[str, str],
+    *,
+    headers: dict[str, str] | None = None,
+    timeout: float,
+    max_bytes: int,
+) -> Fetched | FetchFailure:
+    """POST a URL-encoded form through `client`, as `fetch` GETs."""
+    return await _getter(client).post_form(
+        url, form, headers=headers, timeout=timeout, max_bytes=max_bytes
+    )
+
+
+def _getter(client: httpx.AsyncClient | HttpGetter) -> HttpGetter:
+    return HttpxGetter(client) if isinstance(client, httpx.AsyncClient) else client
 
 
 def retry_after(headers: Mapping[str, str], now: datetime) -> float | None:

@@ -196,6 +196,20 @@ class Http11Client:
             self._deadlines.pop(task, None)
             self._timed_out.discard(task)
 
+    async def post_form(
+        self,
+        url: str,
+        form: dict[str, str],
+        *,
+        headers: dict[str, str] | None,
+        timeout: float,
+        max_bytes: int,
+    ) -> Fetched | FetchFailure:
+        """POSTs are rare (the Weibo visitor cookie): the fallback sends them."""
+        return await self._fallback_getter().post_form(
+            url, form, headers=headers, timeout=timeout, max_bytes=max_bytes
+        )
+
     def _watch_over(self, task: asyncio.Task[Any], timeout: float) -> None:
         """Cancel `task` if its GET is still running `timeout` seconds from now.
 

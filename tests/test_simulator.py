@@ -965,6 +965,7 @@ def test_env_lines() -> None:
     assert env_lines("http://127.0.0.1:8080", "abc") == [
         "MONITOR_WEIBO__BASE_URL=http://127.0.0.1:8080",
         "MONITOR_WECHAT__API_BASE_URL=http://127.0.0.1:8080",
+        "MONITOR_WEIBO__VISITOR_URL=http://127.0.0.1:8080",
         "SIM_WECHAT_SECRET=abc",
         "MONITOR_NETWORK__ALLOW_PRIVATE_ADDRESSES=true",
     ]

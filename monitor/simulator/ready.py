@@ -17,6 +17,7 @@ def env_lines(base_url: str, secret_value: str) -> list[str]:
     return [
         f"MONITOR_WEIBO__BASE_URL={base}",
         f"MONITOR_WECHAT__API_BASE_URL={base}",
+        f"MONITOR_WEIBO__VISITOR_URL={base}",
         f"{SECRET_ENV}={secret_value}",
         "MONITOR_NETWORK__ALLOW_PRIVATE_ADDRESSES=true",
     ]

@@ -15,6 +15,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 SimPlatform = Literal["weibo", "wechat", "feed"]
 Fault = Literal["timeout", "http_500", "rate_limit", "login_wall", "malformed"]
+# m.weibo.cn's visitor wall, and how the visitor system answers (monitor.simulator.weibo_visitor).
+WeiboWall = Literal["visitor", "visitor_incarnate", "visitor_broken"]
 FAULTS: tuple[str, ...] = ("timeout", "http_500", "rate_limit", "login_wall", "malformed")
 PinnedMarker = Literal["title", "isTop", "mblogtype", "profile_type_id"]
 DEFAULT_WECHAT_SECRET = "sim-wechat-secret"
@@ -100,6 +102,11 @@ class Scenario(BaseModel):
     error_rate: float = Field(default=0.0, ge=0, le=1)
     # Optional: the shared AppSecret of every wechat account without its own `secret`.
     wechat_secret: str = DEFAULT_WECHAT_SECRET
+    # Optional: m.weibo.cn redirects visitors without a visitor cookie to the visitor
+    # system, which hands one out (`visitor`: genvisitor2 gives the cookie;
+    # `visitor_incarnate`: genvisitor2 a tid, incarnate the cookie) or fails
+    # (`visitor_broken`). None: no wall.
+    weibo_wall: WeiboWall | None = None
     # Optional: getarticletotaldetail answers no articles for days before this one
     # (the real endpoint's data starts on 2025-11-01); None: every day has data.
     wechat_datacube_from: date | None = None
