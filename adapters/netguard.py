@@ -3,7 +3,7 @@
 By default a URL whose host is, or resolves to, a loopback, private, link-local,
 unspecified, multicast, reserved or otherwise non-global address is refused
 before any request is sent. The origins of the configured platform base URLs
-(`weibo.base_url`, `wechat.api_base_url`) are exempt, and
+(`weibo.base_url`, `weibo.visitor_url`, `wechat.api_base_url`) are exempt, and
 `network.allow_private_addresses = true` lifts the rule.
 
 Usage: `ctx.url_guard = UrlGuard(settings)`; `await guard(url)` returns a reason
@@ -83,7 +83,7 @@ def origin(url: str) -> tuple[str, str, int] | None:
 def exempt_origins(settings: Any) -> set[tuple[str, str, int]]:
     """The origins of the configured platform base URLs."""
     out = set()
-    for url in (settings.weibo.base_url, settings.wechat.api_base_url):
+    for url in (settings.weibo.base_url, settings.weibo.visitor_url, settings.wechat.api_base_url):
         o = origin(url)
         if o is not None:
             out.add(o)
