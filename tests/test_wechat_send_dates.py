@@ -14,10 +14,10 @@ from typing import Any
 
 import httpx
 import pytest
-from simulated_city import SH, point_monitor_at
+from simulated_city import SH, serving
 
 from monitor.cli import main
-from monitor.simulator import Scenario, SimAccount, SimulatorServer, write_roster
+from monitor.simulator import Scenario, SimAccount, SimulatorServer
 
 READ_YESTERDAY = "wx0000000000000035"
 ONLY_TOTAL = "wx0000000000000002"
@@ -49,15 +49,8 @@ def city(tmp_path: Path, monkeypatch) -> Iterator[tuple[SimulatorServer, Path, d
             _account(ONLY_TOTAL, [now - timedelta(days=2)], datacube="total_only"),
         ]
     )
-    server = SimulatorServer(scenario, seed=5)
-    url = server.start()
-    try:
-        roster = tmp_path / "city.csv"
-        write_roster(scenario, roster, url)
-        point_monitor_at(monkeypatch, url, scenario, tmp_path / "m.db", timeout_s="5")
+    with serving(scenario, tmp_path, monkeypatch, seed=5) as (server, roster):
         yield server, roster, sent
-    finally:
-        server.stop()
 
 
 def _run(capsys, *args: str) -> Any:

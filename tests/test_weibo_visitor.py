@@ -18,14 +18,14 @@ from typing import Any
 
 import httpx
 import pytest
-from simulated_city import point_monitor_at
+from simulated_city import serving
 
 from adapters.base import AdapterContext
 from adapters.weibo_visitor import VisitorPass, obtain
 from monitor.checks import Checker
 from monitor.cli import main
 from monitor.settings import SecretLookup, Settings, load_settings
-from monitor.simulator import Scenario, SimAccount, SimulatorServer, write_roster
+from monitor.simulator import Scenario, SimAccount, SimulatorServer
 from monitor.store import Store
 
 UIDS = ("3300000001", "3300000002", "3300000003")
@@ -54,15 +54,8 @@ def _scenario(wall: str | None) -> Scenario:
 @pytest.fixture
 def walled(request, tmp_path: Path, monkeypatch) -> Iterator[tuple[SimulatorServer, Path]]:
     """A simulated city behind the visitor wall (mode from the test's parametrize)."""
-    server = SimulatorServer(_scenario(request.param), seed=11)
-    url = server.start()
-    try:
-        roster = tmp_path / "city.csv"
-        write_roster(server.scenario, roster, url)
-        point_monitor_at(monkeypatch, url, server.scenario, tmp_path / "m.db", timeout_s="5")
-        yield server, roster
-    finally:
-        server.stop()
+    with serving(_scenario(request.param), tmp_path, monkeypatch, seed=11) as served:
+        yield served
 
 
 def _cli(capsys, *args: str) -> Any:

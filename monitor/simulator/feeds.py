@@ -91,20 +91,24 @@ def _channel(state: AccountState) -> tuple[str, str]:
     )
 
 
+def _items(state: AccountState, posts: list[datetime], iso: bool) -> list[tuple[str, str, str]]:
+    """(title, link, time as the feed writes it) of each post."""
+    return [
+        (title_for(state.account.account_id, p), _item_link(state, p), _entry_time(state, p, iso))
+        for p in posts
+    ]
+
+
 def render_rss(state: AccountState, posts: list[datetime], now: datetime) -> bytes:
     """An RSS 2.0 document in RSSHub's layout."""
     link, title = _channel(state)
-    items = []
-    for p in posts:
-        t = title_for(state.account.account_id, p)
-        url = _item_link(state, p)
-        items.append(
-            f"<item><title><![CDATA[{t}]]></title><description><![CDATA[<p>{t}</p>]]>"
-            f"</description><pubDate>{_entry_time(state, p, iso=False)}</pubDate>"
-            f'<guid isPermaLink="false">'
-            f"{escape(url)}</guid><link>{escape(url)}</link>"
-            f"<author><![CDATA[{state.account.name}]]></author></item>"
-        )
+    items = [
+        f"<item><title><![CDATA[{t}]]></title><description><![CDATA[<p>{t}</p>]]>"
+        f'</description><pubDate>{stamp}</pubDate><guid isPermaLink="false">'
+        f"{escape(url)}</guid><link>{escape(url)}</link>"
+        f"<author><![CDATA[{state.account.name}]]></author></item>"
+        for t, url, stamp in _items(state, posts, iso=False)
+    ]
     doc = (
         '<?xml version="1.0" encoding="UTF-8"?>\n<rss xmlns:atom="http://www.w3.org/2005/Atom" '
         'version="2.0"><channel>'
@@ -120,17 +124,13 @@ def render_rss(state: AccountState, posts: list[datetime], now: datetime) -> byt
 def render_atom(state: AccountState, posts: list[datetime], now: datetime) -> bytes:
     """An Atom 1.0 document; the feed-level <updated> is now, entries carry published/updated."""
     link, title = _channel(state)
-    entries = []
-    for p in posts:
-        t = escape(title_for(state.account.account_id, p))
-        url = escape(_item_link(state, p))
-        stamp = _entry_time(state, p, iso=True)
-        entries.append(
-            f'<entry><title>{t}</title><link href="{url}"/><id>{url}</id>'
-            f"<published>{stamp}</published><updated>{stamp}</updated>"
-            f'<summary type="html">{t}</summary>'
-            f"<author><name>{escape(state.account.name)}</name></author></entry>"
-        )
+    entries = [
+        f'<entry><title>{escape(t)}</title><link href="{escape(url)}"/><id>{escape(url)}</id>'
+        f"<published>{stamp}</published><updated>{stamp}</updated>"
+        f'<summary type="html">{escape(t)}</summary>'
+        f"<author><name>{escape(state.account.name)}</name></author></entry>"
+        for t, url, stamp in _items(state, posts, iso=True)
+    ]
     doc = (
         '<?xml version="1.0" encoding="UTF-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">'
         f'<title>{escape(title)}</title><link href="{escape(link)}"/>'
@@ -143,20 +143,17 @@ def render_atom(state: AccountState, posts: list[datetime], now: datetime) -> by
 def render_json(state: AccountState, posts: list[datetime], now: datetime) -> bytes:
     """A JSON Feed 1.1 document (RSSHub's `format=json` output); items carry date_published."""
     link, title = _channel(state)
-    items = []
-    for p in posts:
-        t = title_for(state.account.account_id, p)
-        url = _item_link(state, p)
-        items.append(
-            {
-                "id": url,
-                "url": url,
-                "title": t,
-                "content_html": f"<p>{t}</p>",
-                "date_published": _entry_time(state, p, iso=True),
-                "authors": [{"name": state.account.name}],
-            }
-        )
+    items = [
+        {
+            "id": url,
+            "url": url,
+            "title": t,
+            "content_html": f"<p>{t}</p>",
+            "date_published": stamp,
+            "authors": [{"name": state.account.name}],
+        }
+        for t, url, stamp in _items(state, posts, iso=True)
+    ]
     doc = {
         "version": "https://jsonfeed.org/version/1.1",
         "title": title,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -246,13 +247,19 @@ def _sent(state: AccountState, moment: datetime) -> date:
     return moment.astimezone(SHANGHAI).date()
 
 
+def _article(state: AccountState, moment: datetime, ref_date: date) -> dict[str, Any]:
+    """The fields every datacube row of a post starts with."""
+    return {
+        "ref_date": ref_date.isoformat(),
+        "msgid": _msgid(state, moment),
+        "title": title_for(state.account.account_id, moment),
+    }
+
+
 def summary_row(state: AccountState, moment: datetime, day: date) -> dict[str, Any]:
     """One getarticlesummary row: a 群发 article READ on `day` (ref_date is that day)."""
     reads = _reads(state, moment, day)
-    return {
-        "ref_date": day.isoformat(),
-        "msgid": _msgid(state, moment),
-        "title": title_for(state.account.account_id, moment),
+    return _article(state, moment, day) | {
         "int_page_read_user": reads,
         "int_page_read_count": reads + reads // 5,
         "ori_page_read_user": reads // 50,
@@ -264,55 +271,59 @@ def summary_row(state: AccountState, moment: datetime, day: date) -> dict[str, A
     }
 
 
-def _stat_days(moment: datetime, count: int, yesterday: date) -> list[date]:
-    sent = moment.astimezone(SHANGHAI).date()
-    return [d for k in range(count) if (d := sent + timedelta(days=k)) <= yesterday]
+def _per_day(
+    state: AccountState,
+    moment: datetime,
+    days: int,
+    yesterday: date,
+    stats: Callable[[int], dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """A post's statistics rows, one per day from its sending (up to `days`, and yesterday)."""
+    sent = _sent(state, moment)
+    return [
+        {"stat_date": day.isoformat(), **stats(_reads(state, moment, day))}
+        for k in range(days)
+        if (day := sent + timedelta(days=k)) <= yesterday
+    ]
 
 
 def total_row(state: AccountState, moment: datetime, yesterday: date) -> dict[str, Any]:
     """One getarticletotal row: a 群发 article, ref_date its 群发日期, `details` per stat day."""
-    details = []
-    for day in _stat_days(moment, TOTAL_STAT_DAYS, yesterday):
-        reads = _reads(state, moment, day)
-        details.append(
-            {
-                "stat_date": day.isoformat(),
-                "target_user": 1000 + stable_int(state.account.account_id, "fans") % 90000,
-                "int_page_read_user": reads,
-                "int_page_read_count": reads + reads // 5,
-                "share_user": reads // 30,
-                "add_to_fav_user": reads // 100,
-            }
-        )
-    return {
-        "ref_date": _sent(state, moment).isoformat(),
-        "msgid": _msgid(state, moment),
-        "title": title_for(state.account.account_id, moment),
-        "details": details,
-    }
+    fans = 1000 + stable_int(state.account.account_id, "fans") % 90000
+    details = _per_day(
+        state,
+        moment,
+        TOTAL_STAT_DAYS,
+        yesterday,
+        lambda reads: {
+            "target_user": fans,
+            "int_page_read_user": reads,
+            "int_page_read_count": reads + reads // 5,
+            "share_user": reads // 30,
+            "add_to_fav_user": reads // 100,
+        },
+    )
+    return _article(state, moment, _sent(state, moment)) | {"details": details}
 
 
 def detail_row(state: AccountState, moment: datetime, yesterday: date) -> dict[str, Any]:
     """One getarticletotaldetail row: ref_date is the 发表日期; publish_type 0 群发, 1 发布."""
-    detail_list = []
-    for day in _stat_days(moment, DETAIL_STAT_DAYS, yesterday):
-        reads = _reads(state, moment, day)
-        detail_list.append(
-            {
-                "stat_date": day.isoformat(),
-                "read_user": reads,
-                "share_user": reads // 30,
-                "zaikan_user": reads // 60,
-                "like_user": reads // 40,
-                "comment_count": reads // 200,
-                "collection_user": reads // 100,
-            }
-        )
-    return {
-        "ref_date": _sent(state, moment).isoformat(),
-        "msgid": _msgid(state, moment),
+    detail_list = _per_day(
+        state,
+        moment,
+        DETAIL_STAT_DAYS,
+        yesterday,
+        lambda reads: {
+            "read_user": reads,
+            "share_user": reads // 30,
+            "zaikan_user": reads // 60,
+            "like_user": reads // 40,
+            "comment_count": reads // 200,
+            "collection_user": reads // 100,
+        },
+    )
+    return _article(state, moment, _sent(state, moment)) | {
         "publish_type": 0 if is_mass(state, moment) else 1,
-        "title": title_for(state.account.account_id, moment),
         "content_url": article_url(state, moment),
         "detail_list": detail_list,
     }
