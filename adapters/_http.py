@@ -3,7 +3,8 @@
 Adapters GET through an `HttpGetter`: `HttpxGetter` over an httpx client, built by
 `adapters.transport.http_client` (guarded in production, an injected transport in
 tests). It answers with a `Fetched` or a `FetchFailure` value, so adapters branch on
-data, never on exception types.
+data, never on exception types. `post_form` is the one POST an adapter needs (the
+Weibo visitor cookie).
 """
 
 from __future__ import annotations
@@ -48,10 +49,20 @@ class FetchFailure:
 
 
 class HttpGetter(Protocol):
-    """What adapters GET through."""
+    """What adapters GET (and, rarely, POST a form) through."""
 
     async def get(
         self, url: str, *, headers: dict[str, str] | None, timeout: float, max_bytes: int
+    ) -> Fetched | FetchFailure: ...
+
+    async def post_form(
+        self,
+        url: str,
+        form: dict[str, str],
+        *,
+        headers: dict[str, str] | None,
+        timeout: float,
+        max_bytes: int,
     ) -> Fetched | FetchFailure: ...
 
     async def aclose(self) -> None: ...
@@ -66,14 +77,35 @@ class HttpxGetter:
     async def get(
         self, url: str, *, headers: dict[str, str] | None, timeout: float, max_bytes: int
     ) -> Fetched | FetchFailure:
-        """GET `url` without following redirects, reading at most `max_bytes` of the body.
+        """GET `url` without following redirects, reading at most `max_bytes` of the body."""
+        return await self._send("GET", url, None, headers, timeout, max_bytes)
 
-        `timeout` bounds the whole exchange, not only each read: a server trickling
-        bytes cannot hold a check for longer.
-        """
+    async def post_form(
+        self,
+        url: str,
+        form: dict[str, str],
+        *,
+        headers: dict[str, str] | None,
+        timeout: float,
+        max_bytes: int,
+    ) -> Fetched | FetchFailure:
+        """POST `form` URL-encoded to `url`, as `get` does otherwise."""
+        return await self._send("POST", url, form, headers, timeout, max_bytes)
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        form: dict[str, str] | None,
+        headers: dict[str, str] | None,
+        timeout: float,
+        max_bytes: int,
+    ) -> Fetched | FetchFailure:
+        # `timeout` bounds the whole exchange, not only each read: a server trickling
+        # bytes cannot hold a check for longer.
         try:
             async with asyncio.timeout(timeout):
-                return await self._get(url, headers, timeout, max_bytes)
+                return await self._exchange(method, url, form, headers, timeout, max_bytes)
         except (TimeoutError, httpx.TimeoutException) as exc:
             return FetchFailure(f"timed out after {timeout:g}s ({type(exc).__name__})")
         except GuardRefusal as exc:
@@ -85,11 +117,17 @@ class HttpxGetter:
         except OSError as exc:  # raised by some transports outside httpx's own tree
             return FetchFailure(f"connection failed ({type(exc).__name__}: {exc})")
 
-    async def _get(
-        self, url: str, headers: dict[str, str] | None, timeout: float, max_bytes: int
+    async def _exchange(
+        self,
+        method: str,
+        url: str,
+        form: dict[str, str] | None,
+        headers: dict[str, str] | None,
+        timeout: float,
+        max_bytes: int,
     ) -> Fetched:
         async with self.client.stream(
-            "GET", url, headers=headers, timeout=timeout, follow_redirects=False
+            method, url, data=form, headers=headers, timeout=timeout, follow_redirects=False
         ) as resp:
             chunks: list[bytes] = []
             size = 0
@@ -101,9 +139,7 @@ class HttpxGetter:
                     chunks.append(chunk[: max(0, max_bytes - (size - len(chunk)))])
                     break
                 chunks.append(chunk)
-            return Fetched(
-                str(resp.url), resp.status_code, resp.headers, b"".join(chunks), too_large
-            )
+            return Fetched(str(resp.url), resp.status_code, resp.headers, b"".join(chunks), too_large)
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -118,8 +154,26 @@ async def fetch(
     max_bytes: int,
 ) -> Fetched | FetchFailure:
     """GET `url` through `client` (a getter, or a bare httpx client as tests build them)."""
-    getter = HttpxGetter(client) if isinstance(client, httpx.AsyncClient) else client
-    return await getter.get(url, headers=headers, timeout=timeout, max_bytes=max_bytes)
+    return await _getter(client).get(url, headers=headers, timeout=timeout, max_bytes=max_bytes)
+
+
+async def post_form(
+    client: httpx.AsyncClient | HttpGetter,
+    url: str,
+    form: dict[str, str],
+    *,
+    headers: dict[str, str] | None = None,
+    timeout: float,
+    max_bytes: int,
+) -> Fetched | FetchFailure:
+    """POST a URL-encoded form through `client`, as `fetch` GETs."""
+    return await _getter(client).post_form(
+        url, form, headers=headers, timeout=timeout, max_bytes=max_bytes
+    )
+
+
+def _getter(client: httpx.AsyncClient | HttpGetter) -> HttpGetter:
+    return HttpxGetter(client) if isinstance(client, httpx.AsyncClient) else client
 
 
 def retry_after(headers: Mapping[str, str], now: datetime) -> float | None:

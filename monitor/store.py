@@ -225,6 +225,16 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
+        "0009_wechat_scan_by_send_date",
+        """
+        -- WeChat scans kept so far came from datacube/getarticlesummary, which lists
+        -- the articles READ on a day, not those sent: a read passed for a post. Such a
+        -- scan is never trusted; the next check of each account scans afresh by send
+        -- date (getarticletotaldetail / getarticletotal).
+        DELETE FROM source_state WHERE source = 'wechat_api';
+        """,
+    ),
+    (
         "0011_current_verdicts",
         """
         -- Each account's current verdict (with the configured policy), kept in step by

@@ -253,6 +253,29 @@ LIVE_ROWS = [
         Outcome.OK,
         NOW - timedelta(minutes=30, seconds=1),
     ),
+    # Government CMS feeds write Beijing wall time with no zone: 20:15 is 20:15 in
+    # Shanghai (read as UTC it would be 04:15 the next day).
+    *[
+        Row(
+            f"feed-{fmt}-zoneless",
+            account(
+                "feed",
+                f"{fmt}-cms-1",
+                [days_ago(2, 20, 15, 7), days_ago(9, 8, 30)],
+                format=fmt,
+                zoneless_dates=True,
+            ),
+            Outcome.OK,
+            days_ago(2, 20, 15, 7),
+        )
+        for fmt in ("rss", "atom", "json")
+    ],
+    Row(
+        "feed-json",
+        account("feed", "json-toutiao-1", [days_ago(3, 7, 45)], format="json"),
+        Outcome.OK,
+        days_ago(3, 7, 45),
+    ),
 ]
 
 # What each fault must become, per protocol: (outcome, phrase in detail, retry_after).
@@ -340,10 +363,15 @@ def server(no_monitor_env: None) -> Iterator[SimulatorServer]:
         srv.stop()
 
 
+# This module's clock (2025-03) predates getarticletotaldetail's data (2025-11-01);
+# the simulator serves every day, so the scan may reach back as far as it likes.
+DATACUBE_FROM = "2014-12-01"
+
+
 def settings_for(url: str, **extra: Any) -> Settings:
     return Settings(
         weibo={"base_url": url},
-        wechat={"api_base_url": url},
+        wechat={"api_base_url": url, "datacube_from": DATACUBE_FROM},
         network={"allow_private_addresses": True},
         http={"timeout_s": TIMEOUT_S},
         **extra,
@@ -542,16 +570,19 @@ def test_a_second_wechat_check_resumes_the_datacube_scan_and_keeps_the_mass_post
     assert second.observation.outcome is Outcome.OK
     assert second.observation.latest_post_at == row.latest
     # Only the recheck window is scanned again, not the months behind it.
-    scanned = after["by_path"].get("/datacube/getarticlesummary", 0) - before["by_path"].get(
-        "/datacube/getarticlesummary", 0
-    )
+    detail = "/datacube/getarticletotaldetail"
+    scanned = after["by_path"].get(detail, 0) - before["by_path"].get(detail, 0)
     assert 1 <= scanned <= 3
 
 
 def test_stable_token_mode_checks_wechat_accounts_without_touching_cgi_bin_token(server):
     rows = [BY_ID["wechat-mass-only"], BY_ID["wechat-freepublish-only"]]
     settings = Settings(
-        wechat={"api_base_url": server.url, "token_api": "stable_token"},
+        wechat={
+            "api_base_url": server.url,
+            "token_api": "stable_token",
+            "datacube_from": DATACUBE_FROM,
+        },
         network={"allow_private_addresses": True},
         http={"timeout_s": TIMEOUT_S},
     )

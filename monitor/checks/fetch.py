@@ -80,10 +80,14 @@ class PacedGetter:
         self._weibo_host = weibo.netloc.lower()
         self._weibo_api = weibo.path.rstrip("/") + "/api/"
         # The adapter builds its URLs from base_url as written: a prefix test finds them fast.
-        self._weibo_prefix = settings.weibo.base_url.rstrip("/") + "/api/"
+        # The visitor-cookie flow counts against the Weibo limit too.
+        self._weibo_prefixes = (
+            settings.weibo.base_url.rstrip("/") + "/api/",
+            settings.weibo.visitor_url.rstrip("/") + "/visitor/",
+        )
 
     def _key(self, url: str) -> tuple[str, str | None]:
-        if url.startswith(self._weibo_prefix):
+        if url.startswith(self._weibo_prefixes):
             return "weibo", "weibo"
         try:
             parts = urlsplit(url)
@@ -109,14 +113,37 @@ class PacedGetter:
         self, url: str, *, headers: dict[str, str] | None, timeout: float, max_bytes: int
     ) -> Fetched | FetchFailure:
         """Wait for the URL's pacer, then GET through the inner getter."""
+        await self._start(url)
+        got = await self._inner.get(url, headers=headers, timeout=timeout, max_bytes=max_bytes)
+        self._nudge()
+        return got
+
+    async def post_form(
+        self,
+        url: str,
+        form: dict[str, str],
+        *,
+        headers: dict[str, str] | None,
+        timeout: float,
+        max_bytes: int,
+    ) -> Fetched | FetchFailure:
+        """Wait for the URL's pacer, then POST the form through the inner getter."""
+        await self._start(url)
+        got = await self._inner.post_form(
+            url, form, headers=headers, timeout=timeout, max_bytes=max_bytes
+        )
+        self._nudge()
+        return got
+
+    async def _start(self, url: str) -> None:
         key, source = self._key(url)
         await self._pacer(key, source).wait()
         self.requests[key] += 1
-        got = await self._inner.get(url, headers=headers, timeout=timeout, max_bytes=max_bytes)
+
+    def _nudge(self) -> None:
         # Awake for this answer anyway: a start that is due now goes without a timer wakeup.
         for pacer in self._pacers.values():
             pacer.nudge()
-        return got
 
     async def aclose(self) -> None:
         await self._inner.aclose()

@@ -21,6 +21,7 @@ def env_lines(base_url: str, secret_value: str) -> list[str]:
     return [
         f"MONITOR_WEIBO__BASE_URL={base}",
         f"MONITOR_WECHAT__API_BASE_URL={base}",
+        f"MONITOR_WEIBO__VISITOR_URL={base}",
         f"{SECRET_ENV}={secret_value}",
         # The simulator's feeds live on its own address: allow that one network, not
         # every private address.
