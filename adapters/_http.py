@@ -139,7 +139,9 @@ class HttpxGetter:
                     chunks.append(chunk[: max(0, max_bytes - (size - len(chunk)))])
                     break
                 chunks.append(chunk)
-            return Fetched(str(resp.url), resp.status_code, resp.headers, b"".join(chunks), too_large)
+            return Fetched(
+                str(resp.url), resp.status_code, resp.headers, b"".join(chunks), too_large
+            )
 
     async def aclose(self) -> None:
         await self.client.aclose()

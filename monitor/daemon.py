@@ -50,7 +50,7 @@ from adapters.netguard import UrlGuard
 from monitor.checks import notify
 from monitor.checks.backoff import health_key
 from monitor.checks.fetch import Checker
-from monitor.checks.record import CheckReport, SourceTally, judge_sweep, reclassify
+from monitor.checks.record import CheckReport, SourceTally, catch_up, judge_sweep, reclassify
 from monitor.checks.timing import interval_for, parse_hhmm
 from monitor.dates import utcnow
 from monitor.models import AccountView
@@ -480,6 +480,10 @@ class Daemon:
         """Run the daily/monthly jobs a stopped daemon missed today."""
         if self._daily_due("job:reclassify", self.settings.schedule.reclassify_at):
             self._spawn("reclassify", self.reclassify)
+        else:
+            # Stored verdicts that no longer hold (an upgrade, a new policy) are judged
+            # now rather than at the next daily run.
+            self._spawn("catch_up", lambda: catch_up(self.store, self.settings, self.clock()))
         if self.settings.notify.digest and self._daily_due(
             "job:digest", self.settings.notify.digest_at
         ):

@@ -574,6 +574,11 @@ class Store:
                 unit["regions"].append(v.region)
         return sorted(by_unit.values(), key=lambda u: u["order"])
 
+    def unit_id(self, name: str) -> int | None:
+        """The id of the unit with this name, or None."""
+        row = self.conn.execute("SELECT id FROM units WHERE name = ?", (name,)).fetchone()
+        return int(row[0]) if row else None
+
     def unit_by_id(self, unit_id: int) -> str | None:
         row = self.conn.execute("SELECT name FROM units WHERE id = ?", (unit_id,)).fetchone()
         return row[0] if row else None

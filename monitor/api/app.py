@@ -42,8 +42,8 @@ def create_app(settings: Settings, db_path: str | Path, *, warm: bool = True) ->
     """The API and dashboard on one database file.
 
     Migrations are applied once here; requests then use one connection per worker
-    thread. `warm` computes today's verdicts in the background at startup, so the
-    first filtered list on a large roster does not pay for it.
+    thread. `warm` brings stale stored verdicts up to date in the background at
+    startup (after an upgrade or a policy change), so lists read indexes from then on.
     """
     with Store.open(db_path):  # create/migrate before serving
         pass
@@ -92,7 +92,12 @@ def create_app(settings: Settings, db_path: str | Path, *, warm: bool = True) ->
 
 
 def _warm(queries: Queries) -> None:
+    from monitor.checks.record import catch_up
+
     try:
-        queries.index(queries.ctx.today())
-    except Exception:  # warming is an optimisation; the first request will retry
-        log.warning("could not precompute today's verdicts", exc_info=True)
+        ctx = queries.ctx
+        judged = catch_up(ctx.store(), ctx.settings, ctx.now())
+        if judged:
+            log.info("judged %d account(s) whose stored verdict no longer held", judged)
+    except Exception:  # warming is an optimisation; lists judge stale rows on the fly
+        log.warning("could not bring the stored verdicts up to date", exc_info=True)

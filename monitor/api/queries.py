@@ -1,8 +1,9 @@
 """Reads the API needs that the Store does not offer as one call, built from its public methods.
 
-No SQL here: only `monitor.store` speaks SQL. Where composing is expensive on a big
-roster (every verdict at a date; failed checks per source), the result is cached
-per (as-of date, data version) so that repeated reads do not recompute it.
+No SQL here: only `monitor.store` speaks SQL. Lists and counts for today under the
+configured policy read the stored current verdicts through indexes
+(`monitor.checks.verdicts.CurrentVerdicts`); other dates judge from the evidence,
+cached per (as-of date, data version) so that repeated reads do not recompute it.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from datetime import date, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from monitor.api.context import ApiContext
-from monitor.checks.verdicts import AccountVerdict, status_record, verdicts_at
+from monitor.checks.verdicts import AccountVerdict, CurrentVerdicts, status_record, verdicts_at
 from monitor.dates import end_of_day
 from monitor.models import FAILED_OUTCOMES, Outcome, State
-from monitor.store import Store
+from monitor.store import Store, VerdictQuery
 
 T = TypeVar("T")
 
@@ -138,6 +139,71 @@ class Queries:
             )
             for i in items
         ]
+
+    # -- today's lists and counts from the stored verdicts --------------------------------
+
+    def _current(self, as_of: date) -> CurrentVerdicts | None:
+        """The stored verdicts, when they can answer for `as_of` (today, configured policy)."""
+        if as_of != self.ctx.today():
+            return None
+        return CurrentVerdicts(self.ctx.store(), self.ctx.settings)
+
+    def _query(self, filters: Filters) -> VerdictQuery | None:
+        """The stored-verdict query for `filters`; None when they can match nothing."""
+        unit: int | None = None
+        if filters.unit is not None:
+            if filters.unit.isdigit():
+                unit = int(filters.unit)
+            else:
+                found = self.ctx.store().unit_id(filters.unit)
+                if found is None:
+                    return None
+                unit = found
+        return VerdictQuery(
+            unit=unit,
+            region=filters.region,
+            platform=filters.platform,
+            states=filters.states,
+            name_contains=filters.q,
+        )
+
+    def page(self, as_of: date, filters: Filters, limit: int, offset: int) -> tuple[list[int], int]:
+        """Ids of one page of matching accounts (roster order), and how many match."""
+        current = self._current(as_of)
+        if current is None:
+            matched = self.filtered(as_of, filters)
+            return [e.id for e in matched[offset : offset + limit]], len(matched)
+        query = self._query(filters)
+        if query is None:
+            return [], 0
+        found = current.page(as_of, query, limit=limit, offset=offset)
+        return found.ids, found.total
+
+    def state_counts(self, as_of: date, filters: Filters | None = None) -> Tally:
+        """Accounts per state (and the 合格率) of the accounts matching `filters`."""
+        current = self._current(as_of)
+        filters = filters or Filters()
+        if current is None:
+            return tally(self.filtered(as_of, filters))
+        query = self._query(filters)
+        t = Tally()
+        if query is None:
+            return t
+        for (state,), n in current.counts(as_of, query).items():
+            t.states[state] += n
+        return t
+
+    def unit_counts(self, as_of: date) -> dict[int, Tally]:
+        """Per unit id: its accounts per state."""
+        current = self._current(as_of)
+        out: dict[int, Tally] = {}
+        if current is None:
+            for e in self.index(as_of):
+                out.setdefault(e.unit_id, Tally()).add(e.state)
+            return out
+        for (unit, state), n in current.counts(as_of, VerdictQuery(), by="unit,state").items():
+            out.setdefault(unit, Tally()).states[state] += n
+        return out
 
     def filtered(self, as_of: date, filters: Filters) -> list[IndexEntry]:
         """The index entries matching `filters`; repeated filters are answered from a cache."""

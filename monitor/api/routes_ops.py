@@ -95,7 +95,7 @@ def metrics(request: Request) -> PlainTextResponse:
     for source, counts in sorted(queries.source_outcomes().items()):
         for outcome, n in sorted(counts.items()):
             m.sample("monitor_checks_last_day", n, source=source, outcome=outcome)
-    states = Counter(e.state for e in queries.index(ctx.today()))
+    states = queries.state_counts(ctx.today()).states
     m.family("monitor_accounts", "gauge", "Accounts in the roster by verdict state today.")
     for state in State:
         m.sample("monitor_accounts", states.get(state.value, 0), state=state.value)

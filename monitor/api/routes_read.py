@@ -21,7 +21,7 @@ from monitor.api.params import (
     parse_as_of,
     queries_of,
 )
-from monitor.api.queries import Filters, moment_of, tally
+from monitor.api.queries import Filters, Tally, moment_of
 from monitor.api.serialize import alert_record, evidence_record, observation_record
 from monitor.checks.verdicts import status_record
 
@@ -54,9 +54,8 @@ def list_accounts(
         states=frozenset({state.value}) if state else None,
         q=q,
     )
-    matched = queries.filtered(day, filters)
-    ids = [e.id for e in matched[offset : offset + limit]]
-    return page(queries.records(ids, day), len(matched), limit, offset)
+    ids, total = queries.page(day, filters, limit, offset)
+    return page(queries.records(ids, day), total, limit, offset)
 
 
 @router.get("/accounts/{account_id}")
@@ -95,14 +94,12 @@ def list_units(
     """Units (主办单位) with regions, account counts and accounts per state."""
     ctx, queries = ctx_of(request), queries_of(request)
     day = parse_as_of(ctx, as_of)
-    by_unit: dict[int, list] = {}
-    for e in queries.index(day):
-        by_unit.setdefault(e.unit_id, []).append(e)
+    by_unit = queries.unit_counts(day)
     units = []
     for u in ctx.store().units(moment_of(ctx, day)):
         if region is not None and region not in u["regions"]:
             continue
-        t = tally(by_unit.get(u["id"], []))
+        t = by_unit.get(u["id"], Tally())
         units.append(
             {
                 "id": u["id"],
@@ -130,17 +127,17 @@ def get_unit(request: Request, unit_id: UnitIdPath, as_of: AsOfQuery = None) -> 
 
 def unit_payload(request: Request, unit_id: int, name: str, day: Any) -> dict[str, Any]:
     ctx, queries = ctx_of(request), queries_of(request)
-    entries = [e for e in queries.index(day) if e.unit_id == unit_id]
-    ids = [e.id for e in entries]
-    t = tally(entries)
+    ids, _ = queries.page(day, Filters(unit=str(unit_id)), 100_000_000, 0)
+    t = queries.state_counts(day, Filters(unit=str(unit_id)))
+    records = queries.records(ids, day)
     return {
         "id": unit_id,
         "name": name,
-        "regions": list(dict.fromkeys(e.region for e in entries)),
+        "regions": list(dict.fromkeys(r["region"] for r in records)),
         "states": dict(t.states),
         "problems": t.problems,
         "pass_rate": t.pass_rate,
-        "accounts": queries.records(ids, day),
+        "accounts": records,
         "alerts": [
             alert_record(a, ctx.tz)
             for a in queries.alerts(open_only=True, unit=str(unit_id), unit_accounts=ids)
@@ -162,7 +159,7 @@ def list_alerts(
     ctx, queries = ctx_of(request), queries_of(request)
     members = None
     if unit is not None and unit.isdigit():
-        members = [e.id for e in queries.index(ctx.today()) if str(e.unit_id) == unit]
+        members, _ = queries.page(ctx.today(), Filters(unit=unit), 100_000_000, 0)
     rows = queries.alerts(
         open_only=status == "open", unit=unit, region=region, unit_accounts=members
     )

@@ -27,7 +27,7 @@ from typing import Any
 from adapters import source_for
 from monitor.checks import alerts, backoff, notify
 from monitor.checks.timing import next_check_at
-from monitor.checks.verdicts import refresh, refresh_batches
+from monitor.checks.verdicts import policy_key, refresh, refresh_batches
 from monitor.dates import utcnow
 from monitor.models import AccountView, Observation, Verdict
 from monitor.store import SourceHealth, Store
@@ -123,9 +123,11 @@ def record(
     return reports
 
 
-def record_manual(store: Store, settings: Any, observation: Observation) -> list[CheckReport]:
+def record_manual(
+    store: Store, settings: Any, observation: Observation, *, now: datetime | None = None
+) -> list[CheckReport]:
     """Record what an inspector saw by hand (`monitor observe`, the API); its verdict."""
-    now = utcnow()
+    now = now or utcnow()
     views = store.accounts_at(now, ids=[observation.account], include_retired=True)
     if not views:
         raise LookupError(f"no account {observation.account} in the roster in force now")
@@ -193,6 +195,19 @@ def judge_sweep(
 
 
 # -- what time alone changes ---------------------------------------------------------------------
+
+
+def catch_up(store: Store, settings: Any, now: datetime) -> int:
+    """Judge the accounts whose stored verdict no longer holds today (or that have none).
+
+    After an upgrade, a change of policy, or a day the daily job has not reached yet;
+    alerts follow as in `reclassify`. How many accounts were judged.
+    """
+    day = now.astimezone(settings.tz).date()
+    stale = store.stale_verdicts(day, policy_key(settings.policy))
+    if stale:
+        reclassify(store, settings, now, stale)
+    return len(stale)
 
 
 def reclassify(

@@ -25,7 +25,7 @@ from typing import Any
 from adapters import NO_SOURCE_REASON, choose_source
 from monitor.classify import Windows, classify, thresholds
 from monitor.dates import end_of_day, iso, local_date
-from monitor.models import AccountView, RosterFacts, State, Verdict
+from monitor.models import AccountView, RosterFacts, RosterStatus, State, Verdict
 from monitor.store import AccountState, Flip, Store, VerdictQuery, VerdictRow
 
 
@@ -139,8 +139,13 @@ def valid_until(
     gallop then a bisection over `classify` finds the day. None: it never changes.
     """
     state, verdict = item.state, item.verdict
-    if state.evidence is None or verdict.state is State.UNKNOWN or verdict.state is State.CANCELLED:
-        # Nothing ages: no evidence, already unknown, or cancelled (roster or platform).
+    if (
+        state.evidence is None
+        or verdict.state is State.UNKNOWN
+        or state.account.status is RosterStatus.CANCELLED
+    ):
+        # Nothing ages: no evidence, already unknown, or cancelled by the roster (a
+        # platform's "not found" is evidence, and evidence ages into unknown).
         return roster_change
     facts = RosterFacts(platform=state.account.platform, status=state.account.status)
 
