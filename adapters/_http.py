@@ -19,6 +19,7 @@ from typing import Protocol
 import httpx
 
 from adapters.netguard import GuardRefusal
+from monitor.models import Outcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +177,26 @@ async def post_form(
 
 def _getter(client: httpx.AsyncClient | HttpGetter) -> HttpGetter:
     return HttpxGetter(client) if isinstance(client, httpx.AsyncClient) else client
+
+
+# What an HTTP status says, whoever answers: one table for every adapter. 200, redirects
+# and 404 mean different things per platform and are the adapter's to read.
+STATUS_OUTCOMES: dict[int, Outcome] = {
+    401: Outcome.AUTH_ERROR,  # credentials wanted (Weibo reads it as its login wall)
+    403: Outcome.BLOCKED,
+    408: Outcome.TRANSIENT,
+    410: Outcome.PARSE_ERROR,  # the endpoint or route is gone: a broken source, not evidence
+    418: Outcome.RATE_LIMITED,  # Weibo's anti-crawler answer
+    429: Outcome.RATE_LIMITED,
+    432: Outcome.RATE_LIMITED,  # Weibo, as 418
+}
+
+
+def status_outcome(status: int) -> Outcome | None:
+    """The failed outcome an HTTP status means for every source; None: the adapter decides."""
+    if status >= 500:
+        return Outcome.TRANSIENT
+    return STATUS_OUTCOMES.get(status)
 
 
 def retry_after(headers: Mapping[str, str], now: datetime) -> float | None:

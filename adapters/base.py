@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 
 import httpx
@@ -23,6 +23,43 @@ from adapters._http import HttpGetter
 from monitor.models import Observation, Outcome, Platform
 
 EXCERPT_CHARS = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """What a source is, stated once; the registry derives everything else from it.
+
+    The roster vocabulary (`aliases`), the default source of a platform (`platforms`,
+    `needs`), the `limits.<name>` settings (`max_concurrent`, `rate_per_s`), pacing
+    and the outbound guard's exempt origins (`origins`), labels and the CLI/API
+    choices all come from here (apprise's plugin attributes are the model).
+    """
+
+    name: str  # in rosters (来源), settings (limits.<name>), observations, the API
+    label: str  # how the dashboard and reports name it
+    priority: int  # tried in this order when the roster names no source
+    # Platforms this source checks when the roster names no source ("*": any).
+    platforms: tuple[str, ...]
+    # Roster fields it cannot check without; "a|b": either will do.
+    needs: tuple[str, ...] = ()
+    # What a roster may write in 来源 for it (matched without case).
+    aliases: tuple[str, ...] = ()
+    max_concurrent: int = 2
+    rate_per_s: float = 1.0
+    # "request": every HTTP request waits for the pacer; "check": once per check
+    # (a library makes the calls, as wechatpy does).
+    paced_per: str = "request"
+    # This source's own base URLs, as (setting's dotted path, path under it): requests
+    # there are paced as this source, and their origins are exempt from the guard.
+    origins: tuple[tuple[str, str], ...] = ()
+    # What a run of refusals is about: the whole source, or each host (feeds).
+    backoff_by: str = "source"
+
+    def handles(self, platform: str, fields: dict[str, str]) -> bool:
+        """Whether it is the default source for an account with these roster fields."""
+        if "*" not in self.platforms and platform not in self.platforms:
+            return False
+        return all(any(fields.get(f, "").strip() for f in need.split("|")) for need in self.needs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +92,9 @@ class AdapterContext:
     clock: Callable[[], datetime]
     # Raises nothing; returns a reason string when a roster URL must not be fetched.
     url_guard: Callable[[str], Any] | None = None
+    # The policy's warning boundary today (a post before it means warning or worse),
+    # from the classifier; None: treat every post as possibly silent.
+    warning_before: date | None = None
 
 
 @dataclass(frozen=True, slots=True)

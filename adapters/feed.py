@@ -27,14 +27,32 @@ from urllib.parse import urljoin
 
 import feedparser
 
-from adapters._http import Fetched, FetchFailure, fetch, looks_like_html, looks_like_login
+from adapters._http import (
+    Fetched,
+    FetchFailure,
+    fetch,
+    looks_like_html,
+    looks_like_login,
+    status_outcome,
+)
 from adapters._http import retry_after as parse_retry_after
-from adapters.base import AdapterContext, CheckResult, CheckTarget, failed
+from adapters.base import AdapterContext, CheckResult, CheckTarget, Manifest, failed
 from adapters.feed_dates import entry_time, read_time
 from adapters.netguard import UrlGuard
 from monitor.models import Observation, Outcome
 
 SOURCE = "feed"
+MANIFEST = Manifest(
+    name=SOURCE,
+    label="RSS 订阅",
+    priority=30,
+    platforms=("*",),
+    needs=("feed_url",),
+    aliases=("rss", "atom", "订阅", "RSS订阅"),
+    max_concurrent=5,
+    rate_per_s=5.0,  # per host
+    backoff_by="host",
+)
 MAX_REDIRECTS = 5
 TITLE_CHARS = 200
 JSON_FEED_VERSION = "https://jsonfeed.org/version/"
@@ -71,6 +89,9 @@ class FeedAdapter:
             )
 
 
+ADAPTER = FeedAdapter
+
+
 async def _check(target: CheckTarget, ctx: AdapterContext, now: datetime) -> CheckResult:
     def fail(outcome: Outcome, detail: str, **kw: Any) -> CheckResult:
         return failed(target, ctx, SOURCE, outcome, detail, observed_at=now, **kw)
@@ -89,13 +110,14 @@ async def _check(target: CheckTarget, ctx: AdapterContext, now: datetime) -> Che
     status = got.status
     if status == 304:
         return _not_modified(target, now, fail)
-    if status in (418, 429):
+    outcome = status_outcome(status)
+    if outcome is Outcome.RATE_LIMITED:
         return fail(
             Outcome.RATE_LIMITED,
             f"HTTP {status} from the feed",
             retry_after=parse_retry_after(got.headers, now),
         )
-    if status >= 500 or status == 408:
+    if outcome is Outcome.TRANSIENT:
         return fail(Outcome.TRANSIENT, f"HTTP {status} from the feed", body=got.body)
     if status in (404, 410):
         # For a bridge (RSSHub, WeWe RSS, ...) a 404 usually means a broken route or a
@@ -106,10 +128,10 @@ async def _check(target: CheckTarget, ctx: AdapterContext, now: datetime) -> Che
             "not evidence the account is gone)",
             body=got.body,
         )
-    if status == 401:
-        return fail(Outcome.AUTH_ERROR, "HTTP 401: the feed wants credentials", body=got.body)
-    if status == 403:
-        return fail(Outcome.BLOCKED, "HTTP 403: access refused", body=got.body)
+    if outcome is Outcome.AUTH_ERROR:
+        return fail(outcome, f"HTTP {status}: the feed wants credentials", body=got.body)
+    if outcome is not None:
+        return fail(outcome, f"HTTP {status}: access refused", body=got.body)
     if status != 200:
         return fail(Outcome.PARSE_ERROR, f"unexpected HTTP {status}", body=got.body)
     if got.too_large:

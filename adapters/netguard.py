@@ -4,8 +4,9 @@ By default a URL whose host is, or resolves to, a loopback, private, link-local,
 unspecified, multicast, reserved or otherwise non-global address is refused
 before any request is sent. Exceptions, in order:
 
-- the origins of the configured platform base URLs (`weibo.base_url`,
-  `weibo.visitor_url`, `wechat.api_base_url`) are exempt: the office chose them;
+- the origins of the configured platform base URLs (the manifests' `origins`:
+  `weibo.base_url`, `weibo.visitor_url`, `wechat.api_base_url`) are exempt: the
+  office chose them;
 - `network.allowed_networks` (CIDRs): a non-public address inside a listed
   network is allowed, whatever its kind (list 169.254.0.0/16 to reach link-local);
 - `network.allow_private_addresses = true` allows every non-public address
@@ -146,11 +147,9 @@ def exempt_origins(settings: Any) -> set[tuple[str, int]]:
     Through a proxy the connection's peer is the proxy, which the operator chose; the
     proxy resolves the target's name, so the target is judged by `UrlGuard` before.
     """
-    urls = [
-        settings.weibo.base_url,
-        getattr(settings.weibo, "visitor_url", ""),
-        settings.wechat.api_base_url,
-    ]
+    from adapters import source_urls
+
+    urls = [url for url, _ in source_urls(settings)]
     urls += [u for k, u in urllib.request.getproxies().items() if k != "no"]
     out = set()
     for url in urls:

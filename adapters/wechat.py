@@ -47,7 +47,7 @@ from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 from wechatpy.session.memorystorage import MemoryStorage
 
-from adapters.base import AdapterContext, CheckResult, CheckTarget, failed
+from adapters.base import AdapterContext, CheckResult, CheckTarget, Manifest, failed
 from adapters.netguard import GuardRefusal, UrlGuard
 from adapters.requests_guard import guarding
 from adapters.wechat_scan import DEFAULT_MAX_DAYS, ScanState, walk
@@ -55,6 +55,18 @@ from monitor.dates import start_of_day
 from monitor.models import Observation, Outcome
 
 SOURCE = "wechat_api"
+MANIFEST = Manifest(
+    name=SOURCE,
+    label="微信接口",
+    priority=20,
+    platforms=("wechat",),
+    needs=("appid|account_id", "secret_env"),
+    aliases=("wechat", "微信接口", "微信API"),
+    max_concurrent=5,
+    rate_per_s=5.0,  # the API quota is per AppID
+    paced_per="check",  # wechatpy makes the calls
+    origins=(("wechat.api_base_url", "/"),),
+)
 TOKEN_PATH = "/cgi-bin/token"
 STABLE_TOKEN_PATH = "/cgi-bin/stable_token"
 TOKEN_ERRCODES = frozenset({40001, 40014, 42001})
@@ -322,6 +334,9 @@ class WechatApiAdapter:
         finally:
             client._http.close()
         return _result(target, now, tz, fp_post, run.state, run.days_scanned, state, cube)
+
+
+ADAPTER = WechatApiAdapter
 
 
 def _call(client: _Client, fn: Callable[[], Any]) -> Any:

@@ -39,17 +39,33 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from adapters._http import Fetched, FetchFailure, fetch, looks_like_html, retry_after
-from adapters.base import AdapterContext, CheckResult, CheckTarget, failed
+from adapters._http import (
+    Fetched,
+    FetchFailure,
+    fetch,
+    looks_like_html,
+    retry_after,
+    status_outcome,
+)
+from adapters.base import AdapterContext, CheckResult, CheckTarget, Manifest, failed
 from adapters.weibo_dates import parse_weibo_time
 from adapters.weibo_visitor import VisitorPass
 from monitor.models import Observation, Outcome
 
 SOURCE = "weibo"
+MANIFEST = Manifest(
+    name=SOURCE,
+    label="微博接口",
+    priority=10,
+    platforms=("weibo",),
+    aliases=("微博", "m.weibo.cn"),
+    max_concurrent=2,
+    rate_per_s=1.0,  # Weibo blocks eagerly (HTTP 418)
+    origins=(("weibo.base_url", "/api/"), ("weibo.visitor_url", "/visitor/")),
+)
 NO_CONTENT_MSG = "这里还没有内容"
 PROFILE_KEYS = ("screen_name", "statuses_count", "verified", "verified_type", "verified_reason")
 TITLE_CHARS = 60
-RATE_LIMIT_STATUSES = frozenset({418, 429, 432})
 _TAG = re.compile(r"<[^>]+>")
 
 
@@ -108,6 +124,9 @@ class WeiboAdapter:
                 f"unexpected error while reading Weibo: {type(exc).__name__}: {exc}",
                 observed_at=now,
             )
+
+
+ADAPTER = WeiboAdapter
 
 
 class _Check:
@@ -232,14 +251,11 @@ class _Check:
         Such a verdict names a unit, so it is never drawn without this check's
         profile call: the account may have been deleted or restricted meanwhile.
         """
-        settings = self.ctx.settings
-        tz = settings.tz
-        today = self.now.astimezone(tz).date()
-        warning_before = settings.policy.warn_before.after(
-            settings.policy.zombie_after.before(today)
-        )
+        warning_before = self.ctx.warning_before
+        if warning_before is None:
+            return True  # no boundary given: never skip the profile
         newest = max(p.created_at for p in posts)
-        return min(newest, self.now).astimezone(tz).date() < warning_before
+        return min(newest, self.now).astimezone(self.ctx.settings.tz).date() < warning_before
 
     async def get_json(self, params: dict[str, str], what: str) -> dict[str, Any] | CheckResult:
         """One API call: the JSON object, or the failed result the response amounts to."""
@@ -285,13 +301,14 @@ class _Check:
 
     def read_json(self, got: Fetched, what: str) -> dict[str, Any] | CheckResult | _Wall:
         status = got.status
-        if status in RATE_LIMIT_STATUSES:
+        outcome = status_outcome(status)
+        if outcome is Outcome.RATE_LIMITED:
             return self.fail(
                 Outcome.RATE_LIMITED,
                 f"{what}: HTTP {status} (Weibo rate limit / anti-crawler wall)",
                 retry_after=retry_after(got.headers, self.now),
             )
-        if status >= 500:
+        if outcome is Outcome.TRANSIENT:
             return self.fail(Outcome.TRANSIENT, f"{what}: HTTP {status}", body=got.body)
         if 300 <= status < 400:
             where = got.headers.get("location", "?")
@@ -301,8 +318,10 @@ class _Check:
             return self.fail(
                 Outcome.BLOCKED, f"{what}: redirected to {where} (login or visitor check)"
             )
-        if status in (401, 403):
-            return self.fail(Outcome.BLOCKED, f"{what}: HTTP {status} (access refused)")
+        if status == 401:  # the visitor API has no credentials to ask for: a login wall
+            return self.fail(Outcome.BLOCKED, f"{what}: HTTP 401 (login wall)")
+        if outcome is not None:
+            return self.fail(outcome, f"{what}: HTTP {status} (access refused)", body=got.body)
         if status == 404:
             # m.weibo.cn answers unknown users with ok:0 in a 200; a 404 means the endpoint
             # (or base_url) is wrong, which says nothing about the account.

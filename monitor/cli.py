@@ -727,7 +727,9 @@ def simulator_env_lines(url: str, world: Any) -> list[str]:
     lines = sim.env_lines(url, world.wechat_secret)
     # Each protocol has its own bucket in the simulator; stay 10% under it.
     rate = 0.9 * world.rate_limit_per_s if world.rate_limit_per_s else 500.0
-    for source in ("weibo", "wechat_api", "feed"):
+    from adapters import source_names
+
+    for source in source_names():
         lines.append(f"MONITOR_LIMITS__{source.upper()}__RATE_PER_S={rate:g}")
         lines.append(f"MONITOR_LIMITS__{source.upper()}__MAX_CONCURRENT=50")
     # wechatpy is synchronous: each concurrent WeChat check holds a worker thread.

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from adapters import source_names
 from monitor.checks.fetch import Checker, CheckReport
 from monitor.checks.verdicts import AccountVerdict, verdicts_at
 from monitor.dates import today, utcnow
@@ -76,7 +77,7 @@ def demo_settings(base_url: str, database: Path) -> Settings:
         wechat={"api_base_url": base_url, "worker_threads": 32},
         network={"allowed_networks": [own_network(base_url)]},
         http={"timeout_s": 3.0},
-        limits={"weibo": limits, "wechat_api": limits, "feed": limits},
+        limits=dict.fromkeys(source_names(), limits),
         reports={"folder": str(database.parent / "reports")},
     )
 

@@ -175,13 +175,43 @@ class SourceLimit(Section):
 
 
 class SourceLimits(Section):
-    # Weibo blocks eagerly (HTTP 418); WeChat's API quota is per AppID; feeds are per host.
-    weibo: SourceLimit = SourceLimit(max_concurrent=2, rate_per_s=1.0)
-    wechat_api: SourceLimit = SourceLimit(max_concurrent=5, rate_per_s=5.0)
-    feed: SourceLimit = SourceLimit(max_concurrent=5, rate_per_s=5.0)
+    """`limits.<source>` for every source the adapters declare, with their manifest's defaults.
+
+    Weibo blocks eagerly (HTTP 418); WeChat's API quota is per AppID; feeds are per host.
+    The limits apply per process that fetches (per egress address).
+    """
+
+    model_config = ConfigDict(extra="allow")
+    # Every extra key is a source's limit, validated (and located in errors) as one.
+    __pydantic_extra__: dict[str, SourceLimit] = Field(init=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _every_source(cls, data: Any) -> dict[str, Any]:
+        from adapters import manifests
+
+        given = (
+            dict(data or {}) if not isinstance(data, BaseModel) else dict(data.model_extra or {})
+        )
+        known = manifests()
+        unknown = sorted(set(given) - set(known))
+        if unknown:
+            raise ValueError(f"unknown source {unknown[0]!r}; known sources: {', '.join(known)}")
+        out: dict[str, Any] = {}
+        for name, m in known.items():
+            value = given.get(name) or {}
+            if isinstance(value, SourceLimit):
+                value = value.model_dump()
+            defaults = {"max_concurrent": m.max_concurrent, "rate_per_s": m.rate_per_s}
+            out[name] = {**defaults, **value} if isinstance(value, dict) else value
+        return out
 
     def for_source(self, name: str) -> SourceLimit:
-        return getattr(self, name, None) or SourceLimit()
+        found = (self.model_extra or {}).get(name)
+        return found if isinstance(found, SourceLimit) else SourceLimit()
+
+    def sources(self) -> dict[str, SourceLimit]:
+        return dict(self.model_extra or {})
 
 
 class ScheduleSettings(Section):

@@ -17,7 +17,15 @@ from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
 import adapters
-from adapters import REGISTRY, UnknownSourceError, choose_source, get_adapter
+from adapters import (
+    UnknownSourceError,
+    adapter_class,
+    choose_source,
+    get_adapter,
+    manifests,
+    roster_aliases,
+    source_urls,
+)
 from adapters.base import AdapterContext, CheckResult, CheckTarget
 from monitor.models import Outcome, Platform
 from monitor.settings import Settings
@@ -29,7 +37,7 @@ NOW = datetime(2026, 12, 6, 7, 30, tzinfo=UTC)
 
 
 def test_every_registered_adapter_loads_under_its_own_name() -> None:
-    for name in REGISTRY:
+    for name in manifests():
         adapter = get_adapter(name)
         assert adapter.name == name
         assert get_adapter(name) is adapter  # one shared instance, so caches persist
@@ -39,6 +47,34 @@ def test_every_registered_adapter_loads_under_its_own_name() -> None:
 def test_an_unknown_source_names_the_known_ones() -> None:
     with pytest.raises(UnknownSourceError, match=r"douyin_api.*feed, wechat_api, weibo"):
         get_adapter("douyin_api")
+
+
+@pytest.mark.parametrize("name", sorted(manifests()))
+def test_every_manifest_is_complete_and_consistent(name: str) -> None:
+    m = manifests()[name]
+    assert adapter_class(name).name == m.name == name
+    assert m.label and m.priority > 0
+    assert m.paced_per in ("request", "check") and m.backoff_by in ("source", "host")
+    assert m.max_concurrent >= 1 and m.rate_per_s > 0
+    assert m.platforms and all(p == "*" or p in {x.value for x in Platform} for p in m.platforms)
+    roster_fields = {"account_id", "feed_url", "appid", "secret_env"}
+    assert all(set(need.split("|")) <= roster_fields for need in m.needs)
+    settings = Settings()
+    # The limits settings exist for it, with the manifest's defaults.
+    limit = settings.limits.for_source(name)
+    assert (limit.max_concurrent, limit.rate_per_s) == (m.max_concurrent, m.rate_per_s)
+    # Its origins name real settings (they are paced as it and exempt from the guard).
+    mine = [source for _, source in source_urls(settings) if source == name]
+    assert len(mine) == len(m.origins)
+    # Rosters may write its name or an alias, each meaning this source only.
+    assert all(roster_aliases()[a.lower()] == name for a in (*m.aliases, name))
+
+
+def test_the_roster_vocabulary_and_the_limits_come_from_the_manifests() -> None:
+    assert set(roster_aliases().values()) == set(manifests())
+    assert set(Settings().limits.sources()) == set(manifests())
+    with pytest.raises(ValueError, match="unknown source 'douyin_api'"):
+        Settings(limits={"douyin_api": {"rate_per_s": 1}})
 
 
 def test_adapters_are_imported_on_first_use_only() -> None:
@@ -162,9 +198,7 @@ class Env:
 
 
 def run_adapter(source: str, bad: Bad) -> CheckResult:
-    module_name, _, class_name = REGISTRY[source].partition(":")
-    cls = getattr(__import__(module_name, fromlist=[class_name]), class_name)
-    adapter = cls()
+    adapter = adapter_class(source)()
     if hasattr(adapter, "http_factory"):
         adapter.http_factory = lambda: requests_session(bad)
 
@@ -198,7 +232,7 @@ def run_adapter(source: str, bad: Bad) -> CheckResult:
 
 
 @pytest.mark.parametrize("bad", SCENARIOS, ids=lambda b: b.name)
-@pytest.mark.parametrize("source", sorted(REGISTRY))
+@pytest.mark.parametrize("source", sorted(manifests()))
 def test_every_adapter_turns_every_bad_answer_into_a_failed_check(source: str, bad: Bad) -> None:
     result = run_adapter(source, bad)
     assert isinstance(result, CheckResult)

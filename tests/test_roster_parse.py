@@ -767,8 +767,14 @@ def test_source_names_are_checked_and_aliases_normalised(tmp_path):
     assert [(p.row, "unknown source" in p.message) for p in roster.problems] == [(3, True)]
 
 
-def test_known_sources_match_the_adapter_registry():
-    from adapters import REGISTRY
-    from monitor.roster.parse import KNOWN_SOURCES
+def test_the_source_column_speaks_the_adapters_manifests(tmp_path):
+    from adapters import manifests
 
-    assert set(REGISTRY) == KNOWN_SOURCES
+    rows = ["类别,主办单位,平台,账号名称,来源,订阅地址"]
+    rows += [f"市直部门,单位,抖音,账号{i},{alias},https://rss.example/{i}" for i, alias in
+             enumerate(["RSS", "微信接口", "m.weibo.cn", "feed", "douyin_api"])]  # fmt: skip
+    result = read_roster(write(tmp_path, "\n".join(rows) + "\n"))
+    assert [e.source for e in result.entries][:4] == ["feed", "wechat_api", "weibo", "feed"]
+    (problem,) = result.problems
+    assert "douyin_api" in problem.message
+    assert all(name in problem.message for name in manifests())

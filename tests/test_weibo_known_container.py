@@ -20,7 +20,7 @@ import pytest
 
 from adapters.base import AdapterContext, CheckResult, CheckTarget
 from adapters.weibo import WeiboAdapter
-from monitor.checks.fetch import Checker
+from monitor.checks.fetch import Checker, warning_boundary
 from monitor.models import Outcome, Platform
 from monitor.settings import SecretLookup, Settings
 from monitor.simulator import Scenario, SimAccount, SimulatorServer
@@ -82,11 +82,13 @@ def check(
 
     async def go() -> CheckResult:
         async with httpx.AsyncClient() as http:
+            config = settings(server.url, **weibo)
             ctx = AdapterContext(
                 http=http,
-                settings=settings(server.url, **weibo),
+                settings=config,
                 secrets=SecretLookup(),
                 clock=clock,
+                warning_before=warning_boundary(config, clock()),
             )
             return await WeiboAdapter().check(target(acc, state), ctx)
 
@@ -192,11 +194,13 @@ def check_with(platform: Any, acc: SimAccount, state: dict[str, Any], **weibo: A
     async def go() -> CheckResult:
         transport = httpx.MockTransport(platform)
         async with httpx.AsyncClient(transport=transport) as http:
+            config = settings("https://m.weibo.cn", **weibo)
             ctx = AdapterContext(
                 http=http,
-                settings=settings("https://m.weibo.cn", **weibo),
+                settings=config,
                 secrets=SecretLookup(),
                 clock=clock,
+                warning_before=warning_boundary(config, clock()),
             )
             return await WeiboAdapter().check(target(acc, state), ctx)
 

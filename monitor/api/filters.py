@@ -30,12 +30,15 @@ ALERT_KINDS = {
     "source_down": "数据源故障",
     "url_refused": "地址被拒绝（配置问题）",
 }
-SOURCE_LABELS = {
-    "weibo": "微博接口",
-    "wechat_api": "微信接口",
-    "feed": "RSS 订阅",
-    "manual": "人工核查",
-}
+
+
+def _source_labels() -> dict[str, str]:
+    from adapters import manifests
+
+    return {**{name: m.label for name, m in manifests().items()}, "manual": "人工核查"}
+
+
+SOURCE_LABELS = _source_labels()
 
 
 def platform_label(value: str) -> str:

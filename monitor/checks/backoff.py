@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from adapters import manifests
 from monitor.models import AccountView, Outcome
 from monitor.store import SourceHealth
 
@@ -36,15 +37,16 @@ class Step:
 
 def health_key(source: str, account: AccountView) -> str:
     """The key a source's answers about `account` count under: feeds by host."""
-    if source != "feed":
+    manifest = manifests().get(source)
+    if manifest is None or manifest.backoff_by != "host":
         return source
     try:
         parts = urlsplit(account.feed_url.strip())
         host = (parts.hostname or "").lower()
         port = parts.port
     except ValueError:
-        return "feed:?"
-    return f"feed:{host}:{port}" if port else f"feed:{host}"
+        return f"{source}:?"
+    return f"{source}:{host}:{port}" if port else f"{source}:{host}"
 
 
 def source_of_key(key: str) -> str:

@@ -20,7 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -32,6 +32,8 @@ from adapters import (
     choose_source,
     close_adapters,
     get_adapter,
+    manifests,
+    source_urls,
 )
 from adapters._http import Fetched, FetchFailure, HttpGetter
 from adapters.base import AdapterContext, CheckTarget
@@ -39,7 +41,8 @@ from adapters.netguard import UrlGuard
 from adapters.transport import http_client
 from monitor.checks.pacing import Pacer
 from monitor.checks.record import CheckReport, Seen, record
-from monitor.checks.verdicts import verdicts_at
+from monitor.checks.verdicts import verdicts_at, windows_of
+from monitor.classify import thresholds
 from monitor.dates import utcnow
 from monitor.models import AccountView, Observation, Outcome, Verdict
 from monitor.settings import SecretLookup, Settings
@@ -59,6 +62,12 @@ def state_key(target: CheckTarget) -> str:
     return "|".join((target.account_id, target.feed_url.strip(), target.appid))
 
 
+def warning_boundary(settings: Settings, now: datetime) -> date:
+    """The classifier's warning boundary today: a post before it means warning or worse."""
+    today = now.astimezone(settings.tz).date()
+    return thresholds(windows_of(settings.policy), today).warning_before
+
+
 # A paced start may be this fraction of its interval late, to ride on a wakeup the
 # process takes anyway (see monitor.politeness): at worst 1/1.1 = 0.91 of the limit.
 PACING_SLACK = 0.1
@@ -73,37 +82,37 @@ class PacedGetter:
         self._pacers: dict[str, Pacer] = {}
         # Requests started per pacing key ("weibo", "feed:<host>"), for the sweep log.
         self.requests: Counter[str] = Counter()
-        # Weibo requests are the visitor API's paths under the configured base URL; anything
-        # else (feeds, even on the same host as with the simulator) is paced per host.
-        # wechatpy does not use this client: WeChat is paced per check.
-        weibo = urlsplit(settings.weibo.base_url)
-        self._weibo_host = weibo.netloc.lower()
-        self._weibo_api = weibo.path.rstrip("/") + "/api/"
-        # The adapter builds its URLs from base_url as written: a prefix test finds them fast.
-        # The visitor-cookie flow counts against the Weibo limit too.
-        self._weibo_prefixes = (
-            settings.weibo.base_url.rstrip("/") + "/api/",
-            settings.weibo.visitor_url.rstrip("/") + "/visitor/",
+        # A source's own URLs (its manifest's origins: Weibo's API and visitor paths)
+        # are paced as that source; anything else (feeds, even on the same host as with
+        # the simulator) per host. Sources paced per check (wechatpy) never come here.
+        self._prefixes = tuple(
+            (prefix, source)
+            for prefix, source in source_urls(settings)
+            if manifests()[source].paced_per == "request"
+        )
+        # Everything else is paced per host, with the limits of the source that
+        # fetches from many hosts (feeds).
+        self._per_host = next(
+            (m.name for m in manifests().values() if m.backoff_by == "host"), "feed"
         )
 
     def _key(self, url: str) -> tuple[str, str | None]:
-        if url.startswith(self._weibo_prefixes):
-            return "weibo", "weibo"
+        for prefix, source in self._prefixes:
+            if url.startswith(prefix):
+                return source, source
         try:
             parts = urlsplit(url)
             host = parts.hostname or ""
             port = parts.port
         except ValueError:
-            return "feed:?", None
+            return f"{self._per_host}:?", None
         host = f"{host}:{port}" if port else host
-        if host == self._weibo_host and parts.path.startswith(self._weibo_api):
-            return "weibo", "weibo"
-        return f"feed:{host}", None
+        return f"{self._per_host}:{host}", None
 
     def _pacer(self, key: str, source: str | None) -> Pacer:
         pacer = self._pacers.get(key)
         if pacer is None:
-            limit = self._settings.limits.for_source(source or "feed")
+            limit = self._settings.limits.for_source(source or self._per_host)
             pacer = self._pacers[key] = Pacer(
                 limit.rate_per_s, slack=PACING_SLACK / limit.rate_per_s
             )
@@ -147,10 +156,6 @@ class PacedGetter:
 
     async def aclose(self) -> None:
         await self._inner.aclose()
-
-
-# Sources whose requests do not go through the shared getter.
-PACED_PER_CHECK = frozenset({"wechat_api"})
 
 
 class _CountingPacer(Pacer):
@@ -232,6 +237,7 @@ class Checker:
             secrets=self.secrets,
             clock=self.clock,
             url_guard=self._guard,
+            warning_before=warning_boundary(self.settings, self.clock()),
         )
 
     def _check_pacer(self, source: str) -> Pacer:
@@ -334,7 +340,7 @@ class Checker:
         if saved is not None and saved.source == source and saved.key in (key, ""):
             target = replace(target, state=saved.state)
         async with self._slot(source):
-            if source in PACED_PER_CHECK:
+            if manifests()[source].paced_per == "check":
                 await self._check_pacer(source).wait()
             try:
                 result = await adapter.check(target, self._context())

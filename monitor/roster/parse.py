@@ -37,6 +37,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from adapters import roster_aliases, source_names
 from monitor.models import Platform, RosterStatus
 from monitor.roster.entry import Problem, RosterEntry, RosterFile
 from monitor.roster.read import ReadError, Table, read_table
@@ -146,9 +147,6 @@ PLATFORM_HINT = (
     "快手/kuaishou, 哔哩哔哩/bilibili, RSS/feed"
 )
 STATUS_HINT = "use 运行/operating, 停运/stopped, 已注销/cancelled"
-# Source names the adapters' registry knows (adapters/__init__.py), with friendly aliases.
-KNOWN_SOURCES = frozenset({"weibo", "wechat_api", "feed"})
-SOURCE_ALIASES = {"wechat": "wechat_api", "微信接口": "wechat_api", "rss": "feed", "微博": "weibo"}
 SECRET_ENV_MESSAGE = "secret_env must name an environment variable, not hold the secret"
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -500,12 +498,14 @@ class _Parser:
             self.problem(number, header.column("secret_env"), SECRET_ENV_MESSAGE)
             secret_env = ""  # never carry what may be the secret itself
         source_text = self.cell(cells, "source")
-        source = SOURCE_ALIASES.get(source_text.lower(), source_text.lower())
-        if source and source not in KNOWN_SOURCES:
+        # Source names and aliases come from the adapters' manifests.
+        known = roster_aliases()
+        source = known.get(source_text.lower(), source_text.lower())
+        if source and source not in source_names():
             self.problem(
                 number,
                 header.column("source"),
-                f"unknown source {_short(source_text)!r} (use {', '.join(sorted(KNOWN_SOURCES))}, "
+                f"unknown source {_short(source_text)!r} (use {', '.join(source_names())}, "
                 "or leave it blank for the platform default)",
             )
         if platform is None or not name or region is None or unit is None or status is None:
