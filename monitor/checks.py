@@ -38,7 +38,8 @@ from adapters.base import AdapterContext, CheckTarget
 from adapters.http11 import Http11Client
 from adapters.netguard import UrlGuard
 from monitor.dates import utcnow
-from monitor.models import AccountView, Observation, Outcome, Verdict
+from monitor.messages import render
+from monitor.models import AccountView, MessageCode, Observation, Outcome, Verdict
 from monitor.politeness import Pacer
 from monitor.settings import SecretLookup, Settings
 from monitor.status import verdicts_at
@@ -350,16 +351,23 @@ class Checker:
                 observation, state = result.observation, result.state
             except Exception as exc:  # an adapter bug must not look like silence
                 log.exception("adapter %s failed on account %s", source, account.id)
+                params = {"error_type": type(exc).__name__, "error": str(exc)[:400]}
                 observation = Observation(
                     account=account.id,
                     observed_at=self.clock(),
                     source=source,
                     outcome=Outcome.PARSE_ERROR,
-                    detail=f"adapter error: {type(exc).__name__}: {exc}"[:500],
+                    detail=render(MessageCode.ADAPTER_ERROR, params, "en")[:500],
+                    detail_code=MessageCode.ADAPTER_ERROR,
+                    detail_params=params,
                 )
                 state = target.state
         if observation.account != account.id:
             observation = replace(observation, account=account.id)
+        if observation.detail_code and not observation.detail:
+            # Adapters give a code only; the English text is kept for the JSON `detail`.
+            detail = render(observation.detail_code, observation.detail_params, "en")
+            observation = replace(observation, detail=detail)
         # A state saved before keys were kept gets its key with its next save.
         unchanged = state == target.state and (saved is None or saved.key == key or not state)
         return _Seen(account, source, observation, None if unchanged else state, key)

@@ -173,6 +173,11 @@ def test_status_shows_the_pinned_14_day_boundary(db, tmp_path, capsys):
         assert key in rec
     assert rec["latest_post_at"].endswith("+08:00")
     assert rec["last_checked_at"] == "2020-03-04T10:00:00+08:00"
+    # The English reason stays as it was; its code, parameters and Chinese wording stand beside.
+    assert rec["reason"] == "last post 2020-02-18, before 2020-02-19"
+    assert rec["reason_code"] == "verdict.zombie.last_post"
+    assert rec["reason_params"] == {"post": "2020-02-18", "limit": "2020-02-19", "window": "2w"}
+    assert rec["reason_label"] == "最后发布于 2020-02-18，早于 2020-02-19（超过 2 周未更新）"
 
 
 def test_status_for_one_account_and_filters(db, tmp_path, capsys):

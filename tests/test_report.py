@@ -166,7 +166,8 @@ def test_markdown_leaves_continued_region_and_unit_blank_like_the_official_table
     assert "| 市直部门 | 市住房公积金中心 | 安康住房公积金 |  | 2020.1.9 | 僵尸微信 |" in md
     assert "|  |  |  | 安康公积金 | 2020.1.18 | 僵尸微博 |" in md
     assert "|  | 市人民政府办公室 | 安康发布 |  | 早于2020.1.1 | 僵尸微信 |" in md
-    assert "zombie after 1mo" not in md and "超过 1mo 未更新为僵尸" in md
+    assert "zombie after 1mo" not in md and "超过 1 个月未更新为僵尸" in md
+    assert "超过 6 个月为停运未注销，提前 3 天预警，检测结果有效期 3 天" in md
 
 
 def test_the_summary_counts_states_and_leaves_only_unknown_out_of_the_pass_rate(store):
@@ -222,6 +223,19 @@ def test_roster_problems_list_unverified_and_renamed_accounts(store):
     assert ("name_differs", "石泉统计", "石泉统计局") in findings
     assert any(k == "not_verified" and n == "石泉统计" for k, n, _ in findings)
     assert not any(n == "安康发布" for _, n, _ in findings)
+
+
+def test_roster_problems_keep_their_codes_and_are_worded_in_the_report_language(store):
+    zh = json.loads(render(feb_report(store), "json"))["roster_problems"]
+    renamed = next(f for f in zh if f["kind"] == "name_differs")
+    assert renamed["detail"] == "石泉统计局"  # the English (raw) detail, as it always was
+    assert renamed["detail_code"] == "roster.name_differs"
+    assert renamed["detail_params"] == {"screen_name": "石泉统计局"}
+    assert renamed["detail_label"] == "平台上的名称为「石泉统计局」"
+    unverified = next(f for f in zh if f["kind"] == "not_verified")
+    assert unverified["detail_label"].startswith("平台未认证为政府账号")
+    assert "verified=" not in render(feb_report(store), "md").decode()
+    assert "verified=" in render(feb_report(store), "md", "en").decode()
 
 
 def test_an_account_missing_on_the_platform_is_a_roster_problem_not_a_zombie(store):
@@ -362,7 +376,7 @@ def test_the_policy_given_is_the_policy_applied_and_printed(store):
     strict = Policy(zombie_after=Duration(days=14))
     report = build_report(store, FEB, strict, TZ, month="2020-02")
     assert report.policy["zombie_after"] == "2w"
-    assert "超过 2w 未更新为僵尸" in render(report, "md").decode()
+    assert "超过 2 周未更新为僵尸" in render(report, "md").decode()
 
 
 def test_write_monthly_report_writes_each_format_atomically(store, tmp_path):
