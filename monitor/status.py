@@ -10,6 +10,7 @@ from typing import Any
 from adapters import NO_SOURCE_REASON, choose_source
 from monitor.classify import Windows, classify, thresholds
 from monitor.dates import end_of_day, iso
+from monitor.findings import FINDING_LABELS, roster_findings
 from monitor.messages import reason_text, roster_problem_text
 from monitor.models import AccountView, MessageCode, RosterFacts, State, Verdict
 from monitor.store import AccountState, Store
@@ -105,6 +106,18 @@ def status_record(item: AccountVerdict, tz: tzinfo) -> dict[str, Any]:
         "roster_problem": v.roster_problem,
         "roster_problem_code": v.roster_problem_code,
         "roster_problem_label": roster_problem_text(v, "zh"),
+        # Every roster problem, as the monthly report's 名单问题 lists them.
+        "roster_findings": [
+            {
+                "kind": f.kind.value,
+                "label": FINDING_LABELS["zh"][f.kind],
+                "detail": f.detail,
+                "detail_code": f.code,
+                "detail_params": f.params or {},
+                "detail_label": f.text("zh"),
+            }
+            for f in roster_findings(v, s.evidence, a.name)
+        ],
         "evidence_url": ev.url if ev else None,
         "evidence_title": ev.title if ev else None,
         "evidence_observed_at": iso(ev.observed_at, tz) if ev else None,

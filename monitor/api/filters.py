@@ -6,6 +6,7 @@ from datetime import datetime
 
 import jinja2
 
+from monitor import favicon
 from monitor.api.serialize import safe_url
 from monitor.models import PLATFORM_LABELS, STATE_LABELS, Platform, State
 
@@ -34,6 +35,11 @@ SOURCE_LABELS = {
     "feed": "RSS 订阅",
     "manual": "人工核查",
 }
+
+
+def outcome_class(value: str) -> str:
+    """The CSS class of a check's outcome: a post, the platform's bad news, or a failed check."""
+    return f"o-{value}" if value in ("ok", "no_content", "not_found", "restricted") else "o-failed"
 
 
 def platform_label(value: str) -> str:
@@ -67,10 +73,15 @@ def install(env: jinja2.Environment) -> None:
         platform=platform_label,
         state=state_label,
         outcome=lambda v: OUTCOME_LABELS.get(v, v),
+        outcome_class=outcome_class,
         alert_kind=lambda v: ALERT_KINDS.get(v, v),
         source=lambda v: SOURCE_LABELS.get(v, v),
         time=local_time,
         percent=percent,
         safe_url=safe_url,
     )
-    env.globals.update(STATES=[s.value for s in State], PLATFORMS=[p.value for p in Platform])
+    env.globals.update(
+        STATES=[s.value for s in State],
+        PLATFORMS=[p.value for p in Platform],
+        FAVICON=favicon.DATA_URI,
+    )

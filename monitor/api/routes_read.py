@@ -217,7 +217,12 @@ def get_report(
         top_units=settings.reports.top_units,
         fmt=format,
     )
-    data = render(built, format, lang or settings.reports.lang)
+    if format == "html":  # served by the dashboard: the page links back to it
+        from monitor.reports.render_html import render_html
+
+        data = render_html(built, lang or settings.reports.lang, home="/")
+    else:
+        data = render(built, format, lang or settings.reports.lang)
     headers = {}
     if format in ("xlsx", "csv"):
         from urllib.parse import quote

@@ -68,6 +68,7 @@ TEXT: dict[str, dict[str, str]] = {
             "合格率 = 既非僵尸也非停运未注销的账号 / 有结论的账号；未检测账号不计入，单独列出。"
         ),
         "continuation_note": "类别、主办单位空白处同上一行（原表为合并单元格）。",
+        "home": "返回监测总览",
     },
     "en": {
         "title_suffix": "Government new-media check results",
@@ -89,6 +90,7 @@ TEXT: dict[str, dict[str, str]] = {
             "unknown accounts are left out and counted separately."
         ),
         "continuation_note": "A blank region or unit continues the row above (merged in the original).",
+        "home": "Back to the dashboard",
     },
 }
 
