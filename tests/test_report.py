@@ -84,7 +84,7 @@ def obs(account: int, seen: str, post: str | None, **extra) -> Observation:
         source="manual",
         outcome=outcome,
         latest_post_at=at(post) if post else None,
-        post_url=f"https://example.org/{account}" if post else None,
+        post_url=extra.pop("post_url", f"https://example.org/{account}" if post else None),
         **extra,
     )
 
@@ -323,6 +323,68 @@ def test_the_xlsx_has_three_sheets_merged_cells_a_chart_and_formulas_kept_as_tex
     everyone = wb["全部账号"]
     assert everyone.max_row == 1 + 12
     assert everyone.freeze_panes == "A2"
+
+
+def test_every_xlsx_sheet_prints_a4_landscape_one_page_wide_with_titles_and_footer(store, tmp_path):
+    path = tmp_path / "r.xlsx"
+    path.write_bytes(render(feb_report(store), "xlsx"))
+    wb = load_workbook(path)
+    for ws in wb:
+        setup = ws.page_setup
+        assert (setup.orientation, setup.paperSize) == ("landscape", 9), ws.title
+        assert (setup.fitToWidth, setup.fitToHeight) == (1, 0), ws.title
+        assert ws.sheet_properties.pageSetUpPr.fitToPage, ws.title  # else fitToWidth is ignored
+        assert ws.print_title_rows == "$1:$1", ws.title
+        assert "2020年2月政务新媒体检查结果" in ws.oddFooter.left.text
+        assert "&P" in ws.oddFooter.right.text and "&N" in ws.oddFooter.right.text
+
+
+def test_the_pass_rate_is_a_number_formatted_as_a_percentage_everywhere(store, tmp_path):
+    path = tmp_path / "r.xlsx"
+    path.write_bytes(render(feb_report(store), "xlsx"))
+    summary = load_workbook(path)["汇总"]
+    rows = list(summary.iter_rows())
+    rates = [row[1] for row in rows if row[0].value == "合格率"]  # the overall rate
+    header = next(row for row in rows if row[0].value == "类别" and row[6].value == "合格率")
+    regions = rows[header[0].row : header[0].row + 4]  # the first regions' rows
+    rates += [row[6] for row in regions]
+    assert len(rates) == 5
+    for cell in rates:
+        assert isinstance(cell.value, int | float) and cell.number_format == "0.0%", cell.value
+
+
+def test_xlsx_columns_fit_their_content_and_problem_rows_are_shaded(store, tmp_path):
+    long_id = "MS4wLjABAAAA" + "x" * 32
+    import_roster(
+        store,
+        [("石泉县", "石泉县文化和旅游广电局", Platform.DOUYIN, "石泉文旅", long_id, "operating")],
+        start=40,
+    )
+    url = "https://www.douyin.com/video/" + "7" * 19 + "?previous_page=app_code_link&x=1"
+    store.add_observations([obs(11, "2020-02-28T10:00", "2019-12-30T10:00", post_url=url)])
+    path = tmp_path / "r.xlsx"
+    path.write_bytes(render(feb_report(store), "xlsx"))
+    wb = load_workbook(path)
+    for name, id_col in (("问题账号", "H"), ("全部账号", "F")):
+        ws = wb[name]
+        assert ws.column_dimensions[id_col].width >= len(long_id), name  # IDs whole
+        row = next(r for r in ws.iter_rows(min_row=2) if long_id in [c.value for c in r])
+        link = next(c for c in row if c.value == url)
+        if len(url) > ws.column_dimensions[link.column_letter].width:
+            # A long link wraps inside its own row: the row is tall enough for it.
+            assert link.alignment.wrap_text
+            assert ws.row_dimensions[link.row].height >= 30
+        ident = next(c for c in row if c.value == long_id)
+        assert ident.fill.fgColor.rgb.endswith("FBE3E1"), name  # a zombie row, shaded
+    everyone = wb["全部账号"]
+    active = next(r for r in everyone.iter_rows(min_row=2) if r[7].value == "正常")
+    assert active[0].fill.fill_type is None
+    # The 依据 column speaks the report's language.
+    reasons = [r[12].value for r in everyone.iter_rows(min_row=2)]
+    assert any(r.startswith("最后发布于") for r in reasons)
+    assert not any("last post" in r for r in reasons)
+    english = load_workbook(io.BytesIO(render(feb_report(store), "xlsx", "en")))["全部账号"]
+    assert any(str(r[12].value).startswith("last post") for r in english.iter_rows(min_row=2))
 
 
 def test_the_csv_neutralises_text_a_spreadsheet_would_run():

@@ -237,7 +237,15 @@ def continuation(rows: list[DetailRow]) -> list[tuple[bool, bool]]:
 
 
 def summary_items(report: Report, lang: str) -> list[tuple[str, str]]:
-    """The summary as (label, value) lines."""
+    """The summary as (label, value) lines, the 合格率 as a percentage text."""
+    return [
+        (label, percent(v) if key == "pass_rate" else str(v))
+        for key, label, v in summary_values(report, lang)
+    ]
+
+
+def summary_values(report: Report, lang: str) -> list[tuple[str, str, Any]]:
+    """The summary as (key, label, value): counts, and the 合格率 as a fraction (or None)."""
     s: Tally = report.summary
     words = SUMMARY_LABELS[lang]
     values: list[tuple[str, Any]] = [
@@ -252,11 +260,11 @@ def summary_items(report: Report, lang: str) -> list[tuple[str, str]]:
         ("unknown", s.unknown),
         ("judged", s.judged),
         ("passed", s.passed),
-        ("pass_rate", percent(s.pass_rate)),
+        ("pass_rate", s.pass_rate),
         ("new_problems", len(report.new_problems)),
         ("recovered", len(report.recovered)),
     ]
-    return [(words[k], str(v)) for k, v in values]
+    return [(k, words[k], v) for k, v in values]
 
 
 def region_cells(region: str, t: Tally) -> list[Any]:

@@ -43,7 +43,11 @@ svg { max-width: 100%; height: auto; }
 /* On a phone a wide table scrolls inside its own box, never the page. */
 .scroll { overflow-x: auto; max-width: 100%; }
 td { overflow-wrap: anywhere; }
-p.home a { display: inline-block; min-height: 40px; line-height: 40px; }
+@media screen and (max-width: 760px) {
+  body { font-size: 15px; }
+  a { display: inline-block; min-height: 40px; min-width: 40px; line-height: 40px; }
+  table.detail { min-width: 720px; }
+}
 @media print { body { max-width: none; padding: 0; } a { color: inherit; text-decoration: none; }
   .scroll { overflow: visible; } p.home { display: none; } }
 </style>
