@@ -71,6 +71,19 @@ class Outcome(StrEnum):
         return self in EVIDENCE_OUTCOMES
 
 
+# How a check ended, as the dashboard, notifications and the demo say it.
+OUTCOME_LABELS: dict[str, str] = {
+    Outcome.OK: "成功",
+    Outcome.NO_CONTENT: "无内容",
+    Outcome.NOT_FOUND: "账号不存在",
+    Outcome.RESTRICTED: "平台限制",
+    Outcome.BLOCKED: "被拦截",
+    Outcome.RATE_LIMITED: "限流",
+    Outcome.AUTH_ERROR: "鉴权失败",
+    Outcome.TRANSIENT: "临时故障",
+    Outcome.PARSE_ERROR: "解析失败",
+}
+
 EVIDENCE_OUTCOMES: frozenset[Outcome] = frozenset(
     {Outcome.OK, Outcome.NO_CONTENT, Outcome.NOT_FOUND, Outcome.RESTRICTED}
 )

@@ -38,7 +38,7 @@ from monitor.alerts import (
     AlertEvent,
 )
 from monitor.messages import render as render_message
-from monitor.models import PLATFORM_LABELS, STATE_LABELS, Platform, State
+from monitor.models import OUTCOME_LABELS, PLATFORM_LABELS, STATE_LABELS, Platform, State
 from monitor.store import DeliveryRow, Store
 
 log = logging.getLogger(__name__)
@@ -52,13 +52,6 @@ KIND_LABELS = {
     ACCOUNT_MISSING: "账号已不存在（名册仍为运行）",
     CHECK_FAILING: "采集失败",
     SOURCE_DOWN: "数据源故障",
-}
-OUTCOME_LABELS = {
-    "blocked": "被拦截",
-    "rate_limited": "被限流",
-    "auth_error": "认证失败",
-    "transient": "暂时故障",
-    "parse_error": "无法解析",
 }
 
 

@@ -23,14 +23,20 @@ def test_the_demo_runs_offline_and_leaves_reports_and_nothing_running(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout
-    assert "Checked 420 accounts" in out
+    assert "检测 420 个账号" in out
     assert "各地区检查结果" in out and "市直部门" in out
     assert "问题账号" in out and "僵尸" in out
-    assert "blocked" in out  # the simulated login wall is a failed check, not a silence
-    assert "Next, try" in out and "status --state zombie" in out
+    assert "被拦截" in out  # the simulated login wall is a failed check, not a silence
+    assert "接下来可以试试" in out and "status --state zombie" in out
+    # Chinese headings only, and no line broken next to a separator.
+    for english in ("Checked", "problem accounts", "per-region", "Reports written", "Next, try"):
+        assert english not in out
+    for line in out.splitlines():
+        assert not line.rstrip().endswith((",", "，", "、", "·")), line
+        assert not line.lstrip().startswith((",", "，", "、", "·")), line
     for fmt in ("xlsx", "html", "md"):
         reports = list((folder / "reports").glob(f"*.{fmt}"))
-        assert len(reports) == 1, fmt
+        assert [r.name[:10] for r in reports] == ["政务新媒体检查结果-"], fmt
     book = openpyxl.load_workbook(next((folder / "reports").glob("*.xlsx")))
     assert "问题账号" in book.sheetnames
     conn = sqlite3.connect(folder / "monitor.db")

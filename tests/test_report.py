@@ -449,9 +449,9 @@ def test_write_monthly_report_writes_each_format_atomically(store, tmp_path):
     folder = tmp_path / "out"
     paths = write_monthly_report(store, settings, "2020-02", folder, ["xlsx", "csv", "md"])
     assert [p.name for p in paths] == [
-        "report-2020-02.xlsx",
-        "report-2020-02.csv",
-        "report-2020-02.md",
+        "政务新媒体检查结果-2020-02.xlsx",
+        "政务新媒体检查结果-2020-02.csv",
+        "政务新媒体检查结果-2020-02.md",
     ]
     assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in paths)  # no temp left
     assert paths[1].read_bytes() == render(feb_report(store), "csv")

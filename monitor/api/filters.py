@@ -8,19 +8,8 @@ import jinja2
 
 from monitor import favicon
 from monitor.api.serialize import safe_url
-from monitor.models import PLATFORM_LABELS, STATE_LABELS, Platform, State
+from monitor.models import OUTCOME_LABELS, PLATFORM_LABELS, STATE_LABELS, Platform, State
 
-OUTCOME_LABELS = {
-    "ok": "成功",
-    "no_content": "无内容",
-    "not_found": "账号不存在",
-    "restricted": "平台限制",
-    "blocked": "被拦截",
-    "rate_limited": "限流",
-    "auth_error": "鉴权失败",
-    "transient": "临时故障",
-    "parse_error": "解析失败",
-}
 ALERT_KINDS = {
     "became_warning": "即将超期",
     "became_zombie": "成为僵尸账号",

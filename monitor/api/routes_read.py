@@ -227,6 +227,8 @@ def get_report(
     if format in ("xlsx", "csv"):
         from urllib.parse import quote
 
-        filename = f"政务新媒体检查结果-{month}.{format}"
+        from monitor.reports.deliver import report_filename
+
+        filename = report_filename(month, format)
         headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
     return Response(data, media_type=REPORT_TYPES[format], headers=headers)
