@@ -587,6 +587,8 @@ def _check_record(report: Any, tz: Any) -> dict[str, Any]:
         "observed_at": iso(obs.observed_at, tz) if obs else None,
         "latest_post_at": iso(obs.latest_post_at, tz) if obs else None,
         "detail": (obs.detail if obs else report.note) or None,
+        "detail_code": obs.detail_code if obs else None,
+        "detail_params": obs.detail_params if obs else None,
         "state": verdict.state.value if verdict else None,
         "state_label": verdict.label if verdict else None,
     }
