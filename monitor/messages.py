@@ -12,6 +12,7 @@ unchanged.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from string import Formatter
 from typing import Any
 
@@ -112,36 +113,39 @@ def render(
     wording = WORDINGS.get(code) if code else None
     if wording is None:
         return fallback if fallback is not None else (code or "")
-    if lang != "zh":
-        try:  # the common case, on every verdict's way out of classify: keep it quick
-            return wording.en.format_map(params or {}).strip()
-        except KeyError:
-            pass
-    template = wording.zh if lang == "zh" else wording.en
-    return template.format_map(_Values(params or {}, lang, wording.durations)).strip()
+    values = params or {}
+    if lang == "zh":
+        template = wording.zh
+        if wording.durations or not all(v is not None and v is not True and v is not False
+                                        for v in values.values()):  # fmt: skip
+            values = {k: _zh_value(v, k in wording.durations) for k, v in values.items()}
+    else:
+        template = wording.en
+    try:  # a plain dict: this runs for every verdict and every row of a report
+        return template.format_map(values).strip()
+    except KeyError:
+        return template.format_map(_Missing(values)).strip()
 
 
-class _Values(dict):
-    """Parameters as a template shows them in one language."""
+class _Missing(dict):
+    """Parameters with "?" for any the record lacks."""
 
-    def __init__(self, params: dict[str, Any], lang: str, durations: tuple[str, ...]):
-        super().__init__(params)
-        self.lang = lang
-        self.durations = durations
-
-    def __getitem__(self, key: str) -> Any:
-        value = super().__getitem__(key) if key in self else "?"
-        if self.lang != "zh":
-            return value
-        if key in self.durations:
-            return duration_text(value, "zh")
-        if value is None:
-            return "—"
-        if isinstance(value, bool):
-            return "是" if value else "否"
-        return value
+    def __missing__(self, key: str) -> str:
+        return "?"
 
 
+def _zh_value(value: Any, duration: bool) -> Any:
+    """A parameter as Chinese text shows it: durations spelled out, no None or True."""
+    if duration:
+        return duration_text(value, "zh")
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    return value
+
+
+@lru_cache(maxsize=128)
 def duration_text(value: Any, lang: str) -> str:
     """A duration for a reader: 1 个月, 6 个月, 3 天, 2 周, 1 年 in Chinese; `1mo` in English."""
     try:
