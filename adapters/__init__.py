@@ -12,6 +12,7 @@ import importlib
 import threading
 
 from adapters.base import Adapter
+from monitor.models import AccountView
 
 REGISTRY: dict[str, str] = {
     "weibo": "adapters.weibo:WeiboAdapter",
@@ -85,3 +86,15 @@ def choose_source(
     if (feed_url or "").strip():
         return "feed"
     return None
+
+
+def source_for(account: AccountView) -> str | None:
+    """The source that checks a roster account (see `choose_source`)."""
+    return choose_source(
+        account.platform.value,
+        account.source,
+        account.account_id,
+        account.feed_url,
+        account.appid,
+        account.secret_env,
+    )

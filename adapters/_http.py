@@ -1,13 +1,15 @@
 """HTTP helpers shared by the polling adapters: capped GETs, Retry-After, body sniffing.
 
-Adapters GET through an `HttpGetter`: `HttpxGetter` over an httpx client (tests inject
-transports there), or the lean `adapters.http11.Http11Client` the checker uses by
-default. Either answers with a `Fetched` or a `FetchFailure` value, so adapters branch
-on data, never on exception types.
+Adapters GET through an `HttpGetter`: `HttpxGetter` over an httpx client, built by
+`adapters.transport.http_client` (guarded in production, an injected transport in
+tests). It answers with a `Fetched` or a `FetchFailure` value, so adapters branch on
+data, never on exception types. `post_form` is the one POST an adapter needs (the
+Weibo visitor cookie).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,6 +18,8 @@ from typing import Protocol
 
 import httpx
 
+from adapters.netguard import GuardRefusal
+
 
 @dataclass(frozen=True, slots=True)
 class Fetched:
@@ -23,7 +27,7 @@ class Fetched:
 
     url: str
     status: int
-    headers: Mapping[str, str]  # any-case lookup: httpx.Headers or http11.ResponseHeaders
+    headers: Mapping[str, str]  # any-case lookup (httpx.Headers)
     body: bytes
     too_large: bool = False
 
@@ -45,10 +49,20 @@ class FetchFailure:
 
 
 class HttpGetter(Protocol):
-    """What adapters GET through."""
+    """What adapters GET (and, rarely, POST a form) through."""
 
     async def get(
         self, url: str, *, headers: dict[str, str] | None, timeout: float, max_bytes: int
+    ) -> Fetched | FetchFailure: ...
+
+    async def post_form(
+        self,
+        url: str,
+        form: dict[str, str],
+        *,
+        headers: dict[str, str] | None,
+        timeout: float,
+        max_bytes: int,
     ) -> Fetched | FetchFailure: ...
 
     async def aclose(self) -> None: ...
@@ -64,31 +78,68 @@ class HttpxGetter:
         self, url: str, *, headers: dict[str, str] | None, timeout: float, max_bytes: int
     ) -> Fetched | FetchFailure:
         """GET `url` without following redirects, reading at most `max_bytes` of the body."""
+        return await self._send("GET", url, None, headers, timeout, max_bytes)
+
+    async def post_form(
+        self,
+        url: str,
+        form: dict[str, str],
+        *,
+        headers: dict[str, str] | None,
+        timeout: float,
+        max_bytes: int,
+    ) -> Fetched | FetchFailure:
+        """POST `form` URL-encoded to `url`, as `get` does otherwise."""
+        return await self._send("POST", url, form, headers, timeout, max_bytes)
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        form: dict[str, str] | None,
+        headers: dict[str, str] | None,
+        timeout: float,
+        max_bytes: int,
+    ) -> Fetched | FetchFailure:
+        # `timeout` bounds the whole exchange, not only each read: a server trickling
+        # bytes cannot hold a check for longer.
         try:
-            async with self.client.stream(
-                "GET", url, headers=headers, timeout=timeout, follow_redirects=False
-            ) as resp:
-                chunks: list[bytes] = []
-                size = 0
-                too_large = False
-                async for chunk in resp.aiter_bytes():
-                    size += len(chunk)
-                    if size > max_bytes:
-                        too_large = True
-                        chunks.append(chunk[: max(0, max_bytes - (size - len(chunk)))])
-                        break
-                    chunks.append(chunk)
-                return Fetched(
-                    str(resp.url), resp.status_code, resp.headers, b"".join(chunks), too_large
-                )
-        except httpx.TimeoutException as exc:
+            async with asyncio.timeout(timeout):
+                return await self._exchange(method, url, form, headers, timeout, max_bytes)
+        except (TimeoutError, httpx.TimeoutException) as exc:
             return FetchFailure(f"timed out after {timeout:g}s ({type(exc).__name__})")
+        except GuardRefusal as exc:
+            return FetchFailure(exc.reason, refused=True)
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
             return FetchFailure(f"invalid URL: {exc}", invalid_url=True)
         except httpx.HTTPError as exc:
             return FetchFailure(f"connection failed ({type(exc).__name__}: {exc})")
         except OSError as exc:  # raised by some transports outside httpx's own tree
             return FetchFailure(f"connection failed ({type(exc).__name__}: {exc})")
+
+    async def _exchange(
+        self,
+        method: str,
+        url: str,
+        form: dict[str, str] | None,
+        headers: dict[str, str] | None,
+        timeout: float,
+        max_bytes: int,
+    ) -> Fetched:
+        async with self.client.stream(
+            method, url, data=form, headers=headers, timeout=timeout, follow_redirects=False
+        ) as resp:
+            chunks: list[bytes] = []
+            size = 0
+            too_large = False
+            async for chunk in resp.aiter_bytes():
+                size += len(chunk)
+                if size > max_bytes:
+                    too_large = True
+                    chunks.append(chunk[: max(0, max_bytes - (size - len(chunk)))])
+                    break
+                chunks.append(chunk)
+            return Fetched(str(resp.url), resp.status_code, resp.headers, b"".join(chunks), too_large)
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -103,8 +154,26 @@ async def fetch(
     max_bytes: int,
 ) -> Fetched | FetchFailure:
     """GET `url` through `client` (a getter, or a bare httpx client as tests build them)."""
-    getter = HttpxGetter(client) if isinstance(client, httpx.AsyncClient) else client
-    return await getter.get(url, headers=headers, timeout=timeout, max_bytes=max_bytes)
+    return await _getter(client).get(url, headers=headers, timeout=timeout, max_bytes=max_bytes)
+
+
+async def post_form(
+    client: httpx.AsyncClient | HttpGetter,
+    url: str,
+    form: dict[str, str],
+    *,
+    headers: dict[str, str] | None = None,
+    timeout: float,
+    max_bytes: int,
+) -> Fetched | FetchFailure:
+    """POST a URL-encoded form through `client`, as `fetch` GETs."""
+    return await _getter(client).post_form(
+        url, form, headers=headers, timeout=timeout, max_bytes=max_bytes
+    )
+
+
+def _getter(client: httpx.AsyncClient | HttpGetter) -> HttpGetter:
+    return HttpxGetter(client) if isinstance(client, httpx.AsyncClient) else client
 
 
 def retry_after(headers: Mapping[str, str], now: datetime) -> float | None:

@@ -1,8 +1,11 @@
-"""The `feed` source: an RSS/Atom feed (RSSHub, WeWe RSS, wechat2rss, a site's own feed).
+"""The `feed` source: an RSS/Atom or JSON feed (RSSHub, WeWe RSS, wechat2rss, a site's own).
 
 Latest post = max of the entries' published/updated times, never the channel's
-`lastBuildDate` (an empty feed still carries a fresh one). Feeds from bridges
-break often, so anything short of dated entries is a failed check, never silence.
+`lastBuildDate` (an empty feed still carries a fresh one). A time written without
+a zone is the configured zone's wall time (see `adapters.feed_dates`). Feeds from
+bridges break often, so anything short of dated entries is a failed check, never
+silence. JSON Feed (`version` https://jsonfeed.org/version/1 or 1.1) is read by
+hand: the installed feedparser does not know it.
 
 Outbound safety: the URL and every redirect hop (at most 5, followed by hand) go
 through `ctx.url_guard` when set, else a `netguard.UrlGuard(ctx.settings)`.
@@ -13,27 +16,39 @@ State kept: `etag`, `last_modified` (for conditional GET) and the last evidence
 
 from __future__ import annotations
 
-import calendar
 import inspect
+import json
 import xml.sax
 from collections.abc import Callable
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
 from typing import Any
 from urllib.parse import urljoin
-from zoneinfo import ZoneInfo
 
 import feedparser
 
 from adapters._http import Fetched, FetchFailure, fetch, looks_like_html, looks_like_login
 from adapters._http import retry_after as parse_retry_after
 from adapters.base import AdapterContext, CheckResult, CheckTarget, failed
+from adapters.feed_dates import entry_time, read_time
 from adapters.netguard import UrlGuard
 from monitor.models import Observation, Outcome
 
 SOURCE = "feed"
 MAX_REDIRECTS = 5
 TITLE_CHARS = 200
+JSON_FEED_VERSION = "https://jsonfeed.org/version/"
 Fail = Callable[..., CheckResult]
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """One feed item as the adapter needs it, whatever the feed format."""
+
+    when: datetime | None
+    id: str | None
+    url: str | None
+    title: str | None
 
 
 class FeedAdapter:
@@ -65,10 +80,10 @@ async def _check(target: CheckTarget, ctx: AdapterContext, now: datetime) -> Che
         return fail(Outcome.PARSE_ERROR, "no feed URL configured")
     got = await _fetch_guarded(url, _conditional_headers(target.state), ctx)
     if isinstance(got, str):
-        return fail(Outcome.BLOCKED, got)
+        return fail(Outcome.REFUSED, got)
     if isinstance(got, FetchFailure):
         if got.refused:
-            return fail(Outcome.BLOCKED, got.detail)
+            return fail(Outcome.REFUSED, got.detail)
         outcome = Outcome.PARSE_ERROR if got.invalid_url else Outcome.TRANSIENT
         return fail(outcome, got.detail)
     status = got.status
@@ -177,36 +192,51 @@ def _parse(
                 Outcome.BLOCKED, "HTML login/verification page instead of a feed", body=got.body
             )
         return fail(Outcome.PARSE_ERROR, "HTML page instead of a feed", body=got.body)
-    parsed = feedparser.parse(got.body)
-    if not parsed.get("version") and not parsed.entries:
-        why = parsed.get("bozo_exception")
-        return fail(
-            Outcome.PARSE_ERROR,
-            f"not an RSS/Atom feed ({type(why).__name__ if why else 'unknown format'})",
-            body=got.body,
-        )
-    broken = parsed.get("bozo_exception")
-    if isinstance(broken, xml.sax.SAXParseException):
-        # A cut-off or mangled feed may still yield some entries, but not necessarily
-        # the newest: judging from it could invent a silence.
-        return fail(Outcome.PARSE_ERROR, f"feed is not well-formed XML ({broken})", body=got.body)
-    if not parsed.entries:
+    tz = ctx.settings.tz
+    entries = _json_feed_entries(got.body, tz) if _looks_like_json(got.body) else None
+    if isinstance(entries, str):
+        return fail(Outcome.PARSE_ERROR, entries, body=got.body)
+    if entries is None:
+        parsed = feedparser.parse(got.body)
+        if not parsed.get("version") and not parsed.entries:
+            why = parsed.get("bozo_exception")
+            return fail(
+                Outcome.PARSE_ERROR,
+                f"not an RSS/Atom feed ({type(why).__name__ if why else 'unknown format'})",
+                body=got.body,
+            )
+        broken = parsed.get("bozo_exception")
+        if isinstance(broken, xml.sax.SAXParseException):
+            # A cut-off or mangled feed may still yield some entries, but not necessarily
+            # the newest: judging from it could invent a silence.
+            return fail(
+                Outcome.PARSE_ERROR, f"feed is not well-formed XML ({broken})", body=got.body
+            )
+        entries = [
+            _Entry(
+                entry_time(e, tz),
+                e.get("id") or e.get("link") or None,
+                e.get("link") or None,
+                _title(e.get("title")),
+            )
+            for e in parsed.entries
+        ]
+    if not entries:
         return fail(Outcome.PARSE_ERROR, "feed has no entries", body=got.body)
-    dated = [(when, entry) for entry in parsed.entries if (when := _entry_time(entry))]
+    dated = [(e.when, e) for e in entries if e.when is not None]
     if not dated:
         return fail(
             Outcome.PARSE_ERROR,
-            f"none of the {len(parsed.entries)} entries has a published/updated date",
+            f"none of the {len(entries)} entries has a published/updated date",
             body=got.body,
         )
     when, entry = max(dated, key=lambda pair: pair[0])
-    latest = when.astimezone(ZoneInfo(ctx.settings.timezone))
-    title = " ".join(str(entry.get("title") or "").split())[:TITLE_CHARS] or None
+    latest = when.astimezone(tz)
     evidence = {
         "latest_post_at": latest.isoformat(),
-        "post_id": entry.get("id") or entry.get("link") or None,
-        "post_url": entry.get("link") or None,
-        "post_title": title,
+        "post_id": entry.id,
+        "post_url": entry.url,
+        "post_title": entry.title,
     }
     state = {k: v for k, v in evidence.items() if v is not None}
     if got.headers.get("etag"):
@@ -219,20 +249,49 @@ def _parse(
         source=SOURCE,
         outcome=Outcome.OK,
         latest_post_at=latest,
-        post_id=evidence["post_id"],
-        post_url=evidence["post_url"],
-        post_title=title,
-        detail=f"{len(parsed.entries)} entries, {len(dated)} dated",
+        post_id=entry.id,
+        post_url=entry.url,
+        post_title=entry.title,
+        detail=f"{len(entries)} entries, {len(dated)} dated",
     )
     return CheckResult(obs, state)
 
 
-def _entry_time(entry: Any) -> datetime | None:
-    """The newer of an entry's published and updated times (feedparser gives UTC)."""
-    times = [
-        datetime.fromtimestamp(calendar.timegm(t), UTC)
-        for key in ("published_parsed", "updated_parsed")
-        # dict.get: FeedParserDict.get maps updated->published with a warning.
-        if (t := dict.get(entry, key))
-    ]
-    return max(times) if times else None
+def _title(value: Any) -> str | None:
+    return " ".join(str(value or "").split())[:TITLE_CHARS] or None
+
+
+def _looks_like_json(body: bytes) -> bool:
+    return body.lstrip().removeprefix(b"\xef\xbb\xbf").startswith(b"{")
+
+
+def _json_feed_entries(body: bytes, tz: tzinfo) -> list[_Entry] | str:
+    """A JSON Feed's items, or why the JSON is not one (a str)."""
+    try:
+        feed = json.loads(body.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        return f"not an RSS/Atom or JSON feed (bad JSON: {exc})"
+    version = feed.get("version") if isinstance(feed, dict) else None
+    if not isinstance(version, str) or not version.startswith(JSON_FEED_VERSION):
+        return "JSON that is not a JSON Feed (no jsonfeed.org version)"
+    items = feed.get("items")
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        return "JSON Feed without an items list"
+    entries = []
+    for item in items:
+        times = [
+            when
+            for key in ("date_published", "date_modified")
+            if (when := read_time(item.get(key), None, tz))
+        ]
+        url = item.get("url") if isinstance(item.get("url"), str) else None
+        ident = item.get("id")
+        entries.append(
+            _Entry(
+                max(times) if times else None,
+                str(ident) if ident not in (None, "") else url,
+                url or None,
+                _title(item.get("title") or item.get("content_text")),
+            )
+        )
+    return entries

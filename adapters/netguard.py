@@ -1,20 +1,24 @@
-"""Outbound safety for roster-supplied URLs (feed URLs).
+"""Outbound safety: which addresses the monitor may reach, judged before and at connect time.
 
 By default a URL whose host is, or resolves to, a loopback, private, link-local,
 unspecified, multicast, reserved or otherwise non-global address is refused
-before any request is sent. The origins of the configured platform base URLs
-(`weibo.base_url`, `wechat.api_base_url`) are exempt, and
-`network.allow_private_addresses = true` lifts the rule.
+before any request is sent. Exceptions, in order:
 
-Usage: `ctx.url_guard = UrlGuard(settings)`; `await guard(url)` returns a reason
-string when the URL must not be fetched, else None. The feed adapter builds one
-from `ctx.settings` when `ctx.url_guard` is None, and checks every redirect hop.
+- the origins of the configured platform base URLs (`weibo.base_url`,
+  `weibo.visitor_url`, `wechat.api_base_url`) are exempt: the office chose them;
+- `network.allowed_networks` (CIDRs): a non-public address inside a listed
+  network is allowed, whatever its kind (list 169.254.0.0/16 to reach link-local);
+- `network.allow_private_addresses = true` allows every non-public address
+  except link-local and cloud metadata addresses, which stay refused unless
+  listed in `allowed_networks`.
 
-The name is resolved here and again by the HTTP client. So that a DNS answer that
-changes between the two (rebinding) cannot slip through, the built-in client
-(`adapters.http11`) also asks `peer_reason` about the address each new connection
-reached. Requests sent through a proxy (`*_PROXY`) are not judged at connect time:
-the proxy resolves the name.
+`AddressPolicy.reason(addr)` is the one rule. `UrlGuard` applies it to a URL
+(its host, or every address the name resolves to) before a request;
+`AddressPolicy.peer_reason` applies it to the address a connection actually
+reached, after connect and before a byte is sent, so a DNS answer that changes
+between the two (rebinding) is refused there. Every HTTP path passes that
+check: httpx (adapters.transport) and requests (wechatpy, apprise webhooks:
+adapters.requests_guard).
 """
 
 from __future__ import annotations
@@ -22,26 +26,44 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Awaitable, Callable
+import urllib.request
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
+# Instance metadata services: a fetch there hands out cloud credentials. The IPv4
+# link-local ones (169.254.169.254 for AWS, GCP, Azure, Huawei, Tencent's 169.254.0.23)
+# are covered by the link-local rule; these are not.
+METADATA_ADDRESSES: frozenset[Address] = frozenset(
+    {
+        ipaddress.ip_address("fd00:ec2::254"),  # AWS over IPv6
+        ipaddress.ip_address("100.100.100.200"),  # Alibaba Cloud
+    }
+)
+
+
+class GuardRefusal(Exception):
+    """A connection reached an address the outbound policy refuses (raised at connect time)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
 
 def forbidden_reason(addr: Address) -> str | None:
-    """Why an address must not be contacted, or None for an ordinary public address."""
-    if isinstance(addr, ipaddress.IPv6Address):
-        # An IPv6 form that embeds an IPv4 address is judged by that address.
-        embedded = addr.ipv4_mapped or addr.sixtofour
-        if embedded is not None:
-            inner = forbidden_reason(embedded)
-            return f"{inner} (embedded in {addr})" if inner else None
-        if addr.teredo is not None:
-            return "a Teredo tunnel address"
+    """Why an address is not an ordinary public one, or None for a public address."""
+    embedded = _embedded(addr)
+    if embedded is not None:
+        inner = forbidden_reason(embedded)
+        return f"{inner} (embedded in {addr})" if inner else None
+    if isinstance(addr, ipaddress.IPv6Address) and addr.teredo is not None:
+        return "a Teredo tunnel address"
     checks = (
         ("loopback", addr.is_loopback),
         ("unspecified", addr.is_unspecified),
@@ -57,6 +79,44 @@ def forbidden_reason(addr: Address) -> str | None:
         if hit:
             return f"a {label} address"
     return None
+
+
+def never_without_listing(addr: Address) -> str | None:
+    """Why an address stays refused even with allow_private_addresses (link-local, metadata)."""
+    embedded = _embedded(addr)
+    if embedded is not None:
+        inner = never_without_listing(embedded)
+        return f"{inner} (embedded in {addr})" if inner else None
+    if addr in METADATA_ADDRESSES:
+        return "a cloud metadata address"
+    if addr.is_link_local:
+        return "a link-local address (cloud metadata lives there)"
+    return None
+
+
+def _embedded(addr: Address) -> Address | None:
+    """The IPv4 address an IPv6 form wraps (mapped or 6to4): it is judged instead."""
+    if isinstance(addr, ipaddress.IPv6Address):
+        return addr.ipv4_mapped or addr.sixtofour
+    return None
+
+
+def parse_address(text: str) -> Address | None:
+    try:
+        return ipaddress.ip_address(text.split("%", 1)[0].strip("[]"))
+    except ValueError:
+        return None
+
+
+def parse_networks(values: Iterable[str]) -> list[Network]:
+    """CIDRs as written in `network.allowed_networks`; ValueError names the bad one."""
+    out: list[Network] = []
+    for value in values:
+        try:
+            out.append(ipaddress.ip_network(str(value).strip(), strict=False))
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a network such as 10.1.2.0/24 ({exc})") from None
+    return out
 
 
 async def system_resolver(host: str, port: int) -> list[str]:
@@ -80,39 +140,96 @@ def origin(url: str) -> tuple[str, str, int] | None:
     return scheme, host, port
 
 
-def exempt_origins(settings: Any) -> set[tuple[str, str, int]]:
-    """The origins of the configured platform base URLs."""
+def exempt_origins(settings: Any) -> set[tuple[str, int]]:
+    """(host, port) of the configured platform base URLs and of proxies set in the environment.
+
+    Through a proxy the connection's peer is the proxy, which the operator chose; the
+    proxy resolves the target's name, so the target is judged by `UrlGuard` before.
+    """
+    urls = [
+        settings.weibo.base_url,
+        getattr(settings.weibo, "visitor_url", ""),
+        settings.wechat.api_base_url,
+    ]
+    urls += [u for k, u in urllib.request.getproxies().items() if k != "no"]
     out = set()
-    for url in (settings.weibo.base_url, settings.wechat.api_base_url):
+    for url in urls:
         o = origin(url)
         if o is not None:
-            out.add(o)
+            out.add((o[1], o[2]))
     return out
+
+
+class AddressPolicy:
+    """The rule for one configuration: which addresses may be reached, and from which origins."""
+
+    def __init__(
+        self,
+        *,
+        allow_private: bool = False,
+        allowed_networks: Iterable[Network] = (),
+        exempt: Iterable[tuple[str, int]] = (),
+    ):
+        self.allow_private = allow_private
+        self.allowed_networks = tuple(allowed_networks)
+        self.exempt = {(h.lower(), p) for h, p in exempt}
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> AddressPolicy:
+        net = settings.network
+        return cls(
+            allow_private=bool(net.allow_private_addresses),
+            allowed_networks=parse_networks(getattr(net, "allowed_networks", None) or ()),
+            exempt=exempt_origins(settings),
+        )
+
+    def is_exempt(self, host: str, port: int) -> bool:
+        return (host.lower().strip("[]"), port) in self.exempt
+
+    def reason(self, addr: Address) -> str | None:
+        """Why `addr` must not be contacted, or None."""
+        if any(addr in net for net in self.allowed_networks):
+            return None
+        embedded = _embedded(addr)
+        if embedded is not None and any(embedded in net for net in self.allowed_networks):
+            return None
+        always = never_without_listing(addr)
+        if always is not None:
+            return always
+        reason = forbidden_reason(addr)
+        if reason is None or self.allow_private:
+            return None
+        return reason
+
+    def peer_reason(self, host: str, port: int, peer: str) -> str | None:
+        """Why a connection made for (host, port) must not be used, having reached `peer`."""
+        if self.is_exempt(host, port):
+            return None
+        addr = parse_address(peer)
+        if addr is None:
+            return f"refused {host}: connected to an unreadable address {peer!r}"
+        reason = self.reason(addr)
+        if reason is None:
+            return None
+        if parse_address(host) is not None:
+            return f"refused {host}: {reason}"
+        return (
+            f"refused {host}: connected to {addr}, {reason} "
+            "(the name resolved to another address when checked: DNS rebinding?)"
+        )
 
 
 class UrlGuard:
     """Callable guard: `await guard(url)` -> reason string to refuse, or None to allow."""
 
     def __init__(self, settings: Any, resolver: Resolver | None = None):
-        self.allow_private = bool(settings.network.allow_private_addresses)
-        self.exempt = exempt_origins(settings)
-        self.resolver = resolver or system_resolver
+        self.policy = AddressPolicy.from_settings(settings)
+        # Looked up at call time, so tests can script the module's resolver.
+        self._resolver = resolver
 
-    def peer_reason(self, scheme: str, host: str, port: int, peer: str) -> str | None:
-        """Why a connection made for (scheme, host, port) must not be used, having reached `peer`."""
-        if self.allow_private or (scheme, host.lower(), port) in self.exempt:
-            return None
-        try:
-            addr = ipaddress.ip_address(peer.split("%", 1)[0])
-        except ValueError:
-            return f"refused {host}: connected to an unreadable address {peer!r}"
-        reason = forbidden_reason(addr)
-        if reason is None:
-            return None
-        return (
-            f"refused {host}: connected to {addr}, {reason} "
-            "(the name resolved to another address when checked: DNS rebinding?)"
-        )
+    def peer_reason(self, host: str, port: int, peer: str) -> str | None:
+        """The connect-time check (see AddressPolicy.peer_reason)."""
+        return self.policy.peer_reason(host, port, peer)
 
     async def __call__(self, url: str) -> str | None:
         o = origin(url)
@@ -121,26 +238,23 @@ class UrlGuard:
         scheme, host, port = o
         if scheme not in _DEFAULT_PORTS:
             return f"refused {url!r}: scheme {scheme!r} is not http or https"
-        if self.allow_private or o in self.exempt:
+        if self.policy.is_exempt(host, port):
             return None
-        try:
-            literal: Address | None = ipaddress.ip_address(host.strip("[]"))
-        except ValueError:
-            literal = None
+        literal = parse_address(host)
         if literal is not None:
-            reason = forbidden_reason(literal)
+            reason = self.policy.reason(literal)
             return f"refused {host}: {reason}" if reason else None
+        resolve = self._resolver or system_resolver
         try:
-            addresses = await self.resolver(host, port)
+            addresses = await resolve(host, port)
         except (OSError, UnicodeError):
             # Unresolvable now: the fetch itself will fail and be reported as transient.
             return None
         for text in addresses:
-            try:
-                addr = ipaddress.ip_address(text.split("%", 1)[0])
-            except ValueError:
+            addr = parse_address(text)
+            if addr is None:
                 return f"refused {host}: resolver returned unreadable address {text!r}"
-            reason = forbidden_reason(addr)
+            reason = self.policy.reason(addr)
             if reason:
                 return f"refused {host}: resolves to {addr}, {reason}"
         return None

@@ -2,8 +2,16 @@
 
 Latest post = the newer of
 - `freepublish/batchget` (自由发布 items; `update_time` beside or inside `content`), and
-- the incremental datacube scan of `getarticlesummary` (群发 articles; a day with
-  articles counts as posted at the start of that day), see `adapters.wechat_scan`.
+- the incremental datacube scan (a day with articles counts as posted at the start
+  of that day), see `adapters.wechat_scan`. A day's articles come from
+  `datacube/getarticletotaldetail`, whose `ref_date` is the 发表日期 (群发 and 发布
+  alike); when the account may not call it (errcode 48001/50001/50002) from the
+  older `datacube/getarticletotal`, whose `ref_date` is the 群发日期. Never from
+  `getarticlesummary`: it lists every 群发 article READ on a day, for about a week
+  after sending, so a read would pass for a post. Days before
+  `wechat.datacube_from` are not scanned (the newer endpoint has no data there),
+  and a day the platform marks `is_delay` with no articles yet fails the check
+  as transient rather than pass for a quiet day.
 
 wechatpy is synchronous (requests), so a check runs in this adapter's bounded
 thread pool (`wechat.worker_threads`); call `close()` at shutdown. Every wechatpy
@@ -14,12 +22,15 @@ cached per AppID across checks in one MemoryStorage owned by the adapter. Answer
 are read through `CappedSession`: past `http.max_body_bytes` a check is a parse error.
 
 State kept: `dc_through`, `dc_empty_from`, `dc_floor`, `dc_latest`, `dc_title`,
-`dc_msgid` (the scan), never the secret or a token.
+`dc_msgid`, `dc_url` (the scan), never the secret or a token. Scan state gathered
+from `getarticlesummary` by earlier versions is dropped by the store migration
+`0009_wechat_scan_by_send_date`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import re
 import threading
@@ -37,6 +48,8 @@ from wechatpy.exceptions import WeChatClientException
 from wechatpy.session.memorystorage import MemoryStorage
 
 from adapters.base import AdapterContext, CheckResult, CheckTarget, failed
+from adapters.netguard import GuardRefusal, UrlGuard
+from adapters.requests_guard import guarding
 from adapters.wechat_scan import DEFAULT_MAX_DAYS, ScanState, walk
 from monitor.dates import start_of_day
 from monitor.models import Observation, Outcome
@@ -60,6 +73,12 @@ AUTH_ERRCODES = {
     50002: "account restricted from this API",
 }
 RATE_ERRCODES = frozenset({45009, 45011})
+DETAIL = "getarticletotaldetail"
+TOTAL = "getarticletotal"
+# What the newer endpoint answers an account that may not call it: use the older one.
+FALLBACK_ERRCODES = frozenset({48001, 50001, 50002})
+# What the older one answers when it cannot help either (47009: "this api is offline").
+UNAVAILABLE_ERRCODES = FALLBACK_ERRCODES | {47009}
 BUSY_ERRCODES = frozenset({-1})
 _CREDENTIAL_PARAM = re.compile(r"(secret|access_token)=[^&\s'\"]*")
 # The JSON form, as in a (possibly cut-off) token answer: "access_token":"...
@@ -72,6 +91,14 @@ class BadBody(Exception):
     def __init__(self, what: str, body: str):
         super().__init__(what)
         self.body = body
+
+
+class NotReady(Exception):
+    """The datacube has not filled a day in yet (`is_delay`): that day proves nothing."""
+
+
+class DatacubeRefused(Exception):
+    """Neither datacube endpoint answers this account: its 群发 dates cannot be read."""
 
 
 class CappedSession(requests.Session):
@@ -218,10 +245,14 @@ class WechatApiAdapter:
             return failed(target, ctx, SOURCE, Outcome.AUTH_ERROR, detail, observed_at=now)
         pool = self._pool(ctx.settings.wechat.worker_threads)
         loop = asyncio.get_running_loop()
+        guard = ctx.url_guard if isinstance(ctx.url_guard, UrlGuard) else UrlGuard(ctx.settings)
         try:
-            return await loop.run_in_executor(
-                pool, self._check_sync, target, ctx, now, appid, secret
-            )
+            # wechatpy speaks requests: its connections get the outbound check in the thread.
+            with guarding(guard.peer_reason):
+                run = contextvars.copy_context().run
+                return await loop.run_in_executor(
+                    pool, run, self._check_sync, target, ctx, now, appid, secret
+                )
         except Exception as exc:  # last-resort funnel: an adapter never raises
             detail = _scrub(f"unexpected error: {type(exc).__name__}: {exc}", secret)
             return failed(target, ctx, SOURCE, Outcome.PARSE_ERROR, detail, observed_at=now)
@@ -232,8 +263,9 @@ class WechatApiAdapter:
         settings = ctx.settings
         tz = ZoneInfo(settings.timezone)
         today = now.astimezone(tz).date()
-        first_day = settings.policy.suspended_after.before(today)
-        scan = ScanState.from_dict(target.state, first_day)
+        reach = settings.wechat.datacube_from
+        first_day = max(settings.policy.suspended_after.before(today), reach)
+        scan = ScanState.from_dict(target.state, first_day).reaching_back_to(reach)
         http = (
             self.http_factory()
             if self.http_factory
@@ -249,15 +281,22 @@ class WechatApiAdapter:
             stable=settings.wechat.token_api == "stable_token",
         )
         state = dict(target.state)
+        cube = _Datacube(client)
         try:
+            # datacube has whole days only up to yesterday.
+            newest = today - timedelta(days=1)
+            if reach > newest:
+                raise DatacubeRefused(
+                    f"{DETAIL} has no data before {reach} (wechat.datacube_from), "
+                    f"so no day up to {newest} can be read"
+                )
             count = settings.wechat.freepublish_count
             published = _call(client, lambda: client.freepublish.batchget(0, count, no_content=1))
             fp_post = _freepublish_latest(published, tz)
-            # datacube has whole days only up to yesterday.
             run = walk(
                 scan,
-                today - timedelta(days=1),
-                lambda d: _day(client, d),
+                newest,
+                cube.day,
                 self.max_days_per_check,
                 known_latest=fp_post.at.astimezone(tz).date() if fp_post else None,
             )
@@ -282,7 +321,7 @@ class WechatApiAdapter:
             )
         finally:
             client._http.close()
-        return _result(target, now, tz, fp_post, run.state, run.days_scanned, state)
+        return _result(target, now, tz, fp_post, run.state, run.days_scanned, state, cube)
 
 
 def _call(client: _Client, fn: Callable[[], Any]) -> Any:
@@ -296,14 +335,55 @@ def _call(client: _Client, fn: Callable[[], Any]) -> Any:
         return fn()
 
 
-def _day(client: _Client, day: date) -> list[dict[str, Any]]:
-    items = _call(client, lambda: client.datacube.get_article_summary(day, day))
-    if not isinstance(items, list):
-        raise BadBody(f"getarticlesummary {day}: no list", _text(items))
-    # An item is an article only if it says so; a day of garbage must not count as a post.
-    if any(not isinstance(i, dict) or not (i.get("msgid") or i.get("title")) for i in items):
-        raise BadBody(f"getarticlesummary {day}: list item is not an article", _text(items))
-    return items
+class _Datacube:
+    """The articles SENT on a day: getarticletotaldetail, else (permissions) getarticletotal."""
+
+    def __init__(self, client: _Client):
+        self.client = client
+        self.endpoint = DETAIL
+        # Why this check reads the older endpoint, for the observation's detail.
+        self.refusal = ""
+
+    def day(self, day: date) -> list[dict[str, Any]]:
+        if self.endpoint == DETAIL:
+            try:
+                return self._articles(DETAIL, day)
+            except WeChatClientException as exc:
+                if exc.errcode not in FALLBACK_ERRCODES:
+                    raise
+                self.endpoint = TOTAL
+                self.refusal = f"{DETAIL} refused (errcode {exc.errcode}: {exc.errmsg})"
+        try:
+            return self._articles(TOTAL, day)
+        except WeChatClientException as exc:
+            if exc.errcode not in UNAVAILABLE_ERRCODES:
+                raise
+            raise DatacubeRefused(
+                f"{self.refusal}; {TOTAL} refused too (errcode {exc.errcode}: {exc.errmsg})"
+            ) from exc
+
+    def _articles(self, endpoint: str, day: date) -> list[dict[str, Any]]:
+        text = day.isoformat()
+        cube = self.client.datacube
+        body = _call(
+            self.client,
+            lambda: cube._post(endpoint, data={"begin_date": text, "end_date": text}),
+        )
+        items = body.get("list") if isinstance(body, dict) else None
+        if not isinstance(items, list):
+            raise BadBody(f"{endpoint} {day}: no list", _text(body))
+        # An item is an article sent that day only if it says so: a day of garbage, or
+        # of articles dated another day, must not count as a post on this day.
+        for item in items:
+            if not isinstance(item, dict) or not (item.get("msgid") or item.get("title")):
+                raise BadBody(f"{endpoint} {day}: list item is not an article", _text(body))
+            if item.get("ref_date") not in (None, text):
+                raise BadBody(
+                    f"{endpoint} {day}: article dated {item.get('ref_date')}", _text(body)
+                )
+        if not items and body.get("is_delay"):
+            raise NotReady(f"{endpoint}: data for {day} not ready yet (is_delay)")
+        return items
 
 
 def _freepublish_latest(published: Any, tz: ZoneInfo) -> Post | None:
@@ -340,21 +420,24 @@ def _result(
     scan: ScanState,
     days_scanned: int,
     state: dict[str, Any],
+    cube: _Datacube,
 ) -> CheckResult:
     candidates = [fp_post] if fp_post else []
     if scan.resolved and scan.latest:
-        candidates.append(Post(start_of_day(scan.latest, tz), scan.msgid, scan.title, None))
+        candidates.append(Post(start_of_day(scan.latest, tz), scan.msgid, scan.title, scan.url))
     if not scan.resolved:
         # Days before empty_from may be unscanned: a post is provably the latest only
         # when every later day was scanned empty, i.e. it is on empty_from - 1 or after.
         quiet_start = start_of_day(scan.empty_from - timedelta(days=1), tz)
         candidates = [p for p in candidates if p.at >= quiet_start]
-    scope = f"datacube scanned {days_scanned} day(s) this check, through {scan.through}"
+    scope = f"{cube.endpoint} scanned {days_scanned} day(s) this check, through {scan.through}"
+    if cube.refusal:
+        scope += f" ({cube.refusal})"
     if not scan.resolved:
         scope += f"; days {scan.floor}..{scan.empty_from - timedelta(days=1)} still to scan"
     if candidates:
         best = max(candidates, key=lambda p: p.at)
-        via = "freepublish" if best is fp_post else "datacube 群发 day"
+        via = "freepublish" if best is fp_post else "datacube send date"
         obs = Observation(
             account=target.id,
             observed_at=now,
@@ -382,6 +465,12 @@ def _classify(exc: BaseException) -> tuple[Outcome, str, str | None]:
     """The one funnel from wechatpy/requests exceptions to (outcome, detail, body)."""
     if isinstance(exc, BadBody):
         return Outcome.PARSE_ERROR, str(exc), exc.body
+    if isinstance(exc, GuardRefusal):
+        return Outcome.REFUSED, exc.reason, None
+    if isinstance(exc, NotReady):
+        return Outcome.TRANSIENT, str(exc), None
+    if isinstance(exc, DatacubeRefused):
+        return Outcome.AUTH_ERROR, f"no datacube endpoint gives send dates: {exc}", None
     if isinstance(exc, WeChatClientException):
         code, msg = exc.errcode, exc.errmsg
         if code is None:

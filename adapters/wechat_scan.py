@@ -1,10 +1,12 @@
-"""The incremental day-by-day scan of WeChat's datacube (群发 articles), as pure state logic.
+"""The incremental day-by-day scan of WeChat's datacube (articles by send date), as pure state logic.
 
-The scan walks days newest-first and stops at the first day with articles, so an
+A day's articles come from an endpoint whose date IS the send date (see
+`adapters.wechat`), so a day with articles is a day the account posted on. The
+scan walks days newest-first and stops at the first day with articles, so an
 active account costs one or two calls. What it knows is kept between checks:
 
 - `through`: the newest day scanned (the last RECHECK_DAYS are scanned again anyway);
-- `latest` (+ `title`, `msgid`): the newest day found with articles;
+- `latest` (+ `title`, `msgid`, `url`): the newest day found with articles;
 - `empty_from`: every day from here to `through` had no articles;
 - `floor`: when set, days `floor .. empty_from - 1` are still to scan (the first
   scan, or a long gap, was cut short by the per-check cap); None once resolved.
@@ -38,6 +40,7 @@ class ScanState:
     latest: date | None = None
     title: str | None = None
     msgid: str | None = None
+    url: str | None = None
 
     @property
     def resolved(self) -> bool:
@@ -59,7 +62,27 @@ class ScanState:
             latest = date.fromisoformat(data["dc_latest"]) if data.get("dc_latest") else None
         except (KeyError, TypeError, ValueError):
             return cls.initial(first_day)
-        return cls(through, empty_from, floor, latest, data.get("dc_title"), data.get("dc_msgid"))
+        return cls(
+            through,
+            empty_from,
+            floor,
+            latest,
+            data.get("dc_title"),
+            data.get("dc_msgid"),
+            data.get("dc_url"),
+        )
+
+    def reaching_back_to(self, reach: date) -> ScanState:
+        """The state with days before `reach` (where the datacube has no data) left out.
+
+        A gap that only covered such days is closed: nothing is claimed about them,
+        so a scan that found nothing says "no post since `reach`" at most.
+        """
+        if self.floor is None or self.floor >= reach:
+            return self
+        if self.empty_from <= reach:
+            return replace(self, floor=None, empty_from=max(self.empty_from, reach))
+        return replace(self, floor=reach)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -69,6 +92,7 @@ class ScanState:
             "dc_latest": self.latest.isoformat() if self.latest else None,
             "dc_title": self.title,
             "dc_msgid": self.msgid,
+            "dc_url": self.url,
         }
         return out
 
@@ -127,6 +151,7 @@ def walk(
                     latest=day,
                     title=_str_or_none(first.get("title")),
                     msgid=_str_or_none(first.get("msgid")),
+                    url=_str_or_none(first.get("content_url") or first.get("url")),
                 )
                 return ScanRun(found, scanned, None)
             oldest, in_gap = day, phase_is_gap

@@ -20,6 +20,12 @@ request. Any other answer (ok:0, an empty page, a refusal, only old posts) is no
 judged without a profile call in the same check, since the account may have
 been deleted or restricted meanwhile; if the profile names the same container,
 the page already read is used. Profile fields then come from the posts' `user`.
+
+The visitor wall (a redirect to the visitor system or `ok: -100`): with
+`weibo.visitor = "auto"` and no `weibo.cookie`, the adapter gets a visitor cookie
+(`adapters.weibo_visitor`), keeps it in memory and asks again once; a configured
+`weibo.cookie` always wins. A wall it cannot pass is a `blocked` check whose
+detail names the setting to fill.
 """
 
 from __future__ import annotations
@@ -31,11 +37,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from adapters._http import Fetched, FetchFailure, fetch, looks_like_html, retry_after
 from adapters.base import AdapterContext, CheckResult, CheckTarget, failed
 from adapters.weibo_dates import parse_weibo_time
+from adapters.weibo_visitor import VisitorPass
 from monitor.models import Observation, Outcome
 
 SOURCE = "weibo"
@@ -68,15 +75,30 @@ class _ProfileRead:
     note: str
 
 
+@dataclass(frozen=True, slots=True)
+class _Wall:
+    """The visitor wall: an answer a visitor cookie may get past."""
+
+    detail: str
+    body: bytes | None = None
+
+
+COOKIE_HINT = "set weibo.cookie (MONITOR_WEIBO__COOKIE, a secret) to a visitor cookie"
+
+
 class WeiboAdapter:
     """Checks Weibo accounts through the mobile visitor API."""
 
     name = SOURCE
 
+    def __init__(self) -> None:
+        # The visitor cookie, in memory only and shared by this instance's checks.
+        self.visitor = VisitorPass()
+
     async def check(self, target: CheckTarget, ctx: AdapterContext) -> CheckResult:
         now = ctx.clock()
         try:
-            return await _Check(target, ctx, now).run()
+            return await _Check(target, ctx, now, self.visitor).run()
         except Exception as exc:  # last-resort funnel: an adapter never raises
             return failed(
                 target,
@@ -91,10 +113,16 @@ class WeiboAdapter:
 class _Check:
     """One check of one account; methods return a value or a finished CheckResult."""
 
-    def __init__(self, target: CheckTarget, ctx: AdapterContext, now: datetime):
+    def __init__(
+        self, target: CheckTarget, ctx: AdapterContext, now: datetime, visitor: VisitorPass
+    ):
         self.target = target
         self.ctx = ctx
         self.now = now
+        self.visitor = visitor
+        # The visitor cookie the last request carried, and whether this check renewed it.
+        self.sent_visitor_cookie: str | None = None
+        self.renewed = False
         self.uid = target.account_id.strip()
         self.base = ctx.settings.weibo.base_url.rstrip("/")
         # Posts read from a kept container that look silent: (container, posts),
@@ -215,8 +243,34 @@ class _Check:
 
     async def get_json(self, params: dict[str, str], what: str) -> dict[str, Any] | CheckResult:
         """One API call: the JSON object, or the failed result the response amounts to."""
-        http = self.ctx.settings.http
         url = f"{self.base}/api/container/getIndex?{_query(params)}"
+        answer = await self.get_once(url, what)
+        return await self.past_wall(url, what, answer) if isinstance(answer, _Wall) else answer
+
+    async def past_wall(self, url: str, what: str, wall: _Wall) -> dict[str, Any] | CheckResult:
+        """Ask again with a (new) visitor cookie when the settings allow; else `blocked`."""
+        weibo = self.ctx.settings.weibo
+        if self.configured_cookie():
+            why = "the configured weibo.cookie was refused: renew it (MONITOR_WEIBO__COOKIE)"
+            return self.fail(Outcome.BLOCKED, f"{wall.detail}; {why}", body=wall.body)
+        if weibo.visitor != "auto":
+            why = f'{COOKIE_HINT}, or weibo.visitor = "auto" to get one'
+            return self.fail(Outcome.BLOCKED, f"{wall.detail}; {why}", body=wall.body)
+        if self.renewed:
+            return self.fail(Outcome.BLOCKED, f"{wall.detail}, even with a new visitor cookie")
+        self.renewed = True
+        cookie, why = await self.visitor.renew(self.ctx, self.sent_visitor_cookie)
+        if cookie is None:
+            detail = f"{wall.detail}; getting a visitor cookie failed: {why}; {COOKIE_HINT}"
+            return self.fail(Outcome.BLOCKED, detail)
+        again = await self.get_once(url, what)
+        if isinstance(again, _Wall):
+            self.visitor.quiet("the wall stayed with a new visitor cookie")
+            return self.fail(Outcome.BLOCKED, f"{again.detail}, even with a new visitor cookie")
+        return again
+
+    async def get_once(self, url: str, what: str) -> dict[str, Any] | CheckResult | _Wall:
+        http = self.ctx.settings.http
         got = await fetch(
             self.ctx.http,
             url,
@@ -229,7 +283,7 @@ class _Check:
             return self.fail(outcome, f"{what}: {got.detail}")
         return self.read_json(got, what)
 
-    def read_json(self, got: Fetched, what: str) -> dict[str, Any] | CheckResult:
+    def read_json(self, got: Fetched, what: str) -> dict[str, Any] | CheckResult | _Wall:
         status = got.status
         if status in RATE_LIMIT_STATUSES:
             return self.fail(
@@ -241,6 +295,9 @@ class _Check:
             return self.fail(Outcome.TRANSIENT, f"{what}: HTTP {status}", body=got.body)
         if 300 <= status < 400:
             where = got.headers.get("location", "?")
+            if _is_visitor_system(where):
+                page = urlsplit(where)._replace(query="", fragment="").geturl()
+                return _Wall(f"{what}: redirected to {page} (visitor wall)")
             return self.fail(
                 Outcome.BLOCKED, f"{what}: redirected to {where} (login or visitor check)"
             )
@@ -265,8 +322,8 @@ class _Check:
         if not isinstance(body, dict):
             return self.fail(Outcome.PARSE_ERROR, f"{what}: JSON is not an object", body=got.body)
         if _ok_is(body, -100):
-            return self.fail(
-                Outcome.BLOCKED, f"{what}: ok:-100, login or visitor cookie required", body=got.body
+            return _Wall(
+                f"{what}: ok:-100, login or visitor cookie required (visitor wall)", got.body
             )
         if "url" in body and "data" not in body:
             return self.fail(
@@ -282,10 +339,19 @@ class _Check:
             "X-Requested-With": "XMLHttpRequest",
             "MWeibo-Pwa": "1",
         }
-        cookie = self.ctx.settings.weibo.cookie
-        if cookie is not None and cookie.get_secret_value():
-            out["Cookie"] = cookie.get_secret_value()
+        cookie = self.configured_cookie()
+        self.sent_visitor_cookie = None
+        if cookie is None and self.ctx.settings.weibo.visitor == "auto":
+            cookie = self.sent_visitor_cookie = self.visitor.cookie
+        if cookie:
+            out["Cookie"] = cookie
         return out
+
+    def configured_cookie(self) -> str | None:
+        cookie = self.ctx.settings.weibo.cookie
+        return (
+            cookie.get_secret_value() if cookie is not None and cookie.get_secret_value() else None
+        )
 
     def profile_refusal(self, body: dict[str, Any]) -> CheckResult:
         """The profile call did not give userInfo: say what the platform meant."""
@@ -404,6 +470,15 @@ class _Check:
 
 # What the visitor API says for a UID with no account behind it.
 MISSING_USER_MARKERS = ("用户不存在", "不存在", "已注销", NO_CONTENT_MSG)
+
+
+def _is_visitor_system(location: str) -> bool:
+    """A redirect to Sina's visitor or passport system (the wall), not elsewhere."""
+    try:
+        parts = urlsplit(location)
+    except ValueError:
+        return False
+    return "passport." in (parts.hostname or "") or parts.path.startswith("/visitor/")
 
 
 def _profile_fields(user: dict[str, Any]) -> dict[str, Any]:

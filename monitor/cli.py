@@ -232,7 +232,13 @@ def import_roster(
     import_id = None
     if not dry_run:
         import_id = apply_plan(
-            s.store, plan, file=str(file), form=roster.form, now=utcnow(), effective_at=effective_at
+            s.store,
+            plan,
+            file=str(file),
+            form=roster.form,
+            now=utcnow(),
+            effective_at=effective_at,
+            settings=s.settings,
         )
     if as_json:
         _print_json(
@@ -312,6 +318,7 @@ def observe(
 
     Example: monitor observe weibo:安康公积金 --latest-post 2020-02-18 --url https://m.weibo.cn/...
     """
+    from monitor.checks.record import record_manual
     from monitor.models import Observation, Outcome
 
     chosen = [latest_post is not None, no_content, not_found]
@@ -340,8 +347,8 @@ def observe(
         post_title=title,
         detail=note,
     )
-    with s.store.transaction():
-        obs_id = s.store.add_observation(obs)
+    (report,) = record_manual(s.store, s.settings, obs)
+    obs_id = report.observation.id if report.observation else None
     _show_status(
         s,
         None,
@@ -422,7 +429,7 @@ def _show_status(
     as_json: bool,
     header: str | None = None,
 ) -> None:
-    from monitor.status import status_record, verdicts_at
+    from monitor.checks.verdicts import status_record, verdicts_at
 
     items = verdicts_at(s.store, day, policy, s.tz, ids=ids)
     records = [status_record(i, s.tz) for i in items]
@@ -552,7 +559,7 @@ def check(
 
 
 async def _run_checks(s: Session, views: list, secrets: Any, *, show_progress: bool) -> list:
-    from monitor.daemon import Daemon
+    from monitor.checks.fetch import check_accounts
 
     progress = None
     task = None
@@ -564,8 +571,11 @@ async def _run_checks(s: Session, views: list, secrets: Any, *, show_progress: b
         progress.start()
         task = progress.add_task("checking", total=len(views))
     try:
-        return await Daemon(s.store, s.settings, secrets).check_now(
+        return await check_accounts(
+            s.store,
+            s.settings,
             views,
+            secrets=secrets,
             progress=(lambda _r: progress.advance(task)) if progress is not None else None,
         )
     finally:

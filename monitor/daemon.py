@@ -1,7 +1,10 @@
 """`monitor run`: the sweep loop, the daily jobs and the outbox, on APScheduler 3.
 
-This is the only module that imports APScheduler. Every job is a plain method
-that reads the time from an injected clock, so tests drive weeks in seconds:
+The daemon only schedules: ticks, claims, workers, signals and jobs. What a check
+means (verdicts, alerts, schedule, backoff, outbox) is the check library's
+(`monitor.checks`), which every other caller uses too. This is the only module
+that imports APScheduler. Every job is a plain method that reads the time from an
+injected clock, so tests drive weeks in seconds:
 
     sweep()        check the accounts whose next check is due (every tick)
     deliver()      send due outbox rows (every tick)
@@ -34,7 +37,7 @@ import signal
 import socket
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -42,79 +45,25 @@ from typing import Any
 
 import httpx
 
-from adapters import choose_source
-from monitor import alerts, notify
-from monitor.checks import Checker, CheckReport
+from adapters import source_for
+from adapters.netguard import UrlGuard
+from monitor.checks import notify
+from monitor.checks.backoff import health_key
+from monitor.checks.fetch import Checker
+from monitor.checks.record import CheckReport, SourceTally, judge_sweep, reclassify
+from monitor.checks.timing import interval_for, parse_hhmm
 from monitor.dates import utcnow
-from monitor.models import AccountView, Outcome
+from monitor.models import AccountView
 from monitor.settings import SecretLookup, Settings
-from monitor.status import verdicts_at
-from monitor.store import SourceHealth, Store
+from monitor.store import Store
 
 log = logging.getLogger(__name__)
 
 CHECK_CLAIM = timedelta(minutes=15)  # far longer than any check (HTTP timeouts are seconds)
 CLAIM_BATCH = 16
-RETRY_OUTCOMES = frozenset({Outcome.TRANSIENT, Outcome.RATE_LIMITED, Outcome.BLOCKED})
-BACKOFF_OUTCOMES = frozenset({Outcome.RATE_LIMITED, Outcome.BLOCKED})
-MAX_RETRY_AFTER = timedelta(days=1)
 
 
-# -- timing rules (pure) ------------------------------------------------------------------
-
-
-def interval_for(settings: Settings, account: AccountView) -> timedelta:
-    """The account's normal check interval: per account, else per platform, else default."""
-    sched = settings.schedule
-    for key in (str(account.id), f"{account.platform.value}:{account.account_id}"):
-        if key in sched.account_interval_h:
-            return timedelta(hours=sched.account_interval_h[key])
-    hours = sched.platform_interval_h.get(account.platform.value, sched.interval_h)
-    return timedelta(hours=hours)
-
-
-def next_check_at(
-    settings: Settings,
-    account: AccountView,
-    outcome: Outcome,
-    failures: int,
-    retry_after: float | None,
-    now: datetime,
-    rng: random.Random,
-) -> datetime:
-    """When to check again: the retry ladder after a transient failure, else the interval.
-
-    The interval gets +/- jitter_s (at most a quarter of it) so a city's accounts
-    drift apart instead of firing in the same second every day.
-    """
-    sched = settings.schedule
-    interval = interval_for(settings, account)
-    delays = sched.retry_delays_min
-    if outcome in RETRY_OUTCOMES and 0 < failures <= len(delays):
-        wait = timedelta(minutes=delays[failures - 1])
-        if retry_after:
-            wait = max(wait, min(timedelta(seconds=retry_after), MAX_RETRY_AFTER))
-        return now + wait * (1 + rng.uniform(0, 0.1))
-    spread = min(sched.jitter_s, interval.total_seconds() / 4)
-    return now + interval + timedelta(seconds=rng.uniform(-spread, spread))
-
-
-def source_pause(settings: Settings, level: int, retry_after: float | None) -> timedelta:
-    """How long a source rests at backoff `level` (>= 1): doubling, capped, >= Retry-After."""
-    sched = settings.schedule
-    pause = min(sched.source_backoff_base_s * 2 ** (level - 1), sched.source_backoff_max_s)
-    if retry_after:
-        pause = max(pause, min(retry_after, MAX_RETRY_AFTER.total_seconds()))
-    return timedelta(seconds=pause)
-
-
-def parse_hhmm(text: str) -> tuple[int, int]:
-    """(hour, minute) of "HH:MM"; ValueError otherwise."""
-    hour, _, minute = text.strip().partition(":")
-    h, m = int(hour), int(minute or 0)
-    if not (0 <= h < 24 and 0 <= m < 60):
-        raise ValueError(f"not a time of day: {text!r}")
-    return h, m
+# -- claims ---------------------------------------------------------------------------------
 
 
 def owner_alive(owner: str, me: str) -> bool:
@@ -141,14 +90,6 @@ def owner_alive(owner: str, me: str) -> bool:
 
 
 @dataclass(slots=True)
-class SourceTally:
-    checked: int = 0
-    ok: int = 0
-    failed: Counter[str] = field(default_factory=Counter)
-    failed_reports: list[CheckReport] = field(default_factory=list)
-
-
-@dataclass(slots=True)
 class SweepSummary:
     """One sweep: due accounts, checks run, outcomes, what was deferred."""
 
@@ -167,16 +108,12 @@ class SweepSummary:
         obs = report.observation
         if obs is None or report.source is None:
             return
-        source = self.by_source.setdefault(report.source, SourceTally())
         self.checked += 1
-        source.checked += 1
         if obs.is_evidence:
             self.ok += 1
-            source.ok += 1
         else:
             self.failed[obs.outcome.value] += 1
-            source.failed[obs.outcome.value] += 1
-            source.failed_reports.append(report)
+        self.by_source.setdefault(report.source, SourceTally()).add(report)
 
     def record(self) -> dict[str, Any]:
         """The structured log line's fields."""
@@ -195,14 +132,6 @@ class SweepSummary:
 
 
 # -- the daemon --------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class _HealthDraft:
-    """A source's health as a batch of checks changes it; written once, if changed."""
-
-    health: SourceHealth
-    changed: bool = False
 
 
 class Daemon:
@@ -224,14 +153,15 @@ class Daemon:
         self.tz = settings.tz
         self.clock = clock
         self.rng = rng or random.Random()
-        self.sender = sender or notify.AppriseSender()
+        self.sender = sender or notify.AppriseSender(judge=UrlGuard(settings).peer_reason)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{_secrets.token_hex(4)}"
         self.checker = Checker(
-            store, settings, secrets, clock=clock, transport=transport, on_recorded=self._recorded
+            store, settings, secrets, clock=clock, transport=transport, rng=self.rng
         )
         self._stopping = False
         self._stop_event: asyncio.Event | None = None
         self._paused: dict[str, datetime] = {}
+        self._set_aside = 0
         self._tasks: dict[str, asyncio.Task[Any]] = {}
         self._requests_before: Counter[str] = Counter()
 
@@ -266,24 +196,6 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, self.stop)
-
-    async def check_now(
-        self,
-        accounts: Sequence[AccountView],
-        *,
-        progress: Callable[[CheckReport], Any] | None = None,
-    ) -> list[CheckReport]:
-        """Check accounts on demand (CLI, API), recorded as sweep checks are.
-
-        The schedule moves on, alerts follow the verdict, a success closes
-        check_failing. Claims are neither taken nor released: a daemon running
-        meanwhile (even in this process, `run --serve`) keeps its own.
-        """
-        # Accounts never swept yet get their schedule row (due now), so the check
-        # has a failure streak to count on.
-        self.store.ensure_schedule(self.clock())
-        async with self.checker:
-            return await self.checker.check_many(accounts, progress=progress)
 
     def release_stale_claims(self) -> int:
         """Give back checks claimed by a process that died (kill -9) so they run now."""
@@ -321,7 +233,7 @@ class Daemon:
                         next_check_at=now + timedelta(hours=self.settings.schedule.interval_h),
                     )
             for view in views:
-                source = _source_of(view)
+                source = source_for(view)
                 if source is None:
                     summary.no_source += 1
                     self.store.record_schedule(
@@ -335,7 +247,7 @@ class Daemon:
         self._paused = self.store.paused_sources(now)
         workers = []
         for source, queue in queues.items():
-            if source in self._paused:
+            if self._resting(source):
                 continue  # resting: its accounts stay due
             limit = self.settings.limits.for_source(source)
             for _ in range(min(limit.max_concurrent, len(queue))):
@@ -346,7 +258,9 @@ class Daemon:
                 summary.tally(report)
         except Exception:
             log.exception("the last checks of the sweep failed to record")
-        summary.deferred = sum(len(q) for q in queues.values())  # left due: paused or stopped
+        # Left due: a source or host resting, or a stop.
+        summary.deferred = sum(len(q) for q in queues.values()) + self._set_aside
+        self._set_aside = 0
         self._judge_sources(summary)
         requests = self.checker.requests
         summary.requests = {k: v - self._requests_before.get(k, 0) for k, v in requests.items()}
@@ -381,18 +295,35 @@ class Daemon:
             stop.cancel()
         summary.stopped = summary.stopped or self._stopping
 
+    def _resting(self, key: str) -> bool:
+        """Whether a source (or one feed host) is paused by backoff now."""
+        until = self._paused.get(key)
+        return until is not None and until > self.clock()
+
+    def _take(self, source: str, queue: deque[AccountView]) -> list[AccountView]:
+        """Up to CLAIM_BATCH accounts to claim; those of a resting feed host are set aside."""
+        batch: list[AccountView] = []
+        while queue and len(batch) < CLAIM_BATCH:
+            account = queue.popleft()
+            if self._resting(health_key(source, account)):
+                self._set_aside += 1  # stays due: checked once its host rests no more
+            else:
+                batch.append(account)
+        return batch
+
     async def _worker(self, source: str, queue: deque[AccountView], summary: SweepSummary) -> None:
         claimed: deque[AccountView] = deque()
         try:
             while not self._stopping:
-                until = self._paused.get(source)
-                if until is not None and until > self.clock():
+                if self._resting(source):
                     return  # the source is resting; the rest stay due
                 if not claimed:
                     if not queue:
                         return
                     # Claims are taken a few at a time: one write instead of one per check.
-                    batch = [queue.popleft() for _ in range(min(CLAIM_BATCH, len(queue)))]
+                    batch = self._take(source, queue)
+                    if not batch:
+                        continue
                     now = self.clock()
                     ours = self.store.claim_checks(
                         [a.id for a in batch], self.owner, now, now + CHECK_CLAIM
@@ -408,6 +339,8 @@ class Daemon:
                     continue
                 for report in reports:
                     summary.tally(report)
+                if reports:  # a batch was recorded: it may have paused a source or host
+                    self._paused = self.store.paused_sources(self.clock())
         finally:
             if claimed:
                 # Claimed but never started (a stop or a pause): due again at once, and
@@ -416,162 +349,14 @@ class Daemon:
                 self.checker.drop_read_ahead([a.id for a in claimed])
                 queue.extendleft(reversed(claimed))
 
-    def _recorded(self, reports: list[CheckReport]) -> None:
-        """Inside a batch's transaction: schedules, alerts, source health, outbox.
-
-        What the batch needs from the database is read once for all its checks.
-        """
-        done = [r for r in reports if r.observation is not None and r.source is not None]
-        if not done:
-            return
-        ids = [r.account.id for r in done]
-        streaks = self.store.failure_streaks(ids)
-        open_alerts = self.store.open_alerts_by_account(ids)
-        health: dict[str, _HealthDraft] = {}
-        now = self.clock()
-        for report in done:
-            obs, account = report.observation, report.account
-            assert obs is not None and report.source is not None
-            failures = 0 if obs.is_evidence else streaks.get(account.id, 0) + 1
-            when = next_check_at(
-                self.settings, account, obs.outcome, failures, obs.retry_after, now, self.rng
-            )
-            self.store.record_schedule(account.id, now=now, outcome=obs.outcome, next_check_at=when)
-            events: list[alerts.AlertEvent] = []
-            open_rows = open_alerts.get(account.id, [])
-            if report.verdict is not None:
-                events += alerts.reconcile_unit_alerts(
-                    self.store, account, report.verdict, now, self.tz, open_rows
-                )
-            if obs.is_evidence:
-                events += alerts.close_check_failing(self.store, account, now, open_rows)
-            draft = health.get(report.source)
-            if draft is None:
-                draft = health[report.source] = _HealthDraft(
-                    self.store.source_health(report.source)
-                )
-            self._source_answer(draft, account.id, obs.outcome, obs.retry_after, now)
-            notify.enqueue(self.store, self.settings, events, now)
-        for draft in health.values():
-            if draft.changed:
-                self.store.save_source_health(draft.health, now)
-
-    def _source_answer(
-        self,
-        draft: _HealthDraft,
-        account: int,
-        outcome: Outcome,
-        retry_after: float | None,
-        now: datetime,
-    ) -> None:
-        """Track runs of rate-limited/blocked answers from distinct accounts; pause the source."""
-        health, source = draft.health, draft.health.source
-        before = (list(health.streak), health.level, health.paused_until)
-        if outcome in BACKOFF_OUTCOMES:
-            if account not in health.streak:
-                health.streak.append(account)
-            if len(health.streak) >= self.settings.schedule.source_backoff_after:
-                health.level += 1
-                pause = source_pause(self.settings, health.level, retry_after)
-                health.paused_until = now + pause
-                self._paused[source] = health.paused_until
-                log.warning(
-                    "source_backoff %s",
-                    json.dumps(
-                        {
-                            "event": "source_backoff",
-                            "source": source,
-                            "level": health.level,
-                            "accounts": health.streak,
-                            "pause_s": pause.total_seconds(),
-                            "outcome": outcome.value,
-                        }
-                    ),
-                )
-                health.streak = []
-        else:
-            health.streak = []
-            if outcome.is_evidence:
-                health.level = 0
-        if (list(health.streak), health.level, health.paused_until) != before or (
-            health.last_outcome != outcome.value and outcome in BACKOFF_OUTCOMES
-        ):
-            health.last_outcome = outcome.value
-            draft.changed = True
-
     def _judge_sources(self, summary: SweepSummary) -> None:
-        """After a sweep: source_down for a source failing for most accounts, else per-account
-        check_failing alerts."""
-        now = self.clock()
-        for source, tally in summary.by_source.items():
-            with self.store.transaction():
-                failed_ids = [r.account.id for r in tally.failed_reports]
-                events = alerts.judge_source(
-                    self.store,
-                    self.settings,
-                    source,
-                    tally.checked,
-                    failed_ids,
-                    dict(tally.failed),
-                    now,
-                )
-                if not alerts.source_down_open(self.store, source):
-                    for report in tally.failed_reports:
-                        row = self.store.schedule_row(report.account.id)
-                        if row is not None and alerts.failing(row, self.settings, now):
-                            events += alerts.open_check_failing(
-                                self.store, report.account, row, report.observation, now, self.tz
-                            )
-                notify.enqueue(self.store, self.settings, events, now)
+        judge_sweep(self.store, self.settings, summary.by_source, self.clock())
 
     # -- daily and monthly jobs -----------------------------------------------------------
 
     def reclassify(self) -> dict[str, Any]:
         """Judge every account as of today so verdicts age without new observations."""
-        now = self.clock()
-        day = now.astimezone(self.tz).date()
-        items = verdicts_at(self.store, day, self.settings.policy, self.tz)
-        rows = {r.account: r for r in self.store.schedule_rows()}
-        down = {a.source for a in self.store.open_alerts(kinds=[alerts.SOURCE_DOWN])}
-        opened: Counter[str] = Counter()
-        closed = 0
-        with self.store.transaction():
-            open_rows = self.store.open_alerts_by_account(None)
-            events: list[alerts.AlertEvent] = []
-            for item in items:
-                events += alerts.reconcile_unit_alerts(
-                    self.store,
-                    item.account,
-                    item.verdict,
-                    now,
-                    self.tz,
-                    open_rows.get(item.account.id, []),
-                )
-                row = rows.get(item.account.id)
-                if (
-                    row is not None
-                    and _source_of(item.account) not in down
-                    and alerts.failing(row, self.settings, now)
-                ):
-                    events += alerts.open_check_failing(
-                        self.store, item.account, row, None, now, self.tz
-                    )
-            notify.enqueue(self.store, self.settings, events, now)
-            for e in events:
-                if e.event == "opened":
-                    opened[e.kind] += 1
-                else:
-                    closed += 1
-            record = {
-                "event": "reclassify",
-                "day": day.isoformat(),
-                "accounts": len(items),
-                "opened": dict(opened),
-                "closed": closed,
-            }
-            self.store.beat("job:reclassify", now, record)
-        log.info("reclassify %s", json.dumps(record, ensure_ascii=False))
-        return record
+        return reclassify(self.store, self.settings, self.clock())
 
     def digest(self) -> int:
         """Queue today's digest per unit (once a day); the number of outbox rows written."""
@@ -774,14 +559,3 @@ def _short_circuit_missing_sniffio() -> None:
 
     if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
         sys.modules["sniffio"] = None  # type: ignore[assignment]
-
-
-def _source_of(view: AccountView) -> str | None:
-    return choose_source(
-        view.platform.value,
-        view.source,
-        view.account_id,
-        view.feed_url,
-        view.appid,
-        view.secret_env,
-    )

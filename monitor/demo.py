@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from monitor.checks import Checker, CheckReport
+from monitor.checks.fetch import Checker, CheckReport
+from monitor.checks.verdicts import AccountVerdict, verdicts_at
 from monitor.dates import today, utcnow
 from monitor.roster import read_roster
 from monitor.roster.apply import apply_plan, plan_import
 from monitor.settings import SecretLookup, Settings
-from monitor.status import AccountVerdict, verdicts_at
+from monitor.simulator.ready import own_network
 from monitor.store import Store
 
 MARKER = ".monitor-demo"
@@ -73,7 +74,7 @@ def demo_settings(base_url: str, database: Path) -> Settings:
         database=str(database),
         weibo={"base_url": base_url},
         wechat={"api_base_url": base_url, "worker_threads": 32},
-        network={"allow_private_addresses": True},
+        network={"allowed_networks": [own_network(base_url)]},
         http={"timeout_s": 3.0},
         limits={"weibo": limits, "wechat_api": limits, "feed": limits},
         reports={"folder": str(database.parent / "reports")},
@@ -108,7 +109,14 @@ def run_demo(
             if roster.problems:
                 raise DemoError(f"generated roster has problems: {roster.problems[0]}")
             plan = plan_import(store, roster.entries)
-            apply_plan(store, plan, file=str(roster_path), form=roster.form, now=utcnow())
+            apply_plan(
+                store,
+                plan,
+                file=str(roster_path),
+                form=roster.form,
+                now=utcnow(),
+                settings=settings,
+            )
             if on_roster is not None:
                 on_roster(len(roster.entries))
             views = store.accounts_at(utcnow())

@@ -65,10 +65,18 @@ class Outcome(StrEnum):
     AUTH_ERROR = "auth_error"
     TRANSIENT = "transient"
     PARSE_ERROR = "parse_error"
+    # Our own outbound guard refused the address: a configuration problem of the
+    # account (its URL), not an answer of the platform.
+    REFUSED = "refused"
 
     @property
     def is_evidence(self) -> bool:
         return self in EVIDENCE_OUTCOMES
+
+    @property
+    def is_platform_answer(self) -> bool:
+        """What a source (platform, bridge, host) did: counted in source health and backoff."""
+        return self is not Outcome.REFUSED
 
 
 # How a check ended, as the dashboard, notifications and the demo say it.
@@ -82,6 +90,7 @@ OUTCOME_LABELS: dict[str, str] = {
     Outcome.AUTH_ERROR: "鉴权失败",
     Outcome.TRANSIENT: "临时故障",
     Outcome.PARSE_ERROR: "解析失败",
+    Outcome.REFUSED: "地址被拒绝",
 }
 
 EVIDENCE_OUTCOMES: frozenset[Outcome] = frozenset(

@@ -117,7 +117,13 @@ HttpUrlText = Annotated[str, AfterValidator(_http_url)]
 class WeiboSettings(Section):
     base_url: HttpUrlText = "https://m.weibo.cn"
     # The visitor cookie (SUB=...) is a secret: set MONITOR_WEIBO__COOKIE or a secrets file.
+    # When set it is always sent and the visitor flow below never runs.
     cookie: SecretStr | None = None
+    # "auto": when m.weibo.cn walls a visitor off (a redirect to the visitor system or
+    # ok:-100), get a visitor cookie from Sina Visitor System (genvisitor), keep it in
+    # memory only and retry; "off": such an answer is a `blocked` check.
+    visitor: Literal["auto", "off"] = "auto"
+    visitor_url: HttpUrlText = "https://visitor.passport.weibo.cn"
     max_pages: int = Field(default=2, ge=1)
     # For this many days after a profile call, checks of accounts with a recent post
     # read the timeline container it named directly (one request, not two); a
@@ -133,6 +139,10 @@ class WechatSettings(Section):
     # systems hold. "stable_token" = POST /cgi-bin/stable_token: a token kept
     # apart from theirs, so the monitor never disturbs them.
     token_api: Literal["token", "stable_token"] = "token"
+    # The first day datacube/getarticletotaldetail has data for (as its users report:
+    # the new 发表内容 statistics start on 2025-11-01). Earlier days are never scanned,
+    # so a scan that finds nothing claims silence since this day at most.
+    datacube_from: date = date(2025, 11, 1)
 
 
 class FeedSettings(Section):
@@ -140,7 +150,21 @@ class FeedSettings(Section):
 
 
 class NetworkSettings(Section):
+    """Which non-public addresses outbound requests may reach (see adapters.netguard)."""
+
+    # Every non-public address but link-local and cloud metadata ones.
     allow_private_addresses: bool = False
+    # CIDRs whose non-public addresses are allowed, link-local included when listed,
+    # e.g. ["10.1.2.0/24", "127.0.0.0/8"] (env: a JSON list).
+    allowed_networks: list[str] = []
+
+    @field_validator("allowed_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        from adapters.netguard import parse_networks
+
+        parse_networks(value)  # a ValueError names the bad entry
+        return [str(t).strip() for t in value]
 
 
 class SourceLimit(Section):

@@ -225,7 +225,64 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
-        "0009_observation_detail_code",
+        "0009_wechat_scan_by_send_date",
+        """
+        -- WeChat scans kept so far came from datacube/getarticlesummary, which lists
+        -- the articles READ on a day, not those sent: a read passed for a post. Such a
+        -- scan is never trusted; the next check of each account scans afresh by send
+        -- date (getarticletotaldetail / getarticletotal).
+        DELETE FROM source_state WHERE source = 'wechat_api';
+        """,
+    ),
+    (
+        "0011_current_verdicts",
+        """
+        -- Each account's current verdict (with the configured policy), kept in step by
+        -- every recorded check, every roster import and the daily reclassification.
+        -- `valid_until`: the first local date on which the verdict changes with no new
+        -- write (evidence ages, a window is crossed, a roster version takes effect);
+        -- a row is current for dates in [as_of, valid_until). Roster fields are copied
+        -- here so lists filter and count through indexes.
+        CREATE TABLE verdicts (
+            account INTEGER PRIMARY KEY REFERENCES accounts(id),
+            state TEXT NOT NULL,
+            since TEXT NOT NULL,
+            as_of TEXT NOT NULL,
+            valid_until TEXT,
+            policy TEXT NOT NULL,
+            evidence INTEGER REFERENCES observations(id),
+            reason TEXT NOT NULL,
+            latest_post_date TEXT,
+            roster_problem TEXT,
+            platform TEXT NOT NULL,
+            unit INTEGER NOT NULL REFERENCES units(id),
+            region TEXT NOT NULL,
+            name TEXT NOT NULL,
+            roster_order INTEGER NOT NULL,
+            retired INTEGER NOT NULL DEFAULT 0,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX verdicts_order ON verdicts(retired, roster_order, account);
+        CREATE INDEX verdicts_state ON verdicts(state, roster_order, account);
+        CREATE INDEX verdicts_region ON verdicts(region, state, roster_order);
+        CREATE INDEX verdicts_unit ON verdicts(unit, state, roster_order);
+        CREATE INDEX verdicts_platform ON verdicts(platform, state, roster_order);
+        CREATE INDEX verdicts_valid ON verdicts(valid_until);
+        -- Every change of an account's current state, with the evidence it rests on.
+        CREATE TABLE flips (
+            id INTEGER PRIMARY KEY,
+            account INTEGER NOT NULL REFERENCES accounts(id),
+            at TEXT NOT NULL,
+            from_state TEXT,
+            to_state TEXT NOT NULL,
+            evidence INTEGER REFERENCES observations(id),
+            reason TEXT NOT NULL
+        );
+        CREATE INDEX flips_account ON flips(account, at);
+        """,
+    ),
+    (
+        "0012_observation_detail_code",
         """
         -- the detail as a message code and its parameters (JSON), worded per reader;
         -- NULL where the source wrote free text only
@@ -764,17 +821,141 @@ class Store:
         }
 
     # ==========================================================================
+    # Current verdicts and flips
+    # ==========================================================================
+
+    def accounts_of_import(self, import_id: int) -> list[int]:
+        """The accounts an import wrote a roster version for."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT account FROM account_versions WHERE import_id = ? ORDER BY account",
+            (import_id,),
+        )
+        return [r[0] for r in rows]
+
+    def account_ids(self) -> list[int]:
+        """Every account id, retired ones included, in roster order."""
+        return [
+            r[0] for r in self.conn.execute("SELECT id FROM accounts ORDER BY roster_order, id")
+        ]
+
+    def verdict_rows(self, accounts: Sequence[int]) -> dict[int, VerdictRow]:
+        """The stored current verdicts of some accounts (those that have one)."""
+        if not accounts:
+            return {}
+        rows = self.conn.execute(
+            f"SELECT {_VERDICT_COLUMNS} FROM verdicts WHERE account IN ({_id_list(accounts)})"
+        )
+        return {r[0]: _verdict_row(r) for r in rows}
+
+    def save_verdicts(self, rows: Sequence[VerdictRow], now: datetime) -> None:
+        """Insert or replace current verdict rows."""
+        if not rows:
+            return
+        stamp = to_db(now)
+        self.conn.executemany(
+            f"INSERT OR REPLACE INTO verdicts ({_VERDICT_COLUMNS}, updated_at) "
+            f"VALUES ({', '.join('?' * 16)}, ?)",
+            ((*_verdict_values(r), stamp) for r in rows),
+        )
+
+    def add_flips(self, flips: Sequence[Flip]) -> None:
+        """Append changes of state."""
+        self.conn.executemany(
+            "INSERT INTO flips (account, at, from_state, to_state, evidence, reason) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                (f.account, to_db(f.at), f.from_state, f.to_state, f.evidence, f.reason)
+                for f in flips
+            ),
+        )
+
+    def flips(self, account: int | None = None, *, limit: int = 100) -> list[Flip]:
+        """Changes of state, newest first (one account's, or all)."""
+        where, params = ("WHERE account = ?", [account]) if account is not None else ("", [])
+        rows = self.conn.execute(
+            "SELECT account, at, from_state, to_state, evidence, reason, id FROM flips "
+            f"{where} ORDER BY at DESC, id DESC LIMIT ?",
+            (*params, limit),
+        )
+        return [Flip(r[0], from_db(r[1]) or utcnow(), r[2], r[3], r[4], r[5], r[6]) for r in rows]
+
+    def next_roster_changes(self, accounts: Sequence[int], after: datetime) -> dict[int, datetime]:
+        """For each account with a roster version taking effect after `after`: the first one's time."""
+        if not accounts:
+            return {}
+        rows = self.conn.execute(
+            "SELECT account, MIN(valid_from) FROM account_versions "
+            f"WHERE account IN ({_id_list(accounts)}) AND valid_from > ? GROUP BY account",
+            (to_db(after),),
+        )
+        out = {}
+        for account, when in rows:
+            moment = from_db(when)
+            if moment is not None:
+                out[account] = moment
+        return out
+
+    def stale_verdicts(self, day: date, policy: str) -> list[int]:
+        """Accounts whose stored verdict does not hold on `day` under `policy`, or who have none."""
+        d = day.isoformat()
+        rows = self.conn.execute(
+            "SELECT account FROM verdicts WHERE policy != :p OR as_of > :d "
+            "OR (valid_until IS NOT NULL AND valid_until <= :d) "
+            "UNION ALL SELECT a.id FROM accounts a "
+            "WHERE NOT EXISTS (SELECT 1 FROM verdicts v WHERE v.account = a.id)",
+            {"p": policy, "d": d},
+        )
+        return [r[0] for r in rows]
+
+    def current_verdicts(
+        self,
+        day: date,
+        policy: str,
+        where: VerdictQuery,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[tuple[int, int, str]]:
+        """Stored verdicts that hold on `day` and match: (account, roster_order, state), in order."""
+        sql, params = _verdict_where(day, policy, where)
+        page = ""
+        if limit is not None:
+            page = " LIMIT :limit OFFSET :offset"
+            params |= {"limit": int(limit), "offset": int(offset)}
+        rows = self.conn.execute(
+            f"SELECT account, roster_order, state FROM verdicts WHERE {sql} "
+            f"ORDER BY roster_order, account{page}",
+            params,
+        )
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def count_current_verdicts(
+        self, day: date, policy: str, where: VerdictQuery, *, by: str = "state"
+    ) -> dict[tuple[Any, ...], int]:
+        """Stored verdicts that hold on `day` and match, counted by `state` or `unit,state`."""
+        groups = {"state": "state", "unit,state": "unit, state", "region,state": "region, state"}
+        if by not in groups:
+            raise ValueError(f"cannot count verdicts by {by!r}")
+        sql, params = _verdict_where(day, policy, where)
+        rows = self.conn.execute(
+            f"SELECT {groups[by]}, COUNT(*) FROM verdicts WHERE {sql} GROUP BY {groups[by]}",
+            params,
+        )
+        return {tuple(r[:-1]): r[-1] for r in rows}
+
+    # ==========================================================================
     # Daemon, alerts and outbox (schedule, alerts, deliveries, source health)
     # ==========================================================================
 
     # -- schedule ----------------------------------------------------------------
 
-    def ensure_schedule(self, now: datetime) -> int:
-        """Give every account without a schedule row one that is due now; how many."""
+    def ensure_schedule(self, now: datetime, accounts: Sequence[int] | None = None) -> int:
+        """Give every account (or each of `accounts`) without a schedule row one due now."""
+        which = "" if accounts is None else f"AND a.id IN ({_id_list(accounts) or 'NULL'})"
         cur = self.conn.execute(
             "INSERT INTO schedule (account, next_check_at) "
             "SELECT a.id, ? FROM accounts a "
-            "WHERE NOT EXISTS (SELECT 1 FROM schedule s WHERE s.account = a.id)",
+            f"WHERE NOT EXISTS (SELECT 1 FROM schedule s WHERE s.account = a.id) {which}",
             (to_db(now),),
         )
         return cur.rowcount
@@ -863,9 +1044,12 @@ class Store:
         )
         return {r[0]: r[1] for r in rows}
 
-    def schedule_rows(self) -> list[ScheduleRow]:
-        """Every account's schedule row."""
-        rows = self.conn.execute(f"SELECT {_SCHEDULE_COLUMNS} FROM schedule ORDER BY account")
+    def schedule_rows(self, accounts: Sequence[int] | None = None) -> list[ScheduleRow]:
+        """Every account's schedule row (or those of `accounts`)."""
+        which = "" if accounts is None else f"WHERE account IN ({_id_list(accounts) or 'NULL'})"
+        rows = self.conn.execute(
+            f"SELECT {_SCHEDULE_COLUMNS} FROM schedule {which} ORDER BY account"
+        )
         return [_schedule(r) for r in rows]
 
     def claim_owners(self) -> list[str]:
@@ -1377,3 +1561,131 @@ class SourceHealth:
     level: int = 0
     paused_until: datetime | None = None
     last_outcome: str | None = None
+
+
+# -- current verdicts ----------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class VerdictRow:
+    """An account's stored current verdict, with the roster fields lists filter on."""
+
+    account: int
+    state: str
+    since: datetime
+    as_of: date
+    valid_until: date | None
+    policy: str
+    evidence: int | None
+    reason: str
+    latest_post_date: date | None
+    roster_problem: str | None
+    platform: str
+    unit: int
+    region: str
+    name: str
+    roster_order: int
+    retired: bool
+
+
+_VERDICT_COLUMNS = (
+    "account, state, since, as_of, valid_until, policy, evidence, reason, latest_post_date, "
+    "roster_problem, platform, unit, region, name, roster_order, retired"
+)
+
+
+def _verdict_values(r: VerdictRow) -> tuple[Any, ...]:
+    return (
+        r.account,
+        r.state,
+        to_db(r.since),
+        r.as_of.isoformat(),
+        r.valid_until.isoformat() if r.valid_until else None,
+        r.policy,
+        r.evidence,
+        r.reason,
+        r.latest_post_date.isoformat() if r.latest_post_date else None,
+        r.roster_problem,
+        r.platform,
+        r.unit,
+        r.region,
+        r.name,
+        r.roster_order,
+        int(r.retired),
+    )
+
+
+def _verdict_row(r: Sequence[Any]) -> VerdictRow:
+    return VerdictRow(
+        account=r[0],
+        state=r[1],
+        since=from_db(r[2]) or utcnow(),
+        as_of=date.fromisoformat(r[3]),
+        valid_until=date.fromisoformat(r[4]) if r[4] else None,
+        policy=r[5],
+        evidence=r[6],
+        reason=r[7],
+        latest_post_date=date.fromisoformat(r[8]) if r[8] else None,
+        roster_problem=r[9],
+        platform=r[10],
+        unit=r[11],
+        region=r[12],
+        name=r[13],
+        roster_order=r[14],
+        retired=bool(r[15]),
+    )
+
+
+@dataclass(slots=True)
+class VerdictQuery:
+    """Filters on stored current verdicts (None = any)."""
+
+    unit: int | None = None
+    region: str | None = None
+    platform: str | None = None
+    states: frozenset[str] | None = None
+    name_contains: str | None = None
+    include_retired: bool = False
+    accounts: Sequence[int] | None = None
+
+
+def _verdict_where(day: date, policy: str, q: VerdictQuery) -> tuple[str, dict[str, Any]]:
+    """The WHERE clause of rows that hold on `day` under `policy` and match `q`."""
+    clauses = ["policy = :policy", "as_of <= :day", "(valid_until IS NULL OR valid_until > :day)"]
+    params: dict[str, Any] = {"policy": policy, "day": day.isoformat()}
+    if not q.include_retired:
+        clauses.append("retired = 0")
+    if q.unit is not None:
+        clauses.append("unit = :unit")
+        params["unit"] = int(q.unit)
+    if q.region is not None:
+        clauses.append("region = :region")
+        params["region"] = q.region
+    if q.platform is not None:
+        clauses.append("platform = :platform")
+        params["platform"] = q.platform
+    if q.states is not None:
+        names = sorted(q.states)
+        clauses.append(
+            f"state IN ({', '.join(f':s{i}' for i in range(len(names)))})" if names else "0"
+        )
+        params |= {f"s{i}": n for i, n in enumerate(names)}
+    if q.name_contains:
+        clauses.append("instr(name, :q) > 0")
+        params["q"] = q.name_contains
+    if q.accounts is not None:
+        clauses.append(f"account IN ({_id_list(q.accounts) or 'NULL'})")
+    return " AND ".join(clauses), params
+
+
+@dataclass(slots=True)
+class Flip:
+    """One change of an account's current state."""
+
+    account: int
+    at: datetime
+    from_state: str | None
+    to_state: str
+    evidence: int | None
+    reason: str
+    id: int | None = None

@@ -3,7 +3,8 @@
 - `truth`: what a perfect check of a scenario account could conclude today;
 - `point_monitor_at`: the environment that sends the CLI to an in-process simulator;
 - `start_simulator_process`: `monitor simulate` as its own process, and its env lines;
-- `weibo_accounts`: a row of plain Weibo accounts; `clean_monitor_env`: no MONITOR_* leaks in.
+- `weibo_accounts`: a row of plain Weibo accounts; `clean_monitor_env`: no MONITOR_* leaks in;
+- `serving`: a scenario served in process, its roster written, the monitor pointed at it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ from typing import Any
 from monitor.classify import Windows, classify
 from monitor.dates import zone
 from monitor.models import Observation, Outcome, Platform, RosterFacts, State
-from monitor.simulator import env_lines
+from monitor.simulator import SimulatorServer, env_lines, write_roster
 from monitor.simulator.roster import roster_platform
 from monitor.simulator.scenario import SimAccount
 from monitor.simulator.wechat import is_mass
@@ -86,6 +88,25 @@ def point_monitor_at(
         monkeypatch.setenv(f"MONITOR_LIMITS__{source}__MAX_CONCURRENT", "20")
     for key, value in extra.items():
         monkeypatch.setenv(f"MONITOR_{key}", value)
+
+
+@contextmanager
+def serving(
+    scenario: Any, tmp_path: Path, monkeypatch: Any, *, seed: int = 0, timeout_s: str = "5"
+) -> Iterator[tuple[SimulatorServer, Path]]:
+    """Serve `scenario` in process; yield the server and its roster (`tmp_path/city.csv`).
+
+    The monitor's env points at the server and at `tmp_path/m.db`.
+    """
+    server = SimulatorServer(scenario, seed=seed)
+    url = server.start()
+    try:
+        roster = tmp_path / "city.csv"
+        write_roster(scenario, roster, url)
+        point_monitor_at(monkeypatch, url, scenario, tmp_path / "m.db", timeout_s=timeout_s)
+        yield server, roster
+    finally:
+        server.stop()
 
 
 def start_simulator_process(

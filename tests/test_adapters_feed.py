@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -207,10 +208,10 @@ def test_bodies_over_the_cap_are_refused() -> None:
     assert "larger than 100 bytes" in (obs.detail or "")
 
 
-def test_a_refused_url_is_blocked_before_any_request() -> None:
+def test_a_refused_url_is_a_refused_check_before_any_request() -> None:
     handler = serve(feed("rsshub_douyin_user.xml"))
     obs = run(handler, guard=lambda url: "refused: a private address").observation
-    assert obs.outcome is Outcome.BLOCKED
+    assert obs.outcome is Outcome.REFUSED
     assert "private" in (obs.detail or "")
     assert handler.seen == []  # type: ignore[attr-defined]
 
@@ -218,7 +219,7 @@ def test_a_refused_url_is_blocked_before_any_request() -> None:
 def test_without_a_ctx_guard_the_settings_guard_refuses_loopback() -> None:
     handler = serve(feed("rsshub_douyin_user.xml"))
     obs = run(handler, url="http://127.0.0.1:1200/weibo/user/1", guard=None).observation
-    assert obs.outcome is Outcome.BLOCKED
+    assert obs.outcome is Outcome.REFUSED
     assert "loopback" in (obs.detail or "")
     assert handler.seen == []  # type: ignore[attr-defined]
 
@@ -261,7 +262,7 @@ def test_redirects_are_followed_and_every_hop_is_checked() -> None:
 
     bad = redirecting(["http://internal.example/feed"], feed("rsshub_douyin_user.xml"))
     obs = run(bad, guard=guard).observation
-    assert obs.outcome is Outcome.BLOCKED
+    assert obs.outcome is Outcome.REFUSED
     assert "redirect hop 1" in (obs.detail or "")
     assert len(bad.seen) == 1  # type: ignore[attr-defined]
 
@@ -303,3 +304,110 @@ def test_a_truncated_feed_is_a_parse_error_even_if_some_entries_survive():
     result = run(serve(body))
     assert result.observation.outcome is Outcome.PARSE_ERROR
     assert "well-formed" in (result.observation.detail or "")
+
+
+# --- times written without a zone are local (the configured zone) ---------------------
+
+
+def rss_item(tag: str, value: str) -> bytes:
+    ns = ' xmlns:dc="http://purl.org/dc/elements/1.1/"' if tag.startswith("dc:") else ""
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"{ns}><channel>'
+        f"<title>示例县人民政府</title><link>http://www.example.gov.cn/</link>"
+        f"<lastBuildDate>Fri, 06 Dec 2024 07:00:00 GMT</lastBuildDate>"
+        f"<item><title>示例县召开常务会议</title><link>http://www.example.gov.cn/a/1.html</link>"
+        f"<{tag}>{value}</{tag}></item></channel></rss>"
+    ).encode()
+
+
+def atom_entry(tag: str, value: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+        "<title>示例县</title><id>urn:x</id><updated>2024-12-06T07:00:00Z</updated>"
+        '<entry><title>示例县召开常务会议</title><id>urn:x:1</id><link href="http://x/1"/>'
+        f"<{tag}>{value}</{tag}></entry></feed>"
+    ).encode()
+
+
+def json_item(key: str, value: str) -> bytes:
+    item = {"id": "1", "url": "http://x/1", "title": "示例县召开常务会议", key: value}
+    return json.dumps(
+        {"version": "https://jsonfeed.org/version/1.1", "title": "示例县", "items": [item]}
+    ).encode()
+
+
+FORMS: list[tuple[str, Callable[[str], bytes], dict[str, str]]] = [
+    ("rss pubDate", lambda v: rss_item("pubDate", v), RSS),
+    ("rss dc:date", lambda v: rss_item("dc:date", v), RSS),
+    (
+        "atom published",
+        lambda v: atom_entry("published", v),
+        {"Content-Type": "application/atom+xml"},
+    ),
+    ("atom updated", lambda v: atom_entry("updated", v), {"Content-Type": "application/atom+xml"}),
+    (
+        "json date_published",
+        lambda v: json_item("date_published", v),
+        {"Content-Type": "application/feed+json"},
+    ),
+    (
+        "json date_modified",
+        lambda v: json_item("date_modified", v),
+        {"Content-Type": "application/feed+json"},
+    ),
+]
+TIMES = [
+    # No zone: Beijing wall time, not UTC (which would be 16:54, or the next day after 16:00).
+    ("2016-04-05 08:54:33", datetime(2016, 4, 5, 8, 54, 33, tzinfo=CST)),
+    ("2016-04-05T20:54:33", datetime(2016, 4, 5, 20, 54, 33, tzinfo=CST)),
+    ("2016/04/05 08:54:33", datetime(2016, 4, 5, 8, 54, 33, tzinfo=CST)),
+    ("2016年04月05日 08:54", datetime(2016, 4, 5, 8, 54, tzinfo=CST)),
+    ("Tue, 05 Apr 2016 20:54:33", datetime(2016, 4, 5, 20, 54, 33, tzinfo=CST)),
+    # A date alone stays that calendar day.
+    ("2016-04-05", datetime(2016, 4, 5, tzinfo=CST)),
+    ("Tue, 05 Apr 2016", datetime(2016, 4, 5, tzinfo=CST)),
+    # A zone is kept.
+    ("Tue, 05 Apr 2016 08:54:33 +0800", datetime(2016, 4, 5, 8, 54, 33, tzinfo=CST)),
+    ("Tue, 05 Apr 2016 08:54:33 GMT", datetime(2016, 4, 5, 16, 54, 33, tzinfo=CST)),
+    ("2016-04-05T08:54:33Z", datetime(2016, 4, 5, 16, 54, 33, tzinfo=CST)),
+    ("2016-04-05T08:54:33+08:00", datetime(2016, 4, 5, 8, 54, 33, tzinfo=CST)),
+    ("2016-04-05T00:54:33-08:00", datetime(2016, 4, 5, 16, 54, 33, tzinfo=CST)),
+]
+
+
+@pytest.mark.parametrize(("raw", "expected"), TIMES, ids=[t[0] for t in TIMES])
+@pytest.mark.parametrize(("form", "render", "headers"), FORMS, ids=[f[0] for f in FORMS])
+def test_entry_times_without_a_zone_are_read_in_the_configured_zone(
+    form: str, render: Callable[[str], bytes], headers: dict[str, str], raw: str, expected: datetime
+) -> None:
+    obs = run(serve(render(raw), headers=headers)).observation
+    assert obs.outcome is Outcome.OK, obs.detail
+    assert obs.latest_post_at == expected
+    assert obs.latest_post_at.astimezone(CST).date() == expected.date()
+
+
+def test_a_zoneless_time_follows_the_configured_zone_not_shanghai_by_fixed_rule() -> None:
+    obs = run(serve(rss_item("pubDate", "2016-04-05 08:54:33")), timezone="UTC").observation
+    assert obs.latest_post_at == datetime(2016, 4, 5, 8, 54, 33, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("raw", ["2016-13-45 08:00:00", "2016-04-05 25:61", "yesterday", ""])
+def test_an_unreadable_entry_time_is_no_date_and_never_silence(raw: str) -> None:
+    obs = run(serve(rss_item("pubDate", raw))).observation
+    assert obs.outcome is Outcome.PARSE_ERROR
+    assert "has a published/updated date" in (obs.detail or "")
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        (b'{"error": "route not found"}', "not a JSON Feed"),
+        (b'{"version": "https://jsonfeed.org/version/1.1", "items": {}}', "items list"),
+        (b'{"version": "https://jsonfeed.org/version/1.1", "items": []}', "no entries"),
+        (b'{"version": "https://jsonfeed.org/version/1.1", "items": [{"id": 1', "bad JSON"),
+    ],
+)
+def test_json_that_is_not_a_usable_json_feed_is_a_parse_error(body: bytes, detail: str) -> None:
+    obs = run(serve(body, headers={"Content-Type": "application/json"})).observation
+    assert obs.outcome is Outcome.PARSE_ERROR
+    assert detail in (obs.detail or "")

@@ -22,7 +22,7 @@ from adapters.base import AdapterContext, CheckResult, CheckTarget
 from monitor.models import Outcome, Platform
 from monitor.settings import Settings
 
-NOW = datetime(2024, 12, 6, 7, 30, tzinfo=UTC)
+NOW = datetime(2026, 12, 6, 7, 30, tzinfo=UTC)
 
 
 # --- registry -----------------------------------------------------------------------

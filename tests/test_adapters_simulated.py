@@ -25,7 +25,7 @@ from adapters.base import AdapterContext, CheckResult, CheckTarget
 from adapters.feed import FeedAdapter
 from adapters.wechat import WechatApiAdapter
 from adapters.weibo import WeiboAdapter
-from monitor.checks import Checker
+from monitor.checks.fetch import Checker
 from monitor.models import FAILED_OUTCOMES, Outcome, Platform, State
 from monitor.settings import SecretLookup, Settings
 from monitor.simulator import SECRET_ENV, Scenario, SimAccount, SimulatorServer
@@ -253,6 +253,29 @@ LIVE_ROWS = [
         Outcome.OK,
         NOW - timedelta(minutes=30, seconds=1),
     ),
+    # Government CMS feeds write Beijing wall time with no zone: 20:15 is 20:15 in
+    # Shanghai (read as UTC it would be 04:15 the next day).
+    *[
+        Row(
+            f"feed-{fmt}-zoneless",
+            account(
+                "feed",
+                f"{fmt}-cms-1",
+                [days_ago(2, 20, 15, 7), days_ago(9, 8, 30)],
+                format=fmt,
+                zoneless_dates=True,
+            ),
+            Outcome.OK,
+            days_ago(2, 20, 15, 7),
+        )
+        for fmt in ("rss", "atom", "json")
+    ],
+    Row(
+        "feed-json",
+        account("feed", "json-toutiao-1", [days_ago(3, 7, 45)], format="json"),
+        Outcome.OK,
+        days_ago(3, 7, 45),
+    ),
 ]
 
 # What each fault must become, per protocol: (outcome, phrase in detail, retry_after).
@@ -307,7 +330,8 @@ SCENARIO = Scenario(accounts=[row.account for row in ROWS] + [BLOCKED_FEED])
 def test_the_table_covers_every_fault_of_every_protocol_and_every_outcome_but_restricted():
     faults = {(r.protocol, r.account.fault) for r in ROWS if r.account.fault}
     assert faults == {(p, f) for p in ("weibo", "wechat", "feed") for f in FAULT_EXPECTATIONS[p]}
-    assert {r.outcome for r in ROWS} == set(Outcome) - {Outcome.RESTRICTED}
+    # `refused` is our own outbound guard, not a platform answer (tests/test_transport.py).
+    assert {r.outcome for r in ROWS} == set(Outcome) - {Outcome.RESTRICTED, Outcome.REFUSED}
     assert {r.protocol for r in ROWS if r.outcome is Outcome.OK} == {"weibo", "wechat", "feed"}
 
 
@@ -339,10 +363,15 @@ def server(no_monitor_env: None) -> Iterator[SimulatorServer]:
         srv.stop()
 
 
+# This module's clock (2025-03) predates getarticletotaldetail's data (2025-11-01);
+# the simulator serves every day, so the scan may reach back as far as it likes.
+DATACUBE_FROM = "2014-12-01"
+
+
 def settings_for(url: str, **extra: Any) -> Settings:
     return Settings(
         weibo={"base_url": url},
-        wechat={"api_base_url": url},
+        wechat={"api_base_url": url, "datacube_from": DATACUBE_FROM},
         network={"allow_private_addresses": True},
         http={"timeout_s": TIMEOUT_S},
         **extra,
@@ -494,14 +523,14 @@ def test_the_rate_limit_fault_answers_418_429_and_45009_and_is_reported_so(serve
     assert "45009" in (results[1].observation.detail or "")
 
 
-def test_a_loopback_feed_is_blocked_without_allow_private_addresses_and_never_fetched(server):
+def test_a_loopback_feed_is_refused_without_an_allowed_network_and_never_fetched(server):
     # No platform base URLs either: their origins would be exempt from the guard.
     settings = Settings(http={"timeout_s": TIMEOUT_S})
-    row = Row("blocked", BLOCKED_FEED, Outcome.BLOCKED)
+    row = Row("blocked", BLOCKED_FEED, Outcome.REFUSED)
     before = server.stats
     [result] = run_checks(settings, [("feed", target_for(row, server.url, 1))])
     after = server.stats
-    assert result.observation.outcome is Outcome.BLOCKED
+    assert result.observation.outcome is Outcome.REFUSED
     assert "loopback" in (result.observation.detail or "")
     assert result.observation.latest_post_at is None
     assert after["requests"] == before["requests"]
@@ -541,16 +570,19 @@ def test_a_second_wechat_check_resumes_the_datacube_scan_and_keeps_the_mass_post
     assert second.observation.outcome is Outcome.OK
     assert second.observation.latest_post_at == row.latest
     # Only the recheck window is scanned again, not the months behind it.
-    scanned = after["by_path"].get("/datacube/getarticlesummary", 0) - before["by_path"].get(
-        "/datacube/getarticlesummary", 0
-    )
+    detail = "/datacube/getarticletotaldetail"
+    scanned = after["by_path"].get(detail, 0) - before["by_path"].get(detail, 0)
     assert 1 <= scanned <= 3
 
 
 def test_stable_token_mode_checks_wechat_accounts_without_touching_cgi_bin_token(server):
     rows = [BY_ID["wechat-mass-only"], BY_ID["wechat-freepublish-only"]]
     settings = Settings(
-        wechat={"api_base_url": server.url, "token_api": "stable_token"},
+        wechat={
+            "api_base_url": server.url,
+            "token_api": "stable_token",
+            "datacube_from": DATACUBE_FROM,
+        },
         network={"allow_private_addresses": True},
         http={"timeout_s": TIMEOUT_S},
     )
@@ -618,7 +650,7 @@ def _import(store: Store, url: str, rows: list[Row]) -> dict[str, int]:
 
 def test_checker_stores_each_outcome_and_faulted_accounts_stay_unknown(server, tmp_path):
     rows = [BY_ID[i] for i in CHECKER_ROWS]
-    assert {r.outcome for r in rows} == set(Outcome) - {Outcome.RESTRICTED}
+    assert {r.outcome for r in rows} == set(Outcome) - {Outcome.RESTRICTED, Outcome.REFUSED}
     fast = {"rate_per_s": 1000.0, "max_concurrent": 20}
     settings = settings_for(server.url, limits={"weibo": fast, "wechat_api": fast, "feed": fast})
     secrets = SecretLookup({SECRET_ENV: SCENARIO.wechat_secret})

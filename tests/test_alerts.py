@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from test_daemon import START, Clock, run, weibo, world_factory
 
-from monitor import alerts
+from monitor.checks import alerts
 from monitor.cli import main
 from monitor.dates import zone
 from monitor.models import (

@@ -73,7 +73,7 @@ def test_a_check_through_the_simulator_stores_an_observation_and_returns_the_ver
     scenario, db, _env = simulated(40)
     capsys.readouterr()
     settings = load_settings()
-    assert settings.network.allow_private_addresses is True
+    assert settings.network.allowed_networks == ["127.0.0.1/32"]  # the simulator's own address
     sim = next(
         a
         for a in scenario.accounts

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from simulated_city import clean_monitor_env, weibo_accounts
 
-from monitor import checks
-from monitor.checks import Checker
+from monitor.checks import fetch as checks
+from monitor.checks.fetch import Checker
 from monitor.cli import main
 from monitor.settings import Settings
 from monitor.simulator import Scenario, SimulatorServer, write_roster
@@ -51,18 +51,15 @@ def test_finished_checks_wait_for_their_batch_and_a_failure_writes_it_at_once(ci
     server, store, settings = city
     views = store.accounts_at(NOW)
     server.set_fault(views[2].account_id, "http_500", "weibo")
-    recorded: list[int] = []
 
     async def go() -> list[list[int]]:
         got = []
-        async with Checker(
-            store, settings, on_recorded=lambda rs: recorded.extend(r.account.id for r in rs)
-        ) as checker:
+        async with Checker(store, settings) as checker:
             for view in views[:3]:
                 reports = await checker.check_deferred(view)
                 got.append([r.account.id for r in reports])
                 if view is views[0]:
-                    assert _observations(store) == 0 and recorded == []
+                    assert _observations(store) == 0
             got.append([r.account.id for r in await checker.check_deferred(views[3])])
             got.append([r.account.id for r in checker.flush()])
             got.append([r.account.id for r in checker.flush()])
@@ -73,8 +70,11 @@ def test_finished_checks_wait_for_their_batch_and_a_failure_writes_it_at_once(ci
     assert first == [] and second == []
     assert failed == ids[:3]  # the failure closed the batch with the two before it
     assert fourth == [] and flushed == [ids[3]] and nothing == []
-    assert recorded == ids
     assert _observations(store) == 4
+    # Everything that follows a check landed with it: schedule rows and current verdicts.
+    rows = {r.account: r for r in store.schedule_rows()}
+    assert all(rows[i].last_checked_at is not None for i in ids)
+    assert set(store.verdict_rows(ids)) == set(ids)
 
 
 def test_a_batch_closes_at_its_size_or_its_age(city, monkeypatch):
@@ -96,7 +96,6 @@ def test_a_batch_closes_at_its_size_or_its_age(city, monkeypatch):
 def test_check_details_are_stored_with_their_code_and_english_text(city, monkeypatch):
     """An adapter bug is recorded with a coded detail; a code alone gets its English text."""
     from adapters.base import CheckResult
-
     from monitor.models import Observation, Outcome
 
     _, store, settings = city

@@ -26,7 +26,7 @@ def city(tmp_path, monkeypatch):
     try:
         roster = tmp_path / "city.csv"
         write_roster(scenario, roster, url)
-        point_monitor_at(monkeypatch, url, scenario, tmp_path / "m.db", timeout_s="2")
+        point_monitor_at(monkeypatch, url, scenario, tmp_path / "m.db", timeout_s="5")
         yield scenario, server, roster
     finally:
         server.stop()

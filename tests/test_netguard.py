@@ -125,12 +125,12 @@ def test_the_system_resolver_refuses_localhost() -> None:
 def test_peer_reason_judges_the_address_a_connection_reached() -> None:
     settings = {"weibo": {"base_url": "http://127.0.0.1:8765"}}
     guard = UrlGuard(Settings(**settings))
-    reason = guard.peer_reason("https", "rss.example.org", 443, "10.0.0.7")
+    reason = guard.peer_reason("rss.example.org", 443, "10.0.0.7")
     assert reason is not None and "10.0.0.7" in reason and "private" in reason
     assert "rebinding" in reason
-    assert guard.peer_reason("https", "rss.example.org", 443, "93.184.216.34") is None
-    assert guard.peer_reason("https", "rss.example.org", 443, "::ffff:127.0.0.1") is not None
+    assert guard.peer_reason("rss.example.org", 443, "93.184.216.34") is None
+    assert guard.peer_reason("rss.example.org", 443, "::ffff:127.0.0.1") is not None
     # The configured platform origin is exempt, as in the guard's own check.
-    assert guard.peer_reason("http", "127.0.0.1", 8765, "127.0.0.1") is None
+    assert guard.peer_reason("127.0.0.1", 8765, "127.0.0.1") is None
     allowing = UrlGuard(Settings(network={"allow_private_addresses": True}))
-    assert allowing.peer_reason("http", "intranet", 80, "10.0.0.7") is None
+    assert allowing.peer_reason("intranet", 80, "10.0.0.7") is None

@@ -13,11 +13,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from test_daemon import START, Clock, run, weibo, world_factory
 
-from monitor import notify
-from monitor.alerts import AlertEvent
+from monitor.checks import notify
+from monitor.checks.alerts import AlertEvent
+from monitor.checks.notify import AppriseSender, NotifyError
 from monitor.daemon import Daemon
 from monitor.models import AccountView, Platform, RosterStatus
-from monitor.notify import AppriseSender, NotifyError
 from monitor.settings import Settings
 from monitor.store import Store
 

@@ -8,8 +8,8 @@ import time
 import httpx
 
 from adapters._http import HttpxGetter
-from monitor.checks import PacedGetter
-from monitor.politeness import Pacer
+from monitor.checks.fetch import PacedGetter
+from monitor.checks.pacing import Pacer
 from monitor.settings import Settings
 
 

@@ -703,7 +703,10 @@ def check_wechat(answers: dict[str, bytes]) -> Observation:
     )
 
     async def go() -> Observation:
-        ctx = _ctx(None, wechat={"api_base_url": "http://wechat.test"})
+        # This module's clock (2024) predates getarticletotaldetail's data: scan anyway.
+        ctx = _ctx(
+            None, wechat={"api_base_url": "http://wechat.test", "datacube_from": "2014-12-01"}
+        )
         target = CheckTarget(
             id=9,
             platform=Platform.WECHAT,
@@ -731,7 +734,7 @@ def test_a_good_wechat_payload_is_evidence_of_its_newest_post():
     assert obs.latest_post_at == datetime.fromisoformat("2024-12-05T09:00:00+08:00")
 
 
-T, FP, DC = "/cgi-bin/token", "/cgi-bin/freepublish/batchget", "/datacube/getarticlesummary"
+T, FP, DC = "/cgi-bin/token", "/cgi-bin/freepublish/batchget", "/datacube/getarticletotaldetail"
 WECHAT_BAD = {
     "token-truncated": {T: TOKEN[:12]},
     "token-empty": {T: b""},

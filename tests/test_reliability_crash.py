@@ -50,7 +50,7 @@ from pathlib import Path
 import pytest
 from simulated_city import read_ready, start_simulator_process
 
-from monitor import notify
+from monitor.checks import notify
 from monitor.dates import utcnow
 from monitor.models import EVIDENCE_OUTCOMES
 from monitor.settings import Settings

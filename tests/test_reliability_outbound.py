@@ -25,7 +25,7 @@ import adapters.netguard as netguard
 from adapters.base import AdapterContext, CheckTarget
 from adapters.feed import FeedAdapter
 from adapters.netguard import UrlGuard
-from monitor.checks import Checker
+from monitor.checks.fetch import Checker
 from monitor.cli import main
 from monitor.models import Observation, Outcome, Platform
 from monitor.settings import Settings
@@ -113,7 +113,7 @@ def test_a_public_looking_name_resolving_inside_is_blocked_before_any_request(ad
     handler = recording()
     resolver = table_resolver({"evil.example": [address]})
     obs = check_feed("https://evil.example/douyin/user/x", handler, resolver)
-    assert obs.outcome is Outcome.BLOCKED
+    assert obs.outcome is Outcome.REFUSED
     assert "evil.example" in obs.detail and label in obs.detail, obs.detail
     assert handler.seen == []  # type: ignore[attr-defined]
     assert obs.latest_post_at is None
@@ -123,14 +123,14 @@ def test_one_internal_address_among_public_ones_is_enough_to_refuse():
     handler = recording()
     resolver = table_resolver({"evil.example": [PUBLIC, "2400:3200::1", "169.254.169.254"]})
     obs = check_feed("https://evil.example/feed", handler, resolver)
-    assert obs.outcome is Outcome.BLOCKED and "169.254.169.254" in obs.detail
+    assert obs.outcome is Outcome.REFUSED and "169.254.169.254" in obs.detail
     assert handler.seen == []  # type: ignore[attr-defined]
 
 
 def test_a_resolver_answer_that_is_not_an_address_is_refused():
     handler = recording()
     obs = check_feed("https://evil.example/feed", handler, table_resolver({"evil.example": ["x"]}))
-    assert obs.outcome is Outcome.BLOCKED and "unreadable address" in obs.detail
+    assert obs.outcome is Outcome.REFUSED and "unreadable address" in obs.detail
     assert handler.seen == []  # type: ignore[attr-defined]
 
 
@@ -164,7 +164,7 @@ def test_a_redirect_from_a_public_first_hop_to_an_internal_address_is_blocked(lo
     )
     resolver = table_resolver({"rss.example": [PUBLIC], "inside.example": ["10.0.0.5"]})
     obs = check_feed("https://rss.example/douyin/user/x", handler, resolver)
-    assert obs.outcome is Outcome.BLOCKED, obs
+    assert obs.outcome is Outcome.REFUSED, obs
     assert "redirect hop 1" in obs.detail and label in obs.detail, obs.detail
     # Only the public first hop was requested; the internal target never was.
     assert handler.seen == ["https://rss.example/douyin/user/x"]  # type: ignore[attr-defined]
@@ -184,7 +184,7 @@ def test_a_redirect_chain_is_checked_at_every_hop():
         {"a.example": [PUBLIC], "b.example": [PUBLIC], "metadata.example": ["169.254.169.254"]}
     )
     obs = check_feed("https://a.example/feed", handler, resolver)
-    assert obs.outcome is Outcome.BLOCKED
+    assert obs.outcome is Outcome.REFUSED
     assert "redirect hop 3" in obs.detail and "link-local" in obs.detail
     assert not any("metadata" in u for u in handler.seen)  # type: ignore[attr-defined]
 
@@ -194,7 +194,7 @@ def test_a_redirect_to_a_non_http_scheme_is_refused():
         {"https://rss.example/": httpx.Response(302, headers={"Location": "file:///etc/passwd"})}
     )
     obs = check_feed("https://rss.example/f", handler, table_resolver({"rss.example": [PUBLIC]}))
-    assert obs.outcome is Outcome.BLOCKED and "http(s)" in obs.detail
+    assert obs.outcome is Outcome.REFUSED and "http(s)" in obs.detail
 
 
 # --- numeric spellings of 127.0.0.1 (the system resolver; no network involved) -----------------
@@ -207,7 +207,7 @@ def test_a_redirect_to_a_non_http_scheme_is_refused():
 def test_numeric_spellings_of_loopback_are_refused_by_the_default_guard(url):
     handler = recording()
     obs = check_feed(url, handler)  # resolver=None: the system resolver
-    assert obs.outcome is Outcome.BLOCKED, obs
+    assert obs.outcome is Outcome.REFUSED, obs
     assert "loopback" in obs.detail
     assert handler.seen == []  # type: ignore[attr-defined]
 
@@ -265,7 +265,7 @@ def test_monitor_check_refuses_a_loopback_feed_url_and_the_simulator_sees_nothin
     server, url, tmp_path = feed_sim
     _import(tmp_path, capsys, f"{url}/feed/x.xml")
     record = _check(capsys)
-    assert record["outcome"] == "blocked"
+    assert record["outcome"] == "refused"
     assert "127.0.0.1" in record["detail"] and "loopback" in record["detail"]
     assert record["state"] == "unknown"
     stats = server.stats
@@ -273,7 +273,7 @@ def test_monitor_check_refuses_a_loopback_feed_url_and_the_simulator_sees_nothin
     # The refusal is recorded like any failed check, with its reason.
     with Store.open(tmp_path / "m.db") as store:
         (obs,) = store.observations(1)
-    assert obs.outcome is Outcome.BLOCKED and "loopback" in (obs.detail or "")
+    assert obs.outcome is Outcome.REFUSED and "loopback" in (obs.detail or "")
     # Explicitly allowed, the same URL is fetched and is evidence.
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MONITOR_NETWORK__ALLOW_PRIVATE_ADDRESSES", "true")
@@ -290,7 +290,7 @@ def test_monitor_check_refuses_a_dns_name_that_resolves_to_loopback(feed_sim, ca
     monkeypatch.setattr(netguard, "system_resolver", resolver)
     _import(tmp_path, capsys, f"http://feeds.evil.example:{port}/feed/x.xml")
     record = _check(capsys)
-    assert record["outcome"] == "blocked"
+    assert record["outcome"] == "refused"
     assert "feeds.evil.example" in record["detail"] and "127.0.0.1" in record["detail"]
     assert resolver.asked == ["feeds.evil.example"]  # type: ignore[attr-defined]
     assert server.stats["requests"] == 0
@@ -308,7 +308,7 @@ def test_monitor_check_refuses_a_name_that_rebinds_to_loopback_at_connect_time(
     _import(tmp_path, capsys, f"http://localhost:{port}/feed/x.xml")
     record = _check(capsys)
     assert resolver.asked == ["localhost"]  # type: ignore[attr-defined]
-    assert record["outcome"] == "blocked", record["detail"]
+    assert record["outcome"] == "refused", record["detail"]
     assert "loopback" in record["detail"] and "rebinding" in record["detail"]
     assert record["state"] == "unknown"
     assert server.stats["requests"] == 0  # refused before a request was written
@@ -359,7 +359,7 @@ def test_a_checker_sweep_refuses_a_redirect_into_the_simulator(feed_sim, monkeyp
         assert report.observation.outcome is Outcome.OK
         assert server.stats["by_path"].get("/feed/*", 0) == 1
     else:
-        assert report.observation.outcome is Outcome.BLOCKED
+        assert report.observation.outcome is Outcome.REFUSED
         assert "redirect hop 1" in report.observation.detail
         assert "loopback" in report.observation.detail
         assert server.stats["requests"] == 0

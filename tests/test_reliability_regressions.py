@@ -105,17 +105,17 @@ def test_bug3_a_malformed_weibo_profile_is_never_evidence_that_the_account_is_go
 
 
 def test_a_datacube_day_of_garbage_items_is_a_parse_error_not_a_post():
-    from adapters.wechat import BadBody, _day
+    from adapters.wechat import BadBody, _Datacube
 
     class _Cube:
-        def get_article_summary(self, begin, end):
-            return ["x"]
+        def _post(self, endpoint, data):
+            return {"list": ["x"]}
 
     class _FakeClient:
         datacube = _Cube()
 
     with pytest.raises(BadBody, match="not an article"):
-        _day(_FakeClient(), datetime(2024, 12, 5).date())  # type: ignore[arg-type]
+        _Datacube(_FakeClient()).day(datetime(2024, 12, 5).date())  # type: ignore[arg-type]
 
 
 def _weibo(profile: dict, timeline: dict):

@@ -399,12 +399,7 @@ def test_wechat_freepublish_and_datacube_split_the_posts(client: httpx.Client) -
     mass: set[str] = set()
     for d in range(1, 30):
         day = (NOW - timedelta(days=d)).date().isoformat()
-        r = client.post(
-            "/datacube/getarticlesummary",
-            params={"access_token": token},
-            json={"begin_date": day, "end_date": day},
-        )
-        rows = r.json()["list"]
+        rows = datacube(client, token, TOTAL, day)["list"]
         assert all(row["ref_date"] == day and row["msgid"] and row["title"] for row in rows)
         if rows:
             mass.add(day)
@@ -416,19 +411,74 @@ def test_wechat_freepublish_and_datacube_split_the_posts(client: httpx.Client) -
     assert (mass | fp_days) >= all_days
 
 
-def test_wechat_datacube_range_rules(client: httpx.Client) -> None:
+DETAIL = "/datacube/getarticletotaldetail"
+TOTAL = "/datacube/getarticletotal"
+SUMMARY = "/datacube/getarticlesummary"
+
+
+def datacube(
+    c: httpx.Client, token: str, path: str, begin: str, end: str | None = None
+) -> dict[str, Any]:
+    body = {"begin_date": begin, "end_date": end or begin}
+    return c.post(path, params={"access_token": token}, json=body).json()
+
+
+def test_wechat_send_dated_endpoints_list_a_post_on_its_send_day_only(
+    client: httpx.Client,
+) -> None:
+    token = wechat_token(client, "wx0000000000000001").json()["access_token"]
+    sent = {days_ago(d, 9).date().isoformat(): days_ago(d, 9) for d in range(1, 30)}
+    for day, moment in sent.items():
+        [row] = datacube(client, token, DETAIL, day)["list"]
+        # getarticletotaldetail: both channels, ref_date = 发表日期, reads per stat day.
+        assert row["ref_date"] == day and row["msgid"] and row["title"]
+        assert row["content_url"].startswith("https://mp.weixin.qq.com/s/")
+        assert row["publish_type"] in (0, 1)
+        assert row["detail_list"][0]["stat_date"] == day
+        assert all(d["stat_date"] <= "2024-12-09" for d in row["detail_list"])
+        # getarticletotal: the 群发 ones only, by 群发日期.
+        total = datacube(client, token, TOTAL, day)["list"]
+        assert [r["msgid"] for r in total] == ([row["msgid"]] if row["publish_type"] == 0 else [])
+        assert moment.date().isoformat() == day
+
+
+def test_wechat_summary_lists_a_mass_post_on_every_day_it_is_read(client: httpx.Client) -> None:
+    token = wechat_token(client, "wx0000000000000002").json()["access_token"]
+    # 群发 on days_ago(4) and days_ago(1); each is read on its day and the 6 days after.
+    by_day = {
+        d: [
+            r["msgid"]
+            for r in datacube(client, token, SUMMARY, days_ago(d).date().isoformat())["list"]
+        ]
+        for d in range(1, 12)
+    }
+    sent_4 = datacube(client, token, DETAIL, days_ago(4).date().isoformat())["list"][0]["msgid"]
+    assert [d for d, ids in by_day.items() if sent_4 in ids] == [1, 2, 3, 4]
+    assert all(
+        r["ref_date"] == days_ago(1).date().isoformat()
+        for r in datacube(client, token, SUMMARY, days_ago(1).date().isoformat())["list"]
+    )
+    assert len(by_day[1]) == 2  # read yesterday: the post of yesterday and the one of day 4
+    # Sent on no day but those two.
+    assert [
+        d
+        for d in range(1, 12)
+        if datacube(client, token, DETAIL, days_ago(d).date().isoformat())["list"]
+    ] == [1, 4]
+
+
+@pytest.mark.parametrize("path", [DETAIL, TOTAL, SUMMARY])
+def test_wechat_datacube_range_rules(client: httpx.Client, path: str) -> None:
     token = wechat_token(client, "wx0000000000000002").json()["access_token"]
 
     def call(begin: str, end: str) -> dict[str, Any]:
-        body = {"begin_date": begin, "end_date": end}
-        return client.post(
-            "/datacube/getarticlesummary", params={"access_token": token}, json=body
-        ).json()
+        return datacube(client, token, path, begin, end)
 
     assert call("2024-12-01", "2024-12-02")["errcode"] == 61501
     assert call("2024-12-10", "2024-12-10")["errcode"] == 61501  # today: no data yet
     assert call("2024/12/01", "2024/12/01")["errcode"] == 61500
-    assert len(call("2024-12-09", "2024-12-09")["list"]) == 1
+    # Sent on 12-09: one post; read on 12-09: that one and the one sent on 12-06.
+    assert len(call("2024-12-09", "2024-12-09")["list"]) == (2 if path == SUMMARY else 1)
     fp = client.post(
         "/cgi-bin/freepublish/batchget",
         params={"access_token": token},
@@ -493,10 +543,13 @@ def test_wechatpy_client_against_simulator(server: SimulatorServer) -> None:
     assert page["total_count"] >= page["item_count"] > 0
     rows = []
     for d in range(1, 6):
-        rows += client.datacube.get_article_summary(
-            NOW.date() - timedelta(days=d), NOW.date() - timedelta(days=d)
+        day = NOW.date() - timedelta(days=d)
+        rows += client.datacube.get_article_total(day, day)
+        detail = client.datacube._post(
+            "getarticletotaldetail", data={"begin_date": str(day), "end_date": str(day)}
         )
-    assert rows and all(set(r) >= {"ref_date", "msgid", "title"} for r in rows)
+        assert detail["is_delay"] is False and len(detail["list"]) == 1
+    assert rows and all(set(r) >= {"ref_date", "msgid", "title", "details"} for r in rows)
     with pytest.raises(WeChatClientException) as err:
         SimClient("wx0000000000000001", "wrong").fetch_access_token()
     assert err.value.errcode == 40125
@@ -930,9 +983,12 @@ def test_env_lines() -> None:
     assert env_lines("http://127.0.0.1:8080", "abc") == [
         "MONITOR_WEIBO__BASE_URL=http://127.0.0.1:8080",
         "MONITOR_WECHAT__API_BASE_URL=http://127.0.0.1:8080",
+        "MONITOR_WEIBO__VISITOR_URL=http://127.0.0.1:8080",
         "SIM_WECHAT_SECRET=abc",
-        "MONITOR_NETWORK__ALLOW_PRIVATE_ADDRESSES=true",
+        'MONITOR_NETWORK__ALLOWED_NETWORKS=["127.0.0.1/32"]',
     ]
+    # Only the simulator's own address is allowed, not every private one.
+    assert 'MONITOR_NETWORK__ALLOWED_NETWORKS=["::1/128"]' in env_lines("http://[::1]:80", "x")
 
 
 def test_ready_file_is_replaced_atomically(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -958,3 +1014,51 @@ def test_ready_file_is_replaced_atomically(tmp_path: Path, monkeypatch: pytest.M
 def test_mblog_ids_grow_with_time() -> None:
     a, b = days_ago(2), days_ago(1)
     assert mblog_id("1", a) < mblog_id("1", b)
+
+
+def test_wechat_datacube_permissions_and_the_first_day_with_detail_data() -> None:
+    sent = days_ago(2, 9)
+    scenario = Scenario(
+        accounts=[
+            acc("wechat", "wx00000000000000a1", [sent], publish="mass", datacube="total_only"),
+            acc("wechat", "wx00000000000000a2", [sent], publish="mass", datacube="detail_only"),
+        ],
+        wechat_secret=SECRET,
+        wechat_datacube_from=days_ago(1).date(),
+    )
+    day = sent.date().isoformat()
+    with (
+        SimulatorServer(scenario, clock=clock) as srv,
+        httpx.Client(base_url=srv.url, trust_env=False, timeout=5) as c,
+    ):
+        only_total = wechat_token(c, "wx00000000000000a1").json()["access_token"]
+        assert datacube(c, only_total, DETAIL, day)["errcode"] == 48001
+        assert len(datacube(c, only_total, TOTAL, day)["list"]) == 1
+        only_detail = wechat_token(c, "wx00000000000000a2").json()["access_token"]
+        assert datacube(c, only_detail, TOTAL, day)["errcode"] == 47009
+        # Before wechat_datacube_from the newer endpoint has no articles at all.
+        assert datacube(c, only_detail, DETAIL, day) == {"list": [], "is_delay": False}
+
+
+def test_zoneless_feeds_write_beijing_wall_time_and_json_feeds_are_served() -> None:
+    post = days_ago(2, 20)
+    scenario = Scenario(
+        accounts=[
+            acc("feed", "cms-rss", [post], zoneless_dates=True),
+            acc("feed", "cms-json", [post], format="json", zoneless_dates=True),
+            acc("feed", "plain-json", [post], format="json"),
+        ]
+    )
+    with (
+        SimulatorServer(scenario, clock=clock) as srv,
+        httpx.Client(base_url=srv.url, trust_env=False, timeout=5) as c,
+    ):
+        rss = ET.fromstring(c.get("/feed/cms-rss.xml").content)
+        assert [i.findtext("pubDate") for i in rss.iter("item")] == ["2024-12-08 20:00:00"]
+        r = c.get("/feed/cms-json.json")
+        assert r.headers["content-type"].startswith("application/feed+json")
+        assert r.json()["version"] == "https://jsonfeed.org/version/1.1"
+        assert [i["date_published"] for i in r.json()["items"]] == ["2024-12-08T20:00:00"]
+        plain = c.get("/feed/plain-json.json").json()["items"][0]["date_published"]
+        assert plain == "2024-12-08T20:00:00+08:00"
+        assert c.get("/feed/plain-json.xml").status_code == 404

@@ -185,3 +185,31 @@ def test_due_checks_are_claimed_once_in_a_batch_and_given_back_by_account(tmp_pa
             first, now=later, outcome=Outcome.OK, next_check_at=datetime(2026, 1, 2, tzinfo=UTC)
         )
         assert store.claim_checks([first], "d", later, later) == set()
+
+
+def test_upgrading_discards_wechat_scans_gathered_from_reads_and_keeps_other_state(tmp_path):
+    path = tmp_path / "old.db"
+    old = Store.open(path, migrate=False)
+    old.migrate(upto="0008_source_state_key")
+    old.conn.executescript(
+        """
+        INSERT INTO accounts (id, identity, platform, account_id, roster_order, created_at)
+            VALUES (1, 'wechat:id:wx1', 'wechat', 'wx1', 0, '2026-01-01T00:00:00.000000+00:00'),
+                   (2, 'weibo:id:123', 'weibo', '123', 1, '2026-01-01T00:00:00.000000+00:00');
+        INSERT INTO source_state (account, source, key, state, updated_at) VALUES
+            (1, 'wechat_api', 'wx1||wx1',
+             '{"dc_through":"2026-11-30","dc_empty_from":"2026-11-28","dc_floor":null,
+               "dc_latest":"2026-11-27","dc_title":"read, not sent","dc_msgid":"1_1"}',
+             '2026-12-01T00:00:00.000000+00:00'),
+            (2, 'weibo', '123||', '{"container":"1076030000000123"}',
+             '2026-12-01T00:00:00.000000+00:00');
+        """
+    )
+    old.close()
+    with Store.open(path) as store:
+        assert "0009_wechat_scan_by_send_date" in store.applied_migrations()
+        # The scan by read days is never trusted: the next check scans afresh.
+        assert store.source_state(1) is None
+        assert store.source_state(2) == SourceState(
+            "weibo", "123||", {"container": "1076030000000123"}
+        )

@@ -20,7 +20,7 @@ import pytest
 
 from adapters.base import AdapterContext, CheckResult, CheckTarget
 from adapters.weibo import WeiboAdapter
-from monitor.checks import Checker
+from monitor.checks.fetch import Checker
 from monitor.models import Outcome, Platform
 from monitor.settings import SecretLookup, Settings
 from monitor.simulator import Scenario, SimAccount, SimulatorServer

@@ -17,6 +17,7 @@ ALERT_KINDS = {
     "account_missing": "账号已不存在",
     "check_failing": "连续采集失败",
     "source_down": "数据源故障",
+    "url_refused": "地址被拒绝（配置问题）",
 }
 SOURCE_LABELS = {
     "weibo": "微博接口",

@@ -15,10 +15,10 @@ from datetime import date, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from monitor.api.context import ApiContext
+from monitor.checks.verdicts import AccountVerdict, status_record, verdicts_at
 from monitor.dates import end_of_day
 from monitor.findings import roster_findings
 from monitor.models import FAILED_OUTCOMES, Outcome, State
-from monitor.status import AccountVerdict, status_record, verdicts_at
 from monitor.store import Store
 
 T = TypeVar("T")

@@ -23,7 +23,7 @@ from monitor.api.params import (
 )
 from monitor.api.queries import Filters, moment_of, tally
 from monitor.api.serialize import alert_record, evidence_record, observation_record
-from monitor.status import status_record
+from monitor.checks.verdicts import status_record
 
 router = APIRouter(prefix="/api", tags=["read"])
 

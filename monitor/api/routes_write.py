@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
@@ -12,9 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from monitor.api.errors import ApiError
 from monitor.api.params import IdPath, ctx_of, queries_of
 from monitor.api.serialize import evidence_record, observation_record
+from monitor.checks.record import record_manual
+from monitor.checks.verdicts import status_record
 from monitor.dates import DateInputError, end_of_day, parse_moment, utcnow
 from monitor.models import Observation, Outcome
-from monitor.status import status_record
 
 router = APIRouter(prefix="/api", tags=["write"])
 
@@ -37,7 +37,7 @@ def check_account(request: Request, account_id: IdPath) -> dict[str, Any]:
     A failed check is stored too (it never becomes a silence verdict); 409 when the
     account has no source configured or is retired.
     """
-    from monitor.daemon import Daemon
+    from monitor.checks.fetch import check_accounts
     from monitor.settings import SecretLookup, read_secrets_file
 
     ctx = ctx_of(request)
@@ -53,7 +53,7 @@ def check_account(request: Request, account_id: IdPath) -> dict[str, Any]:
     secrets = SecretLookup(read_secrets_file(ctx.settings.secrets_file))
 
     async def run() -> Any:
-        (report,) = await Daemon(store, ctx.settings, secrets).check_now([view])
+        (report,) = await check_accounts(store, ctx.settings, [view], secrets=secrets)
         return report
 
     # A sync route runs in a worker thread, which has no event loop of its own.
@@ -140,10 +140,9 @@ def add_observation(request: Request, body: ObservationIn) -> dict[str, Any]:
         post_title=body.title,
         detail=body.note,
     )
-    with store.transaction():
-        obs_id = store.add_observation(obs)
+    (report,) = record_manual(store, ctx.settings, obs)
     ctx.wrote()
     return {
-        "observation": observation_record(replace(obs, id=obs_id), ctx.tz),
+        "observation": observation_record(report.observation, ctx.tz),
         "verdict": _verdict_payload(request, account),
     }

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from datetime import date, tzinfo
 from typing import Any
 
+from monitor.checks.verdicts import AccountVerdict, verdicts_at
 from monitor.findings import roster_findings
 from monitor.messages import policy_of
 from monitor.models import Platform, State
@@ -28,7 +29,6 @@ from monitor.reports.model import (
     UnitTally,
 )
 from monitor.reports.periods import month_bounds, previous_month
-from monitor.status import AccountVerdict, verdicts_at
 
 PROBLEM_STATES = frozenset({State.ZOMBIE, State.SUSPENDED})
 DEFAULT_TOP_UNITS = 10

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from monitor.checks.record import reclassify
 from monitor.roster import RosterEntry, identity_key
 from monitor.store import VERSIONED_FIELDS, AccountChange, ImportRecord, Store, StoredAccount
 
@@ -148,11 +149,20 @@ def apply_plan(
     form: str,
     now: datetime,
     effective_at: datetime | None = None,
+    settings: Any = None,
 ) -> int | None:
-    """Write the plan in one transaction; the import's id, or None when nothing changed."""
+    """Write the plan in one transaction; the import's id, or None when nothing changed.
+
+    With `settings`, the current verdicts of the accounts it touched follow at once
+    (and their unit alerts), instead of at the next daily reclassification.
+    """
     if plan.is_noop:
         return None
     record = ImportRecord(
         file=file, form=form, imported_at=now, effective_at=effective_at, summary=plan.summary()
     )
-    return store.apply_import(record, plan.changes)
+    with store.transaction():  # the roster and the verdicts it implies land together
+        import_id = store.apply_import(record, plan.changes)
+        if settings is not None:
+            reclassify(store, settings, now, store.accounts_of_import(import_id))
+    return import_id

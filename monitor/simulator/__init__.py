@@ -4,7 +4,7 @@
 """
 
 from monitor.simulator.generate import generate_city
-from monitor.simulator.ready import SECRET_ENV, env_lines, write_ready_file
+from monitor.simulator.ready import SECRET_ENV, env_lines, own_network, write_ready_file
 from monitor.simulator.roster import ROSTER_COLUMNS, write_roster
 from monitor.simulator.scenario import (
     FAULTS,
@@ -27,6 +27,7 @@ __all__ = [
     "env_lines",
     "generate_city",
     "load_scenario",
+    "own_network",
     "parse_scenario",
     "write_ready_file",
     "write_roster",

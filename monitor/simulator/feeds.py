@@ -1,12 +1,14 @@
-"""RSSHub-style feeds: RSS 2.0 at /feed/{id}.xml, Atom at /feed/{id}.atom.
+"""RSSHub-style feeds: RSS 2.0 at /feed/{id}.xml, Atom at /feed/{id}.atom, JSON Feed at .json.
 
 The channel's lastBuildDate / feed updated is always "now" (a trap: it is not a
 post time). ETag and Last-Modified depend only on the items, so conditional
-GETs answer 304 while nothing new was posted.
+GETs answer 304 while nothing new was posted. With the account's `zoneless_dates`
+entry times are Beijing wall time without a zone, as government CMS feeds write them.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from xml.sax.saxutils import escape
@@ -18,8 +20,9 @@ from monitor.simulator.world import AccountState, World
 
 RSS_TYPE = "application/rss+xml; charset=utf-8"
 ATOM_TYPE = "application/atom+xml; charset=utf-8"
+JSON_TYPE = "application/feed+json; charset=utf-8"
 RETRY_AFTER_S = 60
-EXTENSIONS = {"rss": ".xml", "atom": ".atom"}
+EXTENSIONS = {"rss": ".xml", "atom": ".atom", "json": ".json"}
 
 LOGIN_PAGE = (
     '<!DOCTYPE html><html><head><meta charset="utf-8"><title>登录</title></head>'
@@ -50,6 +53,17 @@ def rfc822(moment: datetime) -> str:
     return format_datetime(moment.astimezone(SHANGHAI))
 
 
+def zoneless(moment: datetime, sep: str = " ") -> str:
+    """Beijing wall time with no zone, e.g. "2016-04-05 08:54:33" (CMS feeds)."""
+    return moment.astimezone(SHANGHAI).replace(tzinfo=None).isoformat(sep=sep)
+
+
+def _entry_time(state: AccountState, moment: datetime, iso: bool) -> str:
+    if state.account.zoneless_dates:
+        return zoneless(moment, "T" if iso else " ")
+    return moment.astimezone(SHANGHAI).isoformat() if iso else rfc822(moment)
+
+
 def http_date(moment: datetime) -> str:
     """An HTTP date (GMT), as Last-Modified carries it."""
     return format_datetime(moment.astimezone(UTC), usegmt=True)
@@ -77,19 +91,24 @@ def _channel(state: AccountState) -> tuple[str, str]:
     )
 
 
+def _items(state: AccountState, posts: list[datetime], iso: bool) -> list[tuple[str, str, str]]:
+    """(title, link, time as the feed writes it) of each post."""
+    return [
+        (title_for(state.account.account_id, p), _item_link(state, p), _entry_time(state, p, iso))
+        for p in posts
+    ]
+
+
 def render_rss(state: AccountState, posts: list[datetime], now: datetime) -> bytes:
     """An RSS 2.0 document in RSSHub's layout."""
     link, title = _channel(state)
-    items = []
-    for p in posts:
-        t = title_for(state.account.account_id, p)
-        url = _item_link(state, p)
-        items.append(
-            f"<item><title><![CDATA[{t}]]></title><description><![CDATA[<p>{t}</p>]]>"
-            f'</description><pubDate>{rfc822(p)}</pubDate><guid isPermaLink="false">'
-            f"{escape(url)}</guid><link>{escape(url)}</link>"
-            f"<author><![CDATA[{state.account.name}]]></author></item>"
-        )
+    items = [
+        f"<item><title><![CDATA[{t}]]></title><description><![CDATA[<p>{t}</p>]]>"
+        f'</description><pubDate>{stamp}</pubDate><guid isPermaLink="false">'
+        f"{escape(url)}</guid><link>{escape(url)}</link>"
+        f"<author><![CDATA[{state.account.name}]]></author></item>"
+        for t, url, stamp in _items(state, posts, iso=False)
+    ]
     doc = (
         '<?xml version="1.0" encoding="UTF-8"?>\n<rss xmlns:atom="http://www.w3.org/2005/Atom" '
         'version="2.0"><channel>'
@@ -105,17 +124,13 @@ def render_rss(state: AccountState, posts: list[datetime], now: datetime) -> byt
 def render_atom(state: AccountState, posts: list[datetime], now: datetime) -> bytes:
     """An Atom 1.0 document; the feed-level <updated> is now, entries carry published/updated."""
     link, title = _channel(state)
-    entries = []
-    for p in posts:
-        t = escape(title_for(state.account.account_id, p))
-        url = escape(_item_link(state, p))
-        stamp = p.astimezone(SHANGHAI).isoformat()
-        entries.append(
-            f'<entry><title>{t}</title><link href="{url}"/><id>{url}</id>'
-            f"<published>{stamp}</published><updated>{stamp}</updated>"
-            f'<summary type="html">{t}</summary>'
-            f"<author><name>{escape(state.account.name)}</name></author></entry>"
-        )
+    entries = [
+        f'<entry><title>{escape(t)}</title><link href="{escape(url)}"/><id>{escape(url)}</id>'
+        f"<published>{stamp}</published><updated>{stamp}</updated>"
+        f'<summary type="html">{escape(t)}</summary>'
+        f"<author><name>{escape(state.account.name)}</name></author></entry>"
+        for t, url, stamp in _items(state, posts, iso=True)
+    ]
     doc = (
         '<?xml version="1.0" encoding="UTF-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">'
         f'<title>{escape(title)}</title><link href="{escape(link)}"/>'
@@ -123,6 +138,37 @@ def render_atom(state: AccountState, posts: list[datetime], now: datetime) -> by
         f"<generator>RSSHub</generator>{''.join(entries)}</feed>"
     )
     return doc.encode()
+
+
+def render_json(state: AccountState, posts: list[datetime], now: datetime) -> bytes:
+    """A JSON Feed 1.1 document (RSSHub's `format=json` output); items carry date_published."""
+    link, title = _channel(state)
+    items = [
+        {
+            "id": url,
+            "url": url,
+            "title": t,
+            "content_html": f"<p>{t}</p>",
+            "date_published": stamp,
+            "authors": [{"name": state.account.name}],
+        }
+        for t, url, stamp in _items(state, posts, iso=True)
+    ]
+    doc = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": title,
+        "home_page_url": link,
+        "description": f"{title} - Powered by RSSHub",
+        "items": items,
+    }
+    return json.dumps(doc, ensure_ascii=False).encode()
+
+
+RENDERERS = {
+    "rss": (render_rss, RSS_TYPE),
+    "atom": (render_atom, ATOM_TYPE),
+    "json": (render_json, JSON_TYPE),
+}
 
 
 def _validators(state: AccountState, posts: list[datetime]) -> tuple[str, datetime | None]:
@@ -185,7 +231,7 @@ def handle(world: World, req: Request) -> Response:
         return not_found()
     now = world.now()
     posts = state.served(now)
-    render, content_type = (render_atom, ATOM_TYPE) if fmt == "atom" else (render_rss, RSS_TYPE)
+    render, content_type = RENDERERS[fmt]
     body = render(state, posts, now)
     fault = _fault(state, body, content_type)
     if fault is not None:

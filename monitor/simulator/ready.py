@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import ipaddress
+import json
 import os
+import socket
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 SECRET_ENV = "SIM_WECHAT_SECRET"
 
@@ -17,9 +21,22 @@ def env_lines(base_url: str, secret_value: str) -> list[str]:
     return [
         f"MONITOR_WEIBO__BASE_URL={base}",
         f"MONITOR_WECHAT__API_BASE_URL={base}",
+        f"MONITOR_WEIBO__VISITOR_URL={base}",
         f"{SECRET_ENV}={secret_value}",
-        "MONITOR_NETWORK__ALLOW_PRIVATE_ADDRESSES=true",
+        # The simulator's feeds live on its own address: allow that one network, not
+        # every private address.
+        f"MONITOR_NETWORK__ALLOWED_NETWORKS={json.dumps([own_network(base)])}",
     ]
+
+
+def own_network(base_url: str) -> str:
+    """The simulator's own address as a one-address network (127.0.0.1/32, ::1/128)."""
+    host = urlsplit(base_url).hostname or "127.0.0.1"
+    try:
+        addr = ipaddress.ip_address(host)
+    except ValueError:
+        addr = ipaddress.ip_address(socket.gethostbyname(host))
+    return str(ipaddress.ip_network(addr))
 
 
 def write_ready_file(path: str | Path, lines: Iterable[str]) -> None:

@@ -15,6 +15,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 SimPlatform = Literal["weibo", "wechat", "feed"]
 Fault = Literal["timeout", "http_500", "rate_limit", "login_wall", "malformed"]
+# m.weibo.cn's visitor wall, and how the visitor system answers (monitor.simulator.weibo_visitor).
+WeiboWall = Literal["visitor", "visitor_incarnate", "visitor_broken"]
 FAULTS: tuple[str, ...] = ("timeout", "http_500", "rate_limit", "login_wall", "malformed")
 PinnedMarker = Literal["title", "isTop", "mblogtype", "profile_type_id"]
 DEFAULT_WECHAT_SECRET = "sim-wechat-secret"
@@ -60,8 +62,18 @@ class SimAccount(BaseModel):
     secret: str | None = None
     # WeChat: where posts appear: mass (群发, datacube only), freepublish, or mixed.
     publish: Literal["mixed", "mass", "freepublish"] = "mixed"
-    # Feed: RSS 2.0 at /feed/{id}.xml or Atom at /feed/{id}.atom.
-    format: Literal["rss", "atom"] = "rss"
+    # WeChat: days a 群发 article keeps being read from its sending on (each such day
+    # lists it in getarticlesummary, which dates reads, not sends).
+    read_days: int = Field(default=7, ge=1)
+    # WeChat: which send-dated datacube endpoints the account may call: both, only
+    # getarticletotaldetail (getarticletotal answers 47009 offline), or only
+    # getarticletotal (getarticletotaldetail answers 48001 unauthorized).
+    datacube: Literal["both", "detail_only", "total_only"] = "both"
+    # Feed: RSS 2.0 at /feed/{id}.xml, Atom at /feed/{id}.atom, JSON Feed at /feed/{id}.json.
+    format: Literal["rss", "atom", "json"] = "rss"
+    # Feed: write entry times as Beijing wall time with no zone, as many government
+    # CMS feeds do (`2016-04-05 08:54:33`); otherwise with +0800 / +08:00.
+    zoneless_dates: bool = False
 
     @model_validator(mode="after")
     def _pinned_in_range(self) -> SimAccount:
@@ -90,6 +102,14 @@ class Scenario(BaseModel):
     error_rate: float = Field(default=0.0, ge=0, le=1)
     # Optional: the shared AppSecret of every wechat account without its own `secret`.
     wechat_secret: str = DEFAULT_WECHAT_SECRET
+    # Optional: m.weibo.cn redirects visitors without a visitor cookie to the visitor
+    # system, which hands one out (`visitor`: genvisitor2 gives the cookie;
+    # `visitor_incarnate`: genvisitor2 a tid, incarnate the cookie) or fails
+    # (`visitor_broken`). None: no wall.
+    weibo_wall: WeiboWall | None = None
+    # Optional: getarticletotaldetail answers no articles for days before this one
+    # (the real endpoint's data starts on 2025-11-01); None: every day has data.
+    wechat_datacube_from: date | None = None
     # Optional provenance of generated scenarios.
     generated_for: date | None = None
     seed: int | None = None

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from monitor.simulator import feeds, wechat, weibo
+from monitor.simulator import feeds, wechat, weibo, weibo_visitor
 from monitor.simulator.common import html_500, stable_int
 from monitor.simulator.http import HttpServer, Request, Response
 from monitor.simulator.ready import env_lines, write_ready_file
@@ -38,6 +38,8 @@ def route(path: str) -> tuple[str, str]:
     """(protocol, stats key) of a request path; unknown paths are ("other", "other")."""
     if path == WEIBO_PATH:
         return "weibo", path
+    if path.startswith(weibo_visitor.PREFIX):
+        return "weibo", "/visitor/*"
     if path in wechat.PATHS:
         return "wechat", path
     if path.startswith("/feed/"):
@@ -147,6 +149,10 @@ class SimulatorServer:
             raise ValueError(f"unknown fault {fault!r}; use one of {', '.join(FAULTS)}")
         self._find(account_id, platform).fault = fault
 
+    def expire_visitor_cookies(self) -> None:
+        """Make every visitor cookie handed out so far stale: the wall comes back for them."""
+        self.world.visitor_subs.clear()
+
     def add_post(self, account_id: str, when: datetime, platform: str | None = None) -> None:
         """Add a post to an account while serving."""
         if when.tzinfo is None:
@@ -226,6 +232,8 @@ class SimulatorServer:
 
     def _dispatch(self, protocol: str, req: Request) -> Response:
         if protocol == "weibo":
+            if req.path.startswith(weibo_visitor.PREFIX):
+                return weibo_visitor.handle(self.world, req)
             return weibo.handle(self.world, req)
         if protocol == "wechat":
             return wechat.handle(self.world, req)

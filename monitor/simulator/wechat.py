@@ -3,13 +3,21 @@
 GET  /cgi-bin/token?grant_type=client_credential&appid=..&secret=..
 POST /cgi-bin/stable_token   {"grant_type","appid","secret","force_refresh"}
 POST /cgi-bin/freepublish/batchget?access_token=..   {"offset","count","no_content"}
+POST /datacube/getarticletotaldetail?access_token=.. {"begin_date","end_date"} (one day)
+POST /datacube/getarticletotal?access_token=..       {"begin_date","end_date"} (one day)
 POST /datacube/getarticlesummary?access_token=..     {"begin_date","end_date"} (one day)
+
+The datacube speaks each endpoint's real semantics: `getarticletotaldetail` lists
+the posts (群发 and 发布) SENT on the day, `getarticletotal` the 群发 posts sent on
+the day, `getarticlesummary` every 群发 post READ on the day, which is each of the
+`read_days` days from its sending on.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -30,8 +38,14 @@ TOKEN_TTL_S = 7200
 TOKEN_PATH = "/cgi-bin/token"
 STABLE_TOKEN_PATH = "/cgi-bin/stable_token"
 FREEPUBLISH_PATH = "/cgi-bin/freepublish/batchget"
-DATACUBE_PATH = "/datacube/getarticlesummary"
-PATHS = (TOKEN_PATH, STABLE_TOKEN_PATH, FREEPUBLISH_PATH, DATACUBE_PATH)
+DETAIL_PATH = "/datacube/getarticletotaldetail"
+TOTAL_PATH = "/datacube/getarticletotal"
+SUMMARY_PATH = "/datacube/getarticlesummary"
+DATACUBE_PATHS = (DETAIL_PATH, TOTAL_PATH, SUMMARY_PATH)
+PATHS = (TOKEN_PATH, STABLE_TOKEN_PATH, FREEPUBLISH_PATH, *DATACUBE_PATHS)
+# How many days after sending getarticletotal / getarticletotaldetail count reads.
+TOTAL_STAT_DAYS = 7
+DETAIL_STAT_DAYS = 30
 
 
 def _rid(world: World, *parts: object) -> str:
@@ -218,15 +232,34 @@ def _parse_day(text: object) -> date | None:
         return None
 
 
-def summary_row(state: AccountState, moment: datetime, index: int = 1) -> dict[str, Any]:
-    """One getarticlesummary row for a 群发 article (ref_date is its Shanghai date)."""
-    acc_id = state.account.account_id
+def _msgid(state: AccountState, moment: datetime, index: int = 1) -> str:
     stamp = int(moment.timestamp())
-    reads = stable_int(acc_id, stamp, "reads") % 3000
+    return f"{2247483000 + stable_int(state.account.account_id, stamp, 'msgid') % 10**6}_{index}"
+
+
+def _reads(state: AccountState, moment: datetime, day: date) -> int:
+    """Readers of a post on one day: many on the send day, fewer each day after."""
+    base = stable_int(state.account.account_id, moment.timestamp(), "reads") % 3000 + 50
+    return base // (1 + (day - moment.astimezone(SHANGHAI).date()).days)
+
+
+def _sent(state: AccountState, moment: datetime) -> date:
+    return moment.astimezone(SHANGHAI).date()
+
+
+def _article(state: AccountState, moment: datetime, ref_date: date) -> dict[str, Any]:
+    """The fields every datacube row of a post starts with."""
     return {
-        "ref_date": moment.astimezone(SHANGHAI).date().isoformat(),
-        "msgid": f"{2247483000 + stable_int(acc_id, stamp, 'msgid') % 10**6}_{index}",
-        "title": title_for(acc_id + str(index - 1), moment),
+        "ref_date": ref_date.isoformat(),
+        "msgid": _msgid(state, moment),
+        "title": title_for(state.account.account_id, moment),
+    }
+
+
+def summary_row(state: AccountState, moment: datetime, day: date) -> dict[str, Any]:
+    """One getarticlesummary row: a 群发 article READ on `day` (ref_date is that day)."""
+    reads = _reads(state, moment, day)
+    return _article(state, moment, day) | {
         "int_page_read_user": reads,
         "int_page_read_count": reads + reads // 5,
         "ori_page_read_user": reads // 50,
@@ -238,8 +271,66 @@ def summary_row(state: AccountState, moment: datetime, index: int = 1) -> dict[s
     }
 
 
-def datacube_article_summary(world: World, req: Request) -> Response:
-    """群发 articles of one day; the day must be at most yesterday (Asia/Shanghai)."""
+def _per_day(
+    state: AccountState,
+    moment: datetime,
+    days: int,
+    yesterday: date,
+    stats: Callable[[int], dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """A post's statistics rows, one per day from its sending (up to `days`, and yesterday)."""
+    sent = _sent(state, moment)
+    return [
+        {"stat_date": day.isoformat(), **stats(_reads(state, moment, day))}
+        for k in range(days)
+        if (day := sent + timedelta(days=k)) <= yesterday
+    ]
+
+
+def total_row(state: AccountState, moment: datetime, yesterday: date) -> dict[str, Any]:
+    """One getarticletotal row: a 群发 article, ref_date its 群发日期, `details` per stat day."""
+    fans = 1000 + stable_int(state.account.account_id, "fans") % 90000
+    details = _per_day(
+        state,
+        moment,
+        TOTAL_STAT_DAYS,
+        yesterday,
+        lambda reads: {
+            "target_user": fans,
+            "int_page_read_user": reads,
+            "int_page_read_count": reads + reads // 5,
+            "share_user": reads // 30,
+            "add_to_fav_user": reads // 100,
+        },
+    )
+    return _article(state, moment, _sent(state, moment)) | {"details": details}
+
+
+def detail_row(state: AccountState, moment: datetime, yesterday: date) -> dict[str, Any]:
+    """One getarticletotaldetail row: ref_date is the 发表日期; publish_type 0 群发, 1 发布."""
+    detail_list = _per_day(
+        state,
+        moment,
+        DETAIL_STAT_DAYS,
+        yesterday,
+        lambda reads: {
+            "read_user": reads,
+            "share_user": reads // 30,
+            "zaikan_user": reads // 60,
+            "like_user": reads // 40,
+            "comment_count": reads // 200,
+            "collection_user": reads // 100,
+        },
+    )
+    return _article(state, moment, _sent(state, moment)) | {
+        "publish_type": 0 if is_mass(state, moment) else 1,
+        "content_url": article_url(state, moment),
+        "detail_list": detail_list,
+    }
+
+
+def datacube(world: World, req: Request) -> Response:
+    """One day of one datacube endpoint; the day must be at most yesterday (Asia/Shanghai)."""
     auth = _authorise(world, req)
     if isinstance(auth, Response):
         return auth
@@ -254,13 +345,38 @@ def datacube_article_summary(world: World, req: Request) -> Response:
     now = world.now()
     yesterday = now.astimezone(SHANGHAI).date() - timedelta(days=1)
     if begin != end or end > yesterday:
-        # The real API: one day per call, and no data for today yet.
+        # One day per call (getarticletotal's documented span), and no data for today yet.
         return _error(world, 61501, "date range error")
-    rows: list[dict[str, Any]] = []
-    for p in reversed(state.served(now)):
-        if p.astimezone(SHANGHAI).date() == begin and is_mass(state, p):
-            rows.append(summary_row(state, p))
-    body = {"list": rows}
+    allowed = state.account.datacube
+    if req.path == DETAIL_PATH and allowed == "total_only":
+        return _error(world, 48001, "api unauthorized")
+    if req.path == TOTAL_PATH and allowed == "detail_only":
+        return _error(world, 47009, "this api is offline, please use the new api")
+    served = reversed(state.served(now))
+    rows: list[dict[str, Any]]
+    if req.path == SUMMARY_PATH:
+        reading = state.account.read_days
+        rows = [
+            summary_row(state, p, begin)
+            for p in served
+            if is_mass(state, p) and 0 <= (begin - _sent(state, p)).days < reading
+        ]
+    elif req.path == TOTAL_PATH:
+        rows = [
+            total_row(state, p, yesterday)
+            for p in served
+            if is_mass(state, p) and _sent(state, p) == begin
+        ]
+    else:
+        cut = world.scenario.wechat_datacube_from
+        rows = (
+            []
+            if cut is not None and begin < cut
+            else [detail_row(state, p, yesterday) for p in served if _sent(state, p) == begin]
+        )
+    body: dict[str, Any] = {"list": rows}
+    if req.path == DETAIL_PATH:
+        body["is_delay"] = False
     return _fault(world, state, req, body) or _ok(body)
 
 
@@ -274,4 +390,4 @@ def handle(world: World, req: Request) -> Response:
         return _error(world, 43002, "require POST method")
     if req.path == FREEPUBLISH_PATH:
         return freepublish_batchget(world, req)
-    return datacube_article_summary(world, req)
+    return datacube(world, req)

@@ -21,6 +21,7 @@ from monitor.simulator.common import (
 )
 from monitor.simulator.http import Request, Response
 from monitor.simulator.texts import title_for
+from monitor.simulator.weibo_visitor import walled
 from monitor.simulator.world import AccountState, World
 
 PAGE_SIZE = 10
@@ -331,7 +332,10 @@ def _fault(state: AccountState, req: Request, body: dict[str, Any]) -> Response 
 
 
 def handle(world: World, req: Request) -> Response:
-    """Answer a getIndex call (profile or timeline)."""
+    """Answer a getIndex call (profile or timeline), or the visitor wall's redirect."""
+    wall = walled(world, req)
+    if wall is not None:
+        return wall
     q = req.query
     containerid = q.get("containerid", "")
     uid = q.get("value") or (containerid[6:] if len(containerid) > 6 else "")

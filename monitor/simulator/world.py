@@ -78,6 +78,10 @@ class World:
         self.tokens_issued = 0
         # appid -> its current stable_token (kept apart from /cgi-bin/token's)
         self.stable_tokens: dict[str, str] = {}
+        # The visitor system: tids handed out, cookies (SUB values) valid now, and a count.
+        self.visitor_tids: set[str] = set()
+        self.visitor_subs: set[str] = set()
+        self.visitor_issued = 0
         # Encoded answers that depend only on the served posts (see weibo._cached_timeline).
         self.cache: dict[tuple[object, ...], bytes] = {}
 

@@ -10,12 +10,14 @@ alert, the one for its current state:
     unknown -> nothing changes (unknown says nothing about the account)
 
 Operator alerts: `check_failing` (N consecutive failed checks, or no successful
-check for X hours; closed by the next successful check) and `source_down` (one
-alert when a source fails for most accounts of a sweep, instead of hundreds).
+check for X hours; closed by the next successful check), `source_down` (one
+alert when a source fails for most accounts of a sweep, instead of hundreds) and
+`url_refused` (the outbound guard refused the account's URL: a configuration
+problem, opened at once and closed by the next check that passes the guard).
 
 The database enforces one open alert per (account, kind) and per (kind, source),
 so concurrent or repeated runs never duplicate. Every function here returns the
-`AlertEvent`s it caused, for `monitor.notify.enqueue` to turn into outbox rows in
+`AlertEvent`s it caused, for `monitor.checks.notify.enqueue` to turn into outbox rows in
 the same transaction.
 """
 
@@ -26,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-from monitor.models import AccountView, Observation, State, Verdict
+from monitor.models import AccountView, Observation, Outcome, State, Verdict
 from monitor.store import AlertRow, ScheduleRow, Store
 
 BECAME_WARNING = "became_warning"
@@ -35,9 +37,10 @@ BECAME_SUSPENDED = "became_suspended"
 ACCOUNT_MISSING = "account_missing"
 CHECK_FAILING = "check_failing"
 SOURCE_DOWN = "source_down"
+URL_REFUSED = "url_refused"
 
 UNIT_KINDS: tuple[str, ...] = (BECAME_WARNING, BECAME_ZOMBIE, BECAME_SUSPENDED, ACCOUNT_MISSING)
-OPERATOR_KINDS: tuple[str, ...] = (CHECK_FAILING, SOURCE_DOWN)
+OPERATOR_KINDS: tuple[str, ...] = (CHECK_FAILING, SOURCE_DOWN, URL_REFUSED)
 KINDS: tuple[str, ...] = UNIT_KINDS + OPERATOR_KINDS
 
 _STATE_KIND = {
@@ -155,6 +158,9 @@ def failing(row: ScheduleRow, settings: Any, now: datetime) -> bool:
     """True when an account's checks count as failing (never having succeeded counts)."""
     if row.failures <= 0 or row.last_outcome is None or row.last_outcome.is_evidence:
         return False
+    if row.last_outcome is Outcome.REFUSED:
+        return False  # a configuration problem: url_refused says so, once
+
     if row.failures >= settings.alerts.check_failing_after:
         return True
     since = row.last_success_at or row.first_checked_at
@@ -208,6 +214,41 @@ def close_check_failing(
     for row in open_rows:
         if row.kind == CHECK_FAILING and store.close_alert(row.id, now, "recovered"):
             events.append(AlertEvent(row.id, CHECK_FAILING, "closed", account, reason="recovered"))
+    return events
+
+
+def follow_refusal(
+    store: Store,
+    account: AccountView,
+    observation: Observation,
+    now: datetime,
+    open_rows: Iterable[AlertRow] | None = None,
+) -> list[AlertEvent]:
+    """Open url_refused on a check our guard refused; close it on any check that passed it."""
+    if open_rows is None:
+        open_rows = store.open_alerts(account=account.id, kinds=[URL_REFUSED])
+    if observation.outcome is Outcome.REFUSED:
+        evidence = {
+            "observation": observation.id,
+            "detail": observation.detail,
+            "source": observation.source,
+            "url": account.feed_url or None,
+        }
+        alert = store.open_alert(
+            kind=URL_REFUSED,
+            now=now,
+            account=account.id,
+            unit=account.unit_id,
+            observation=observation.id,
+            evidence=evidence,
+        )
+        if alert is None:
+            return []
+        return [AlertEvent(alert, URL_REFUSED, "opened", account, evidence=evidence)]
+    events = []
+    for row in open_rows:
+        if row.kind == URL_REFUSED and store.close_alert(row.id, now, "resolved"):
+            events.append(AlertEvent(row.id, URL_REFUSED, "closed", account, reason="resolved"))
     return events
 
 

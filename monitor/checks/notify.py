@@ -19,6 +19,7 @@ and every error text is scrubbed of URLs before it is logged or stored.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
@@ -27,7 +28,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from typing import Any, Protocol
 
-from monitor.alerts import (
+from adapters.requests_guard import PeerJudge, guarding
+from monitor.checks.alerts import (
     ACCOUNT_MISSING,
     BECAME_SUSPENDED,
     BECAME_WARNING,
@@ -35,6 +37,7 @@ from monitor.alerts import (
     CHECK_FAILING,
     SOURCE_DOWN,
     UNIT_KINDS,
+    URL_REFUSED,
     AlertEvent,
 )
 from monitor.messages import render as render_message
@@ -52,6 +55,7 @@ KIND_LABELS = {
     ACCOUNT_MISSING: "账号已不存在（名册仍为运行）",
     CHECK_FAILING: "采集失败",
     SOURCE_DOWN: "数据源故障",
+    URL_REFUSED: "订阅地址被出站规则拒绝（配置问题）",
 }
 
 
@@ -181,6 +185,15 @@ def render(event: AlertEvent) -> tuple[str, str]:
             "采集失败不代表账号停更，请检查数据源。"
         )
         return f"【采集失败】{head}", body
+    if event.kind == URL_REFUSED:
+        body = (
+            f"主办单位：{a.unit}\n地区：{a.region}\n{account_line}\n"
+            f"地址：{ev.get('url') or '—'}\n"
+            f"原因：{ev.get('detail') or '—'}\n"
+            "这是名册或网络配置问题（地址指向内网或被出站规则拒绝），不是账号停更；"
+            "请核对地址，或在 network.allowed_networks 中放行该网段。"
+        )
+        return f"【配置问题】{head}", body
     label = ev.get("state_label") or KIND_LABELS.get(event.kind, event.kind)
     if event.kind == ACCOUNT_MISSING:
         label = KIND_LABELS[ACCOUNT_MISSING]
@@ -288,10 +301,16 @@ class Sender(Protocol):
 
 
 class AppriseSender:
-    """Sends through apprise, turning its False into a NotifyError with the logged reason."""
+    """Sends through apprise, turning its False into a NotifyError with the logged reason.
 
-    def __init__(self, timeout_s: float = 30.0):
+    With `judge` (the outbound policy's `peer_reason`), every connection apprise opens
+    has its peer judged at connect time; a refused address is a permanent error (a
+    configuration problem: retrying cannot help).
+    """
+
+    def __init__(self, timeout_s: float = 30.0, judge: PeerJudge | None = None):
         self.timeout_s = timeout_s
+        self.judge = judge
 
     def send(self, url: str, title: str, body: str) -> None:
         import apprise
@@ -299,8 +318,11 @@ class AppriseSender:
         ap = apprise.Apprise()
         if not ap.add(url):
             raise NotifyError("channel URL not understood by apprise", permanent=True)
-        with apprise.LogCapture(level=logging.WARNING) as captured:
+        guard = guarding(self.judge) if self.judge is not None else contextlib.nullcontext([])
+        with guard as refusals, apprise.LogCapture(level=logging.WARNING) as captured:
             result = ap.notify(body=body, title=title)
+        if refusals:
+            raise NotifyError(scrub(refusals[0], [url]), permanent=True)
         if result:
             return
         logs = getattr(result, "logs", None)

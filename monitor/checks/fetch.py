@@ -1,25 +1,25 @@
-"""One check: account -> adapter -> observation -> store -> verdict.
+"""Checking accounts: account -> adapter (paced) -> what it saw -> `record`.
 
-`Checker` owns the shared HTTP getter (the lean `Http11Client`, or httpx when a
-test injects a transport) and the politeness gates; it checks one account or many
-concurrently. A check never raises for what a platform does:
-even an adapter bug becomes a recorded `parse_error`, never a silence verdict.
+`Checker` owns the shared HTTP getter (httpx, guarded at connect time; tests inject
+a transport at the same seam) and the politeness gates; it checks one account or many
+concurrently, and records through `monitor.checks.record`, so schedule, verdicts,
+alerts and outbox rows land with each check or not at all. A check never raises for
+what a platform does: even an adapter bug becomes a recorded `parse_error`, never a
+silence verdict. `observe()` alone (no recording) is what a fetch worker runs.
 
-The daemon passes `on_recorded`, called with a batch's reports inside the
-transaction that stores their observations, so the schedule, alerts and outbox
-rows of a check land with it or not at all. wechatpy does not go through the
-getter, so `wechat_api` is paced once per check (`rate_per_s` checks a second)
-instead of per request.
+wechatpy does not go through the getter, so `wechat_api` is paced once per check
+(`rate_per_s` checks a second) instead of per request.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,16 +33,17 @@ from adapters import (
     close_adapters,
     get_adapter,
 )
-from adapters._http import Fetched, FetchFailure, HttpGetter, HttpxGetter
+from adapters._http import Fetched, FetchFailure, HttpGetter
 from adapters.base import AdapterContext, CheckTarget
-from adapters.http11 import Http11Client
 from adapters.netguard import UrlGuard
+from adapters.transport import http_client
+from monitor.checks.pacing import Pacer
+from monitor.checks.record import CheckReport, Seen, record
+from monitor.checks.verdicts import verdicts_at
 from monitor.dates import utcnow
 from monitor.messages import render
 from monitor.models import AccountView, MessageCode, Observation, Outcome, Verdict
-from monitor.politeness import Pacer
 from monitor.settings import SecretLookup, Settings
-from monitor.status import verdicts_at
 from monitor.store import SourceState, Store
 
 log = logging.getLogger(__name__)
@@ -54,31 +55,9 @@ RECORD_BATCH = 50
 RECORD_BATCH_S = 1.0
 
 
-@dataclass(slots=True)
-class _Seen:
-    """What an adapter saw for one account, not yet stored; `state` None: unchanged."""
-
-    account: AccountView
-    source: str
-    observation: Observation
-    state: dict[str, Any] | None
-    state_key: str = ""
-
-
 def state_key(target: CheckTarget) -> str:
     """What an adapter's state is gathered from; when the roster changes it, start afresh."""
     return "|".join((target.account_id, target.feed_url.strip(), target.appid))
-
-
-@dataclass(slots=True)
-class CheckReport:
-    """What checking one account did: the source used, what it saw, the verdict after."""
-
-    account: AccountView
-    source: str | None
-    observation: Observation | None
-    verdict: Verdict | None
-    note: str = ""
 
 
 # A paced start may be this fraction of its interval late, to ride on a wakeup the
@@ -102,10 +81,14 @@ class PacedGetter:
         self._weibo_host = weibo.netloc.lower()
         self._weibo_api = weibo.path.rstrip("/") + "/api/"
         # The adapter builds its URLs from base_url as written: a prefix test finds them fast.
-        self._weibo_prefix = settings.weibo.base_url.rstrip("/") + "/api/"
+        # The visitor-cookie flow counts against the Weibo limit too.
+        self._weibo_prefixes = (
+            settings.weibo.base_url.rstrip("/") + "/api/",
+            settings.weibo.visitor_url.rstrip("/") + "/visitor/",
+        )
 
     def _key(self, url: str) -> tuple[str, str | None]:
-        if url.startswith(self._weibo_prefix):
+        if url.startswith(self._weibo_prefixes):
             return "weibo", "weibo"
         try:
             parts = urlsplit(url)
@@ -131,14 +114,37 @@ class PacedGetter:
         self, url: str, *, headers: dict[str, str] | None, timeout: float, max_bytes: int
     ) -> Fetched | FetchFailure:
         """Wait for the URL's pacer, then GET through the inner getter."""
+        await self._start(url)
+        got = await self._inner.get(url, headers=headers, timeout=timeout, max_bytes=max_bytes)
+        self._nudge()
+        return got
+
+    async def post_form(
+        self,
+        url: str,
+        form: dict[str, str],
+        *,
+        headers: dict[str, str] | None,
+        timeout: float,
+        max_bytes: int,
+    ) -> Fetched | FetchFailure:
+        """Wait for the URL's pacer, then POST the form through the inner getter."""
+        await self._start(url)
+        got = await self._inner.post_form(
+            url, form, headers=headers, timeout=timeout, max_bytes=max_bytes
+        )
+        self._nudge()
+        return got
+
+    async def _start(self, url: str) -> None:
         key, source = self._key(url)
         await self._pacer(key, source).wait()
         self.requests[key] += 1
-        got = await self._inner.get(url, headers=headers, timeout=timeout, max_bytes=max_bytes)
+
+    def _nudge(self) -> None:
         # Awake for this answer anyway: a start that is due now goes without a timer wakeup.
         for pacer in self._pacers.values():
             pacer.nudge()
-        return got
 
     async def aclose(self) -> None:
         await self._inner.aclose()
@@ -178,7 +184,7 @@ class Checker:
         *,
         clock: Callable[[], datetime] = utcnow,
         transport: httpx.AsyncBaseTransport | None = None,
-        on_recorded: Callable[[list[CheckReport]], Any] | None = None,
+        rng: random.Random | None = None,
     ):
         self.store = store
         self.settings = settings
@@ -188,38 +194,23 @@ class Checker:
         self._http: PacedGetter | None = None
         self._slots: dict[str, asyncio.Semaphore] = {}
         self._check_pacers: dict[str, Pacer] = {}
-        self.on_recorded = on_recorded
-        self._pending: list[_Seen] = []
+        self.rng = rng or random.Random()
+        self._pending: list[Seen] = []
         self._pending_since = 0.0
         self._guard = UrlGuard(settings)
         # Adapter states read ahead for accounts about to be checked (None: has none).
         self._states: dict[int, SourceState | None] = {}
 
     async def __aenter__(self) -> Checker:
-        getter: HttpGetter
-        if self._transport is not None:
-            getter = self._httpx_getter(self._transport)
-        else:
-            getter = Http11Client(
-                lambda: self._httpx_getter(None),
-                user_agent=self.settings.http.user_agent,
-                peer_check=self._guard.peer_reason,
-            )
+        http = self.settings.http
+        getter = http_client(
+            timeout_s=http.timeout_s,
+            user_agent=http.user_agent,
+            judge=self._guard.peer_reason,
+            transport=self._transport,
+        )
         self._http = PacedGetter(getter, self.settings)
         return self
-
-    def _httpx_getter(self, transport: httpx.AsyncBaseTransport | None) -> HttpxGetter:
-        return HttpxGetter(
-            httpx.AsyncClient(
-                transport=transport
-                or httpx.AsyncHTTPTransport(
-                    limits=httpx.Limits(max_connections=200, max_keepalive_connections=100)
-                ),
-                timeout=self.settings.http.timeout_s,
-                headers={"User-Agent": self.settings.http.user_agent},
-                follow_redirects=False,
-            )
-        )
 
     async def __aexit__(self, *exc: object) -> None:
         if self._http is not None:
@@ -277,7 +268,7 @@ class Checker:
 
     async def check(self, account: AccountView) -> CheckReport:
         """Check one account now, store the observation (and adapter state), return the verdict."""
-        seen = await self._observe(account)
+        seen = await self.observe(account)
         if isinstance(seen, CheckReport):
             return seen
         return self._record([seen])[0]
@@ -290,7 +281,7 @@ class Checker:
         or at once on a failed check, so a rate-limit storm is seen as promptly as before.
         Call `flush()` when done. A batch's checks all land together or not at all.
         """
-        seen = await self._observe(account)
+        seen = await self.observe(account)
         if isinstance(seen, CheckReport):
             return [seen]
         if not self._pending:
@@ -309,8 +300,8 @@ class Checker:
         pending, self._pending = self._pending, []
         return self._record(pending) if pending else []
 
-    async def _observe(self, account: AccountView) -> _Seen | CheckReport:
-        """Run the account's adapter: what it saw, or a report when nothing could run."""
+    async def observe(self, account: AccountView) -> Seen | CheckReport:
+        """Run the account's adapter: what it saw (not recorded), or a report when nothing could run."""
         ahead = self._states.pop(account.id, _NOT_READ)
         source = choose_source(
             account.platform.value,
@@ -370,30 +361,11 @@ class Checker:
             observation = replace(observation, detail=detail)
         # A state saved before keys were kept gets its key with its next save.
         unchanged = state == target.state and (saved is None or saved.key == key or not state)
-        return _Seen(account, source, observation, None if unchanged else state, key)
+        return Seen(account, source, observation, None if unchanged else state, key)
 
-    def _record(self, seen: list[_Seen]) -> list[CheckReport]:
-        """Store observations (and changed adapter state) in one transaction; the verdicts."""
-        reports = []
-        with self.store.transaction():
-            stored = []
-            for item in seen:
-                obs_id = self.store.add_observation(item.observation)
-                if item.state is not None:
-                    self.store.save_source_state(
-                        item.account.id, item.source, item.state, item.state_key
-                    )
-                stored.append(replace(item.observation, id=obs_id))
-            verdicts = self._verdicts([item.account.id for item in seen])
-            for item, observation in zip(seen, stored, strict=True):
-                reports.append(
-                    CheckReport(
-                        item.account, item.source, observation, verdicts.get(item.account.id)
-                    )
-                )
-            if self.on_recorded is not None:
-                self.on_recorded(reports)
-        return reports
+    def _record(self, seen: list[Seen]) -> list[CheckReport]:
+        """Record what the checks saw (and all that follows) in one transaction."""
+        return record(self.store, self.settings, seen, now=self.clock(), rng=self.rng)
 
     async def check_many(
         self,
@@ -420,3 +392,25 @@ class Checker:
             self.store, today_local, self.settings.policy, self.settings.tz, ids=accounts
         )
         return {item.account.id: item.verdict for item in items}
+
+
+async def check_accounts(
+    store: Store,
+    settings: Settings,
+    accounts: Sequence[AccountView],
+    *,
+    secrets: SecretLookup | None = None,
+    progress: Callable[[CheckReport], Any] | None = None,
+    clock: Callable[[], datetime] = utcnow,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> list[CheckReport]:
+    """Check accounts now (CLI, API, demo), recorded as the daemon's checks are.
+
+    The schedule moves on, alerts follow the verdict, a success closes check_failing.
+    Claims are neither taken nor released: a daemon running meanwhile keeps its own.
+    """
+    with store.transaction():
+        # Every account gets its place in the schedule (due now), as a daemon start does.
+        store.ensure_schedule(clock())
+    async with Checker(store, settings, secrets, clock=clock, transport=transport) as checker:
+        return await checker.check_many(accounts, progress=progress)
