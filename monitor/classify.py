@@ -22,9 +22,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from functools import lru_cache
+from typing import Any
 
 from monitor.dates import local_date
 from monitor.durations import Duration
+from monitor.messages import render
 from monitor.models import (
     Evidence,
     Observation,
@@ -35,6 +37,7 @@ from monitor.models import (
     Verdict,
     state_label,
 )
+from monitor.models import MessageCode as C
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +105,9 @@ def classify(
         limits = thresholds(policy, as_of)
     platform = roster.platform
 
-    def verdict(state: State, reason: str, **extra: object) -> Verdict:
+    def verdict(
+        state: State, code: str, params: dict[str, Any] | None = None, **extra: object
+    ) -> Verdict:
         label = state_label(state, platform, ever_checked=last_checked_at is not None)
         ev = None
         if evidence is not None:
@@ -114,23 +119,29 @@ def classify(
                 url=evidence.post_url,
                 title=evidence.post_title,
             )
-        return Verdict(state=state, label=label, reason=reason, as_of=as_of, evidence=ev, **extra)  # type: ignore[arg-type]
+        return Verdict(
+            state=state,
+            label=label,
+            reason=render(code, params, "en"),
+            as_of=as_of,
+            evidence=ev,
+            reason_code=code,
+            reason_params=params,
+            **extra,  # type: ignore[arg-type]
+        )
 
     # 1. The roster says the account is closed: nothing to judge.
     if roster.status is RosterStatus.CANCELLED:
-        return verdict(State.CANCELLED, "roster: cancelled (已注销)")
+        return verdict(State.CANCELLED, C.ROSTER_CANCELLED)
 
     # 2. No fresh evidence: unknown, never a guess.
     if evidence is None:
         if last_checked_at is None:
-            return verdict(State.UNKNOWN, "never checked")
-        return verdict(State.UNKNOWN, "never checked successfully")
+            return verdict(State.UNKNOWN, C.NEVER_CHECKED)
+        return verdict(State.UNKNOWN, C.NEVER_CHECKED_SUCCESSFULLY)
     evidence_day = local_date(evidence.observed_at, tz)
     if evidence_day < limits.evidence_from:
-        return verdict(
-            State.UNKNOWN,
-            f"no successful check since {evidence_day.isoformat()}",
-        )
+        return verdict(State.UNKNOWN, C.EVIDENCE_STALE, {"day": evidence_day.isoformat()})
 
     post_at = effective_post_time(evidence)
     post_day = local_date(post_at, tz) if post_at else None
@@ -149,43 +160,76 @@ def classify(
 
     # 3. The platform's own word about the account.
     if evidence.outcome is Outcome.NOT_FOUND:
-        problem = None
+        problem: dict[str, object] = {}
         if roster.status is RosterStatus.OPERATING:
-            problem = "account missing on the platform while the roster says operating"
-        return verdict(
-            State.CANCELLED, "not found on the platform", roster_problem=problem, **facts
-        )
+            problem = {
+                "roster_problem": render(C.MISSING_ON_PLATFORM, None, "en"),
+                "roster_problem_code": C.MISSING_ON_PLATFORM,
+            }
+        return verdict(State.CANCELLED, C.NOT_FOUND, **problem, **facts)
     if evidence.outcome is Outcome.RESTRICTED:
-        return verdict(State.SUSPENDED, "平台限制 (restricted by the platform)", **facts)
+        return verdict(State.SUSPENDED, C.RESTRICTED, **facts)
 
     # 4. Stopped in the roster but still on the platform.
     if roster.status is RosterStatus.STOPPED:
-        return verdict(
-            State.SUSPENDED, "停运未注销: roster says stopped, account still exists", **facts
-        )
+        return verdict(State.SUSPENDED, C.ROSTER_STOPPED, **facts)
 
     # 5. Exists and never posted.
     if evidence.outcome is Outcome.NO_CONTENT:
-        return verdict(State.ZOMBIE, "无内容 (never posted)", no_content=True)
+        return verdict(State.ZOMBIE, C.NO_CONTENT, no_content=True)
 
     # An ok observation with no post but a scan start: the post is older than that day.
     if post_day is None:
         if evidence.silent_since is None:
-            return verdict(State.UNKNOWN, "evidence has no post date", **facts)
+            return verdict(State.UNKNOWN, C.NO_POST_DATE, **facts)
         compare_day = evidence.silent_since - timedelta(days=1)
-        silence = f"no post since before {evidence.silent_since.isoformat()}"
+        seen: dict[str, Any] = {"since": evidence.silent_since.isoformat()}
+        codes = _SINCE_CODES
     else:
         compare_day = post_day
-        silence = f"last post {post_day.isoformat()}"
+        seen = {"post": post_day.isoformat()}
+        codes = _POST_CODES
 
+    windows = _window_params(policy, limits)
     if compare_day < limits.suspended_before:
-        return verdict(State.SUSPENDED, f"{silence}, before {limits.suspended_before}", **facts)
-    if compare_day < limits.zombie_before:
-        return verdict(State.ZOMBIE, f"{silence}, before {limits.zombie_before}", **facts)
-    if compare_day < limits.warning_before:
-        return verdict(
-            State.WARNING,
-            f"{silence}; within {policy.warn_before} of the zombie window",
-            **facts,
-        )
-    return verdict(State.ACTIVE, silence, **facts)
+        state = State.SUSPENDED
+    elif compare_day < limits.zombie_before:
+        state = State.ZOMBIE
+    elif compare_day < limits.warning_before:
+        state = State.WARNING
+    else:
+        state = State.ACTIVE
+    return verdict(state, codes[state], seen | windows[state], **facts)
+
+
+@lru_cache(maxsize=256)
+def _window_params(policy: Windows, limits: Thresholds) -> dict[State, dict[str, str]]:
+    """The reason parameters of rules 6-9 that depend only on the policy and the date."""
+    return {
+        State.SUSPENDED: {
+            "limit": limits.suspended_before.isoformat(),
+            "window": str(policy.suspended_after),
+        },
+        State.ZOMBIE: {
+            "limit": limits.zombie_before.isoformat(),
+            "window": str(policy.zombie_after),
+        },
+        State.WARNING: {"warn": str(policy.warn_before)},
+        State.ACTIVE: {},
+    }
+
+
+# Reasons of rules 6-9, by whether the latest post's date is known or only a scan start
+# (plain strings: an enum's .value costs a Python call on every verdict).
+_POST_CODES: dict[State, str] = {
+    State.SUSPENDED: C.SUSPENDED_LAST_POST.value,
+    State.ZOMBIE: C.ZOMBIE_LAST_POST.value,
+    State.WARNING: C.WARNING_LAST_POST.value,
+    State.ACTIVE: C.ACTIVE_LAST_POST.value,
+}
+_SINCE_CODES: dict[State, str] = {
+    State.SUSPENDED: C.SUSPENDED_NO_POST_SINCE.value,
+    State.ZOMBIE: C.ZOMBIE_NO_POST_SINCE.value,
+    State.WARNING: C.WARNING_NO_POST_SINCE.value,
+    State.ACTIVE: C.ACTIVE_NO_POST_SINCE.value,
+}

@@ -443,7 +443,7 @@ def _show_status(
     console = _console()
     if header:
         console.print(header)
-    _status_table(console, records, day, policy)
+    _status_table(console, records, day, policy, s.settings.timezone)
 
 
 def _matches(record: dict[str, Any], filters: dict[str, str | None]) -> bool:
@@ -455,44 +455,47 @@ def _matches(record: dict[str, Any], filters: dict[str, str | None]) -> bool:
     return not (q and q not in record["name"])
 
 
-def _status_table(console: Any, records: list[dict[str, Any]], day: date, policy: Policy) -> None:
+def _status_table(
+    console: Any, records: list[dict[str, Any]], day: date, policy: Policy, timezone: str
+) -> None:
+    """The verdicts as a table for reading (Chinese, as the notice writes them); --json for machines."""
     from rich.table import Table
 
-    table = Table(title=f"as of {day.isoformat()} · {policy.describe()}", title_justify="left")
-    for column in (
-        "id",
-        "region",
-        "unit",
-        "platform",
-        "account",
-        "state",
-        "latest post",
-        "days silent",
-        "last checked",
-    ):
+    from monitor.messages import policy_of, policy_text
+    from monitor.models import PLATFORM_LABELS, STATE_LABELS, Platform, State
+
+    rules = policy_text(policy_of(policy), timezone, "zh")
+    table = Table(title=f"判定日期 {day.isoformat()} · {rules}", title_justify="left")
+    for column in ("编号", "类别", "主办单位", "平台", "账号名称", "状态", "最后更新时间",
+                   "未更新天数", "最近检测"):  # fmt: skip
         table.add_column(column)
     styles = {"zombie": "red", "suspended": "magenta", "warning": "yellow", "active": "green"}
     for r in records:
         latest = r["latest_post_date"] or (
-            "无内容" if r["no_content"] else f"< {r['silent_since']}" if r["silent_since"] else "-"
+            "无内容"
+            if r["no_content"]
+            else f"早于 {r['silent_since']}"
+            if r["silent_since"]
+            else "-"
         )
         table.add_row(
             str(r["id"]),
             r["region"],
             r["unit"],
-            r["platform"],
+            PLATFORM_LABELS[Platform(r["platform"])],
             r["name"],
-            f"[{styles.get(r['state'], 'dim')}]{r['state']} {r['state_label']}[/]",
+            f"[{styles.get(r['state'], 'dim')}]{r['state_label']}[/] ({r['state']})",
             latest,
             "" if r["days_silent"] is None else str(r["days_silent"]),
-            (r["last_checked_at"] or "never")[:16].replace("T", " "),
+            (r["last_checked_at"] or "从未")[:16].replace("T", " "),
         )
     console.print(table)
     counts: dict[str, int] = {}
     for r in records:
         counts[r["state"]] = counts.get(r["state"], 0) + 1
     console.print(
-        f"{len(records)} account(s): " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+        f"共 {len(records)} 个账号："
+        + "，".join(f"{STATE_LABELS[State(k)]} {v}" for k, v in sorted(counts.items()))
     )
 
 
@@ -594,6 +597,8 @@ def _check_record(report: Any, tz: Any) -> dict[str, Any]:
         "observed_at": iso(obs.observed_at, tz) if obs else None,
         "latest_post_at": iso(obs.latest_post_at, tz) if obs else None,
         "detail": (obs.detail if obs else report.note) or None,
+        "detail_code": obs.detail_code if obs else None,
+        "detail_params": obs.detail_params if obs else None,
         "state": verdict.state.value if verdict else None,
         "state_label": verdict.label if verdict else None,
     }
@@ -785,22 +790,24 @@ def accounts(
         return
     from rich.table import Table
 
+    from monitor.models import PLATFORM_LABELS, ROSTER_STATUS_LABELS, Platform, RosterStatus
+
     table = Table()
-    for column in ("id", "region", "unit", "platform", "account", "account_id", "status"):
+    for column in ("编号", "类别", "主办单位", "平台", "账号名称", "账号ID", "名单状态"):
         table.add_column(column)
     for r in records:
         table.add_row(
             str(r["id"]),
             r["region"],
             r["unit"],
-            r["platform"],
+            PLATFORM_LABELS[Platform(r["platform"])],
             r["name"],
             r["account_id"],
-            r["status"],
+            ROSTER_STATUS_LABELS[RosterStatus(r["status"])],
         )
     console = _console()
     console.print(table)
-    console.print(f"{len(records)} account(s)")
+    console.print(f"共 {len(records)} 个账号")
     s.close()
 
 
@@ -830,13 +837,13 @@ def units(
     from rich.table import Table
 
     table = Table()
-    for column in ("id", "unit", "region", "accounts"):
+    for column in ("编号", "主办单位", "类别", "账号数"):
         table.add_column(column)
     for r in records:
         table.add_row(str(r["id"]), r["name"], "、".join(r["regions"]), str(r["accounts"]))
     console = _console()
     console.print(table)
-    console.print(f"{len(records)} unit(s)")
+    console.print(f"共 {len(records)} 个主办单位")
     s.close()
 
 

@@ -8,7 +8,7 @@ from collections import Counter
 from typing import Any
 
 from monitor.demo import DemoResult
-from monitor.models import State
+from monitor.models import OUTCOME_LABELS, State
 
 PROBLEM_STATES = (State.ZOMBIE, State.SUSPENDED)
 
@@ -18,22 +18,24 @@ def print_demo(console: Any, result: DemoResult) -> None:
     from rich.table import Table
 
     outcomes = Counter(
-        r.observation.outcome.value if r.observation else "no source" for r in result.checks
+        r.observation.outcome.value if r.observation else "no_source" for r in result.checks
     )
-    console.print(
-        f"\nChecked {len(result.checks)} accounts in {result.seconds:.1f} s: "
-        + ", ".join(f"{k} {v}" for k, v in outcomes.most_common())
-    )
-    console.print(
-        "Failed checks (simulated 5xx, timeouts, login walls, rate limits, broken bodies) are "
-        "recorded and leave those accounts unknown: a failure never makes an account look silent."
-    )
+    console.print(f"\n检测 {len(result.checks)} 个账号，用时 {result.seconds:.1f} 秒。")
+    # A table, not a line: a line of counts wraps with a separator left dangling.
+    counts = Table(title="检测结果", title_justify="left")
+    ordered = outcomes.most_common()
+    for outcome, _ in ordered:
+        counts.add_column(OUTCOME_LABELS.get(outcome, "无数据源"), justify="right")
+    counts.add_row(*(str(n) for _, n in ordered))
+    console.print(counts)
+    console.print("采集失败（模拟的5xx、超时、登录墙、限流、损坏的响应）只记录，不作为判定证据：")
+    console.print("这些账号显示为“采集失败”，绝不会因此被当作停更。")
 
     regions: dict[str, Counter[str]] = {}
     for item in result.verdicts:
         regions.setdefault(item.account.region, Counter())[item.verdict.state.value] += 1
     order = sorted(regions, key=lambda r: (r != "市直部门", _first_order(result, r)))
-    table = Table(title="各地区检查结果 (per-region summary)", title_justify="left")
+    table = Table(title="各地区检查结果", title_justify="left")
     for column in (
         "类别",
         "账号",
@@ -63,7 +65,7 @@ def print_demo(console: Any, result: DemoResult) -> None:
     console.print(table)
 
     problems = [v for v in result.verdicts if v.verdict.state in PROBLEM_STATES]
-    detail = Table(title=f"问题账号 ({len(problems)} problem accounts)", title_justify="left")
+    detail = Table(title=f"问题账号（{len(problems)} 个）", title_justify="left")
     for column in ("类别", "主办单位", "平台", "账号", "最后更新时间", "问题类别"):
         detail.add_column(column)
     for item in problems[:40]:
@@ -79,20 +81,20 @@ def print_demo(console: Any, result: DemoResult) -> None:
         detail.add_row(a.region, a.unit, a.platform.label, a.name, last, v.label)
     console.print(detail)
     if len(problems) > 40:
-        console.print(f"... and {len(problems) - 40} more in the reports below")
+        console.print(f"……另有 {len(problems) - 40} 个，见下列报告")
 
-    console.print("\nReports written:")
+    console.print("\n已生成本月报告：")
     for path in result.reports:
         console.print(f"  {path}", soft_wrap=True)
     db = result.database
     m = _command()
     console.print(
-        "\nNext, try (the demo's simulator has stopped; the database stays):\n"
+        "\n接下来可以试试（演示用的模拟平台已停止，数据库保留）：\n"
         f"  {m} --db {db} status --state zombie\n"
         f"  {m} --db {db} status --json {_an_account(result)}\n"
         f"  {m} --db {db} report --format md\n"
-        f"  {m} --db {db} serve            # dashboard on http://127.0.0.1:8080\n"
-        f"  {m} simulate --generate 400 --ready-file sim.env   # then: {m} run\n",
+        f"  {m} --db {db} serve            # 监测页面：http://127.0.0.1:8080\n"
+        f"  {m} simulate --generate 400 --ready-file sim.env   # 然后：{m} run\n",
         soft_wrap=True,  # commands must stay copyable, never wrapped mid-line
     )
 

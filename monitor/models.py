@@ -79,6 +79,20 @@ class Outcome(StrEnum):
         return self is not Outcome.REFUSED
 
 
+# How a check ended, as the dashboard, notifications and the demo say it.
+OUTCOME_LABELS: dict[str, str] = {
+    Outcome.OK: "成功",
+    Outcome.NO_CONTENT: "无内容",
+    Outcome.NOT_FOUND: "账号不存在",
+    Outcome.RESTRICTED: "平台限制",
+    Outcome.BLOCKED: "被拦截",
+    Outcome.RATE_LIMITED: "限流",
+    Outcome.AUTH_ERROR: "鉴权失败",
+    Outcome.TRANSIENT: "临时故障",
+    Outcome.PARSE_ERROR: "解析失败",
+    Outcome.REFUSED: "地址被拒绝",
+}
+
 EVIDENCE_OUTCOMES: frozenset[Outcome] = frozenset(
     {Outcome.OK, Outcome.NO_CONTENT, Outcome.NOT_FOUND, Outcome.RESTRICTED}
 )
@@ -149,6 +163,10 @@ class Observation:
     profile: dict[str, Any] | None = None
     retry_after: float | None = None
     id: int | None = None
+    # `detail` as a message code and its parameters (see `monitor.messages`), so each
+    # reader gets it in their own language; None while a source writes free text only.
+    detail_code: str | None = None
+    detail_params: dict[str, Any] | None = None
 
     @property
     def is_evidence(self) -> bool:
@@ -182,6 +200,44 @@ class Verdict:
     no_content: bool = False
     evidence: Evidence | None = None
     roster_problem: str | None = None
+    # `reason` and `roster_problem` as message codes with parameters (`monitor.messages`);
+    # the texts above are their English wording, kept for the JSON outputs.
+    reason_code: str = ""
+    reason_params: dict[str, Any] | None = None
+    roster_problem_code: str | None = None
+
+
+class MessageCode(StrEnum):
+    """Stable codes of the messages a reader sees: verdict reasons, check details, findings.
+
+    `monitor.messages` words each one in Chinese and English; a test renders them all.
+    """
+
+    # Verdict reasons (classification rules 1-9 and the statuses around them).
+    ROSTER_CANCELLED = "verdict.roster_cancelled"
+    NO_SOURCE = "verdict.no_source"
+    NEVER_CHECKED = "verdict.never_checked"
+    NEVER_CHECKED_SUCCESSFULLY = "verdict.never_checked_successfully"
+    EVIDENCE_STALE = "verdict.evidence_stale"
+    NOT_FOUND = "verdict.not_found"
+    RESTRICTED = "verdict.restricted"
+    ROSTER_STOPPED = "verdict.roster_stopped"
+    NO_CONTENT = "verdict.no_content"
+    NO_POST_DATE = "verdict.no_post_date"
+    SUSPENDED_LAST_POST = "verdict.suspended.last_post"
+    SUSPENDED_NO_POST_SINCE = "verdict.suspended.no_post_since"
+    ZOMBIE_LAST_POST = "verdict.zombie.last_post"
+    ZOMBIE_NO_POST_SINCE = "verdict.zombie.no_post_since"
+    WARNING_LAST_POST = "verdict.warning.last_post"
+    WARNING_NO_POST_SINCE = "verdict.warning.no_post_since"
+    ACTIVE_LAST_POST = "verdict.active.last_post"
+    ACTIVE_NO_POST_SINCE = "verdict.active.no_post_since"
+    # Roster problems (a report's 名单问题).
+    MISSING_ON_PLATFORM = "roster.missing_on_platform"
+    NOT_VERIFIED = "roster.not_verified"
+    NAME_DIFFERS = "roster.name_differs"
+    # Details of checks made by the monitor itself (adapters' own details: see adapters/).
+    ADAPTER_ERROR = "check.adapter_error"
 
 
 @dataclass(frozen=True, slots=True)

@@ -281,6 +281,15 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX flips_account ON flips(account, at);
         """,
     ),
+    (
+        "0012_observation_detail_code",
+        """
+        -- the detail as a message code and its parameters (JSON), worded per reader;
+        -- NULL where the source wrote free text only
+        ALTER TABLE observations ADD COLUMN detail_code TEXT;
+        ALTER TABLE observations ADD COLUMN detail_params TEXT;
+        """,
+    ),
 ]
 
 VERSIONED_FIELDS = (
@@ -356,8 +365,9 @@ class SourceState:
 
 _OBS_COLUMNS = (
     "id, account, observed_at, source, outcome, latest_post_at, post_id, post_url, "
-    "post_title, detail, silent_since, profile, retry_after"
+    "post_title, detail, silent_since, profile, retry_after, detail_code, detail_params"
 )
+_OBS_COUNT = _OBS_COLUMNS.count(",") + 1
 
 
 class Store:
@@ -688,9 +698,9 @@ class Store:
                 out.append(AccountState(view, None, None, None))
                 continue
             rest = r[7 + nf :]
-            evidence = _observation(rest[:13]) if rest[0] is not None else None
-            last_at = from_db(rest[13])
-            last_outcome = outcomes[rest[14]] if rest[14] else None
+            evidence = _observation(rest[:_OBS_COUNT]) if rest[0] is not None else None
+            last_at = from_db(rest[_OBS_COUNT])
+            last_outcome = outcomes[rest[_OBS_COUNT + 1]] if rest[_OBS_COUNT + 1] else None
             out.append(AccountState(view, evidence, last_at, last_outcome))
         return out
 
@@ -746,7 +756,8 @@ class Store:
         cur = self.conn.execute(
             "INSERT INTO observations (account, observed_at, source, outcome, evidence, "
             "latest_post_at, post_id, post_url, post_title, detail, silent_since, profile, "
-            "retry_after, recorded_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "retry_after, recorded_at, detail_code, detail_params) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             _observation_row(obs),
         )
         return int(cur.lastrowid or 0)
@@ -757,7 +768,8 @@ class Store:
             cur = self.conn.executemany(
                 "INSERT INTO observations (account, observed_at, source, outcome, evidence, "
                 "latest_post_at, post_id, post_url, post_title, detail, silent_since, profile, "
-                "retry_after, recorded_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "retry_after, recorded_at, detail_code, detail_params) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (_observation_row(o) for o in observations),
             )
         return cur.rowcount
@@ -1385,6 +1397,8 @@ def _observation_row(obs: Observation) -> tuple[Any, ...]:
         json.dumps(obs.profile, ensure_ascii=False) if obs.profile is not None else None,
         obs.retry_after,
         to_db(utcnow()),
+        obs.detail_code,
+        json.dumps(obs.detail_params, ensure_ascii=False) if obs.detail_params else None,
     )
 
 
@@ -1405,6 +1419,8 @@ def _observation(r: Sequence[Any]) -> Observation:
         silent_since=date.fromisoformat(r[10]) if r[10] else None,
         profile=json.loads(r[11]) if r[11] else None,
         retry_after=r[12],
+        detail_code=r[13],
+        detail_params=json.loads(r[14]) if r[14] else None,
     )
 
 

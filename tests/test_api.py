@@ -18,6 +18,8 @@ STATUS_FIELDS = {
     "id", "platform", "account_id", "name", "unit", "unit_id", "region", "roster_status",
     "state", "state_label", "as_of", "latest_post_at", "latest_post_date", "silent_since",
     "no_content", "days_silent", "last_checked_at", "last_outcome", "reason", "roster_problem",
+    "reason_code", "reason_params", "reason_label", "roster_problem_code", "roster_problem_label",
+    "roster_findings",
     "evidence_url", "evidence_title", "evidence_observed_at", "evidence_source",
 }  # fmt: skip
 

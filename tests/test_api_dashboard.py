@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 from test_api_support import build_city, settings_for
@@ -36,7 +38,57 @@ def test_the_problem_list_defaults_to_accounts_needing_attention(client):
     for name in ("安康公积金", "石泉统计", "石泉教育", "安康发布抖音"):
         assert name in html
     assert ">安康住房公积金<" not in html  # active
-    assert ">汉阴农林科技<" not in html  # cancelled
+    # Gone from the platform while the roster says 运行: a roster problem, listed as the report does.
+    assert ">汉阴农林科技<" in html and "名单问题：平台上已不存在" in html
+    assert "名单问题 1" in html
+
+
+def test_roster_problems_are_counted_on_the_overview_and_the_unit_pages(client, city):
+    overview = client.get("/").text
+    assert 'href="/problems?state=roster"' in overview
+    assert "名单问题" in overview
+    roster = client.get("/problems?state=roster").text
+    assert ">汉阴农林科技<" in roster and ">安康公积金<" not in roster
+    unit = client.get(f"/units/{city.units['汉阴县农林科技局']}").text
+    assert "另有 1 个账号存在名单问题" in unit
+    units = client.get("/units").text
+    assert "名单问题" in units
+
+
+def test_summary_cards_link_to_their_filtered_lists_and_reports_offer_excel(client, city):
+    overview = client.get("/").text
+    for state in ("zombie", "suspended", "warning", "unknown", "active", "cancelled"):
+        assert f'href="/problems?state={state}"' in overview
+    this_month = re.search(r'/api/reports/(\d{4}-\d{2})\?format=html">网页', overview)[1]
+    assert f"/api/reports/{this_month}?format=xlsx" in overview
+    unit_id = city.units["市住房公积金中心"]
+    unit = client.get(f"/units/{unit_id}").text
+    assert f'href="/problems?unit={unit_id}&amp;state=zombie"' in unit
+    report = client.get(f"/api/reports/{this_month}?format=html")
+    assert '<a href="/">返回监测总览</a>' in report.text  # a served report links back
+
+
+def test_every_page_inlines_its_icon_and_the_icon_path_answers(client, city):
+    pages = ["/", "/problems", "/units", f"/units/{city.units['石泉县统计局']}",
+             f"/accounts/{city.ids['石泉统计']}"]  # fmt: skip
+    for page in pages:
+        assert '<link rel="icon" href="data:image/svg+xml,' in client.get(page).text, page
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+
+
+def test_the_account_page_speaks_chinese_and_colours_outcomes_by_what_they_mean(client, city):
+    missing = client.get(f"/accounts/{city.ids['汉阴农林科技']}").text
+    assert "平台上找不到该账号" in missing  # 判定理由
+    assert "名单登记为运行，但平台上已不存在该账号" in missing
+    assert 'class="o-not_found">账号不存在' in missing and 'class="ok">账号不存在' not in missing
+    zombie = client.get(f"/accounts/{city.ids['安康公积金']}").text
+    assert re.search(
+        r"最后发布于 \d{4}-\d{2}-\d{2}，早于 \d{4}-\d{2}-\d{2}（超过 1 个月未更新）", zombie
+    )
+    assert "last post" not in zombie and "before" not in zombie
+    failed = client.get(f"/accounts/{city.ids['汉阴农林<script>alert(1)</script>']}").text
+    assert "尚无成功的检测" in failed and 'class="o-failed">被拦截' in failed
 
 
 def test_the_problem_list_filters_by_a_get_form(client, city):

@@ -91,3 +91,47 @@ def test_a_batch_closes_at_its_size_or_its_age(city, monkeypatch):
     monkeypatch.setattr(checks, "RECORD_BATCH_S", 0.0)
     assert asyncio.run(sizes()) == [1, 1, 1, 1]
     assert _observations(store) == 8
+
+
+def test_check_details_are_stored_with_their_code_and_english_text(city, monkeypatch):
+    """An adapter bug is recorded with a coded detail; a code alone gets its English text."""
+    from adapters.base import CheckResult
+    from monitor.models import Observation, Outcome
+
+    _, store, settings = city
+    views = store.accounts_at(NOW)
+
+    class Broken:
+        name = "weibo"
+
+        async def check(self, target, ctx):
+            raise ValueError("no such field: cards")
+
+    class CodeOnly:
+        name = "weibo"
+
+        async def check(self, target, ctx):
+            obs = Observation(
+                account=target.id,
+                observed_at=ctx.clock(),
+                source="weibo",
+                outcome=Outcome.PARSE_ERROR,
+                detail_code="check.adapter_error",
+                detail_params={"error_type": "KeyError", "error": "'mblog'"},
+            )
+            return CheckResult(obs, {})
+
+    async def run_with(adapter) -> None:
+        monkeypatch.setattr(checks, "get_adapter", lambda source: adapter)
+        async with Checker(store, settings) as checker:
+            await checker.check_many(views[:1])
+
+    asyncio.run(run_with(Broken()))
+    (broken,) = store.observations(views[0].id, limit=1)
+    assert broken.detail == "adapter error: ValueError: no such field: cards"
+    assert broken.detail_code == "check.adapter_error"
+    assert broken.detail_params == {"error_type": "ValueError", "error": "no such field: cards"}
+    asyncio.run(run_with(CodeOnly()))
+    (coded,) = store.observations(views[0].id, limit=1)
+    assert coded.detail == "adapter error: KeyError: 'mblog'"
+    assert coded.detail_code == "check.adapter_error"

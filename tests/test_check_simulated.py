@@ -26,7 +26,9 @@ def city(tmp_path, monkeypatch):
     try:
         roster = tmp_path / "city.csv"
         write_roster(scenario, roster, url)
-        point_monitor_at(monkeypatch, url, scenario, tmp_path / "m.db", timeout_s="5")
+        # The simulator shares this process (and its GIL) with the WeChat worker threads:
+        # generous timeouts, so only the faulted accounts time out.
+        point_monitor_at(monkeypatch, url, scenario, tmp_path / "m.db", timeout_s="15")
         yield scenario, server, roster
     finally:
         server.stop()

@@ -173,6 +173,25 @@ def test_status_shows_the_pinned_14_day_boundary(db, tmp_path, capsys):
         assert key in rec
     assert rec["latest_post_at"].endswith("+08:00")
     assert rec["last_checked_at"] == "2020-03-04T10:00:00+08:00"
+    # The English reason stays as it was; its code, parameters and Chinese wording stand beside.
+    assert rec["reason"] == "last post 2020-02-18, before 2020-02-19"
+    assert rec["reason_code"] == "verdict.zombie.last_post"
+    assert rec["reason_params"] == {"post": "2020-02-18", "limit": "2020-02-19", "window": "2w"}
+    assert rec["reason_label"] == "最后发布于 2020-02-18，早于 2020-02-19（超过 2 周未更新）"
+
+
+def test_the_status_table_speaks_chinese_with_durations_spelled_out(db, tmp_path, capsys):
+    run(capsys, "import", str(write(tmp_path, "r.csv", ROSTER)))
+    _observe(capsys, "weibo:1001", "--latest-post", "2020-02-18", "--at", "2020-03-04T10:00")
+    code, out, _ = run(capsys, "status", "--as-of", "2020-03-04", "--zombie-after", "14d")
+    assert code == 0
+    assert "判定日期 2020-03-04 · 超过 2 周未更新为僵尸，超过 6 个月为停运未注销" in out
+    for header in ("类别", "主办单位", "账号名称", "状态", "最后更新时间", "未更新天数"):
+        assert header in out
+    assert "僵尸微博 (zombie)" in out and "共 5 个账号" in out
+    assert "latest post" not in out and "days silent" not in out and "14d" not in out
+    code, out, _ = run(capsys, "accounts")
+    assert "名单状态" in out and "运行" in out and "共 5 个账号" in out
 
 
 def test_status_for_one_account_and_filters(db, tmp_path, capsys):

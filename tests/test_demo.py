@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -23,14 +24,22 @@ def test_the_demo_runs_offline_and_leaves_reports_and_nothing_running(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout
-    assert "Checked 420 accounts" in out
+    assert "检测 420 个账号" in out
     assert "各地区检查结果" in out and "市直部门" in out
     assert "问题账号" in out and "僵尸" in out
-    assert "blocked" in out  # the simulated login wall is a failed check, not a silence
-    assert "Next, try" in out and "status --state zombie" in out
+    # The simulated login wall is a failed check (被拦截; 临时故障 when a busy machine
+    # times it out), never evidence of silence.
+    assert "被拦截" in out or "临时故障" in out
+    assert "接下来可以试试" in out and "status --state zombie" in out
+    # Chinese headings only, and no line broken next to a separator.
+    for english in ("Checked", "problem accounts", "per-region", "Reports written", "Next, try"):
+        assert english not in out
+    for line in out.splitlines():
+        assert not line.rstrip().endswith((",", "，", "、", "·")), line
+        assert not line.lstrip().startswith((",", "，", "、", "·")), line
     for fmt in ("xlsx", "html", "md"):
         reports = list((folder / "reports").glob(f"*.{fmt}"))
-        assert len(reports) == 1, fmt
+        assert [r.name[:10] for r in reports] == ["政务新媒体检查结果-"], fmt
     book = openpyxl.load_workbook(next((folder / "reports").glob("*.xlsx")))
     assert "问题账号" in book.sheetnames
     conn = sqlite3.connect(folder / "monitor.db")
@@ -39,6 +48,15 @@ def test_the_demo_runs_offline_and_leaves_reports_and_nothing_running(tmp_path):
         observed = conn.execute("SELECT COUNT(DISTINCT account) FROM observations").fetchone()[0]
         assert observed == 420
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        scenario = json.loads((folder / "scenario.json").read_text())
+        walled = [a["account_id"] for a in scenario["accounts"] if a.get("fault") == "login_wall"]
+        assert walled
+        evidence = conn.execute(
+            "SELECT COUNT(*) FROM observations o JOIN accounts a ON a.id = o.account "
+            f"WHERE o.evidence = 1 AND a.account_id IN ({','.join('?' * len(walled))})",
+            walled,
+        ).fetchone()[0]
+        assert evidence == 0
     finally:
         conn.close()
 

@@ -77,3 +77,21 @@ def test_the_example_config_names_every_setting():
             node = node.get(part, {})
         # Secrets are documented as comments, never given values in the example.
         assert leaf in node or f"# {leaf} =" in text, key
+
+
+def test_ci_installs_the_browser_and_print_tools_and_fails_when_it_cannot():
+    ci = (ROOT / ".ci" / "run").read_text()
+    for package in ("chromium", "chromium-driver", "libreoffice-calc", "poppler-utils",
+                    "fonts-wqy-zenhei"):  # fmt: skip
+        assert f"missing+=({package})" in ci, package
+    assert "exit 1" in ci and "skipped" not in ci.lower()
+    assert 'export CI="${CI:-true}"' in ci  # the tool-dependent tests fail, never skip, there
+    readme = (ROOT / "README.md").read_text()
+    command = next(line.strip() for line in ci.splitlines() if "pytest -q" in line)
+    assert command in readme  # README command 2 is exactly what CI runs
+
+
+def test_the_readme_shows_the_phone_and_the_printed_problem_table():
+    readme = (ROOT / "README.md").read_text()
+    for picture in ("docs/phone.png", "docs/printed-problems.png"):
+        assert f"]({picture})" in readme and (ROOT / picture).stat().st_size > 10_000

@@ -247,6 +247,43 @@ def test_a_zombie_message_is_in_chinese_with_every_fact_a_unit_needs():
     assert notify.render(closed)[0].startswith("【已恢复】")
 
 
+def test_a_message_words_the_reason_and_details_in_chinese_from_their_codes():
+    event = AlertEvent(
+        1,
+        "became_zombie",
+        "opened",
+        account(),
+        evidence={
+            "state_label": "僵尸微博",
+            "reason": "last post 2020-02-18, before 2020-02-19",
+            "reason_code": "verdict.zombie.last_post",
+            "reason_params": {"post": "2020-02-18", "limit": "2020-02-19", "window": "14d"},
+        },
+    )
+    body = notify.render(event)[1]
+    assert "说明：最后发布于 2020-02-18，早于 2020-02-19（超过 2 周未更新）" in body
+    assert "last post" not in body
+    # An alert stored before reasons had codes still shows its text.
+    old = AlertEvent(1, "became_zombie", "opened", account(), evidence={"reason": "last post x"})
+    assert "说明：last post x" in notify.render(old)[1]
+    failing = AlertEvent(
+        2,
+        "check_failing",
+        "opened",
+        account(),
+        evidence={
+            "failures": 3,
+            "last_outcome": "parse_error",
+            "detail": "adapter error: ValueError: bad",
+            "detail_code": "check.adapter_error",
+            "detail_params": {"error_type": "ValueError", "error": "bad"},
+        },
+    )
+    assert "详情：采集程序出错：ValueError: bad" in notify.render(failing)[1]
+    escalated = AlertEvent(1, "became_warning", "closed", account(), reason="now became_zombie")
+    assert "已关闭（已转为僵尸账号）" in notify.render(escalated)[1]
+
+
 # -- the outbox with real receivers ----------------------------------------------------------
 
 

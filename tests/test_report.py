@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
@@ -83,7 +84,7 @@ def obs(account: int, seen: str, post: str | None, **extra) -> Observation:
         source="manual",
         outcome=outcome,
         latest_post_at=at(post) if post else None,
-        post_url=f"https://example.org/{account}" if post else None,
+        post_url=extra.pop("post_url", f"https://example.org/{account}" if post else None),
         **extra,
     )
 
@@ -166,7 +167,8 @@ def test_markdown_leaves_continued_region_and_unit_blank_like_the_official_table
     assert "| 市直部门 | 市住房公积金中心 | 安康住房公积金 |  | 2020.1.9 | 僵尸微信 |" in md
     assert "|  |  |  | 安康公积金 | 2020.1.18 | 僵尸微博 |" in md
     assert "|  | 市人民政府办公室 | 安康发布 |  | 早于2020.1.1 | 僵尸微信 |" in md
-    assert "zombie after 1mo" not in md and "超过 1mo 未更新为僵尸" in md
+    assert "zombie after 1mo" not in md and "超过 1 个月未更新为僵尸" in md
+    assert "超过 6 个月为停运未注销，提前 3 天预警，检测结果有效期 3 天" in md
 
 
 def test_the_summary_counts_states_and_leaves_only_unknown_out_of_the_pass_rate(store):
@@ -222,6 +224,19 @@ def test_roster_problems_list_unverified_and_renamed_accounts(store):
     assert ("name_differs", "石泉统计", "石泉统计局") in findings
     assert any(k == "not_verified" and n == "石泉统计" for k, n, _ in findings)
     assert not any(n == "安康发布" for _, n, _ in findings)
+
+
+def test_roster_problems_keep_their_codes_and_are_worded_in_the_report_language(store):
+    zh = json.loads(render(feb_report(store), "json"))["roster_problems"]
+    renamed = next(f for f in zh if f["kind"] == "name_differs")
+    assert renamed["detail"] == "石泉统计局"  # the English (raw) detail, as it always was
+    assert renamed["detail_code"] == "roster.name_differs"
+    assert renamed["detail_params"] == {"screen_name": "石泉统计局"}
+    assert renamed["detail_label"] == "平台上的名称为「石泉统计局」"
+    unverified = next(f for f in zh if f["kind"] == "not_verified")
+    assert unverified["detail_label"].startswith("平台未认证为政府账号")
+    assert "verified=" not in render(feb_report(store), "md").decode()
+    assert "verified=" in render(feb_report(store), "md", "en").decode()
 
 
 def test_an_account_missing_on_the_platform_is_a_roster_problem_not_a_zombie(store):
@@ -310,6 +325,68 @@ def test_the_xlsx_has_three_sheets_merged_cells_a_chart_and_formulas_kept_as_tex
     assert everyone.freeze_panes == "A2"
 
 
+def test_every_xlsx_sheet_prints_a4_landscape_one_page_wide_with_titles_and_footer(store, tmp_path):
+    path = tmp_path / "r.xlsx"
+    path.write_bytes(render(feb_report(store), "xlsx"))
+    wb = load_workbook(path)
+    for ws in wb:
+        setup = ws.page_setup
+        assert (setup.orientation, setup.paperSize) == ("landscape", 9), ws.title
+        assert (setup.fitToWidth, setup.fitToHeight) == (1, 0), ws.title
+        assert ws.sheet_properties.pageSetUpPr.fitToPage, ws.title  # else fitToWidth is ignored
+        assert ws.print_title_rows == "$1:$1", ws.title
+        assert "2020年2月政务新媒体检查结果" in ws.oddFooter.left.text
+        assert "&P" in ws.oddFooter.right.text and "&N" in ws.oddFooter.right.text
+
+
+def test_the_pass_rate_is_a_number_formatted_as_a_percentage_everywhere(store, tmp_path):
+    path = tmp_path / "r.xlsx"
+    path.write_bytes(render(feb_report(store), "xlsx"))
+    summary = load_workbook(path)["汇总"]
+    rows = list(summary.iter_rows())
+    rates = [row[1] for row in rows if row[0].value == "合格率"]  # the overall rate
+    header = next(row for row in rows if row[0].value == "类别" and row[6].value == "合格率")
+    regions = rows[header[0].row : header[0].row + 4]  # the first regions' rows
+    rates += [row[6] for row in regions]
+    assert len(rates) == 5
+    for cell in rates:
+        assert isinstance(cell.value, int | float) and cell.number_format == "0.0%", cell.value
+
+
+def test_xlsx_columns_fit_their_content_and_problem_rows_are_shaded(store, tmp_path):
+    long_id = "MS4wLjABAAAA" + "x" * 32
+    import_roster(
+        store,
+        [("石泉县", "石泉县文化和旅游广电局", Platform.DOUYIN, "石泉文旅", long_id, "operating")],
+        start=40,
+    )
+    url = "https://www.douyin.com/video/" + "7" * 19 + "?previous_page=app_code_link&x=1"
+    store.add_observations([obs(11, "2020-02-28T10:00", "2019-12-30T10:00", post_url=url)])
+    path = tmp_path / "r.xlsx"
+    path.write_bytes(render(feb_report(store), "xlsx"))
+    wb = load_workbook(path)
+    for name, id_col in (("问题账号", "H"), ("全部账号", "F")):
+        ws = wb[name]
+        assert ws.column_dimensions[id_col].width >= len(long_id), name  # IDs whole
+        row = next(r for r in ws.iter_rows(min_row=2) if long_id in [c.value for c in r])
+        link = next(c for c in row if c.value == url)
+        if len(url) > ws.column_dimensions[link.column_letter].width:
+            # A long link wraps inside its own row: the row is tall enough for it.
+            assert link.alignment.wrap_text
+            assert ws.row_dimensions[link.row].height >= 30
+        ident = next(c for c in row if c.value == long_id)
+        assert ident.fill.fgColor.rgb.endswith("FBE3E1"), name  # a zombie row, shaded
+    everyone = wb["全部账号"]
+    active = next(r for r in everyone.iter_rows(min_row=2) if r[7].value == "正常")
+    assert active[0].fill.fill_type is None
+    # The 依据 column speaks the report's language.
+    reasons = [r[12].value for r in everyone.iter_rows(min_row=2)]
+    assert any(r.startswith("最后发布于") for r in reasons)
+    assert not any("last post" in r for r in reasons)
+    english = load_workbook(io.BytesIO(render(feb_report(store), "xlsx", "en")))["全部账号"]
+    assert any(str(r[12].value).startswith("last post") for r in english.iter_rows(min_row=2))
+
+
 def test_the_csv_neutralises_text_a_spreadsheet_would_run():
     assert neutralise("=1+1") == "'=1+1"
     assert neutralise("@SUM(A1)") == "'@SUM(A1)"
@@ -331,7 +408,9 @@ def test_the_html_escapes_every_value_and_is_self_contained(store):
     assert "<b>区</b>" not in html and "&lt;b&gt;区&lt;/b&gt;" in html
     assert "x&#34;onmouseover=1" in html
     assert "@page { size: A4" in html and "<svg" in html
-    assert "<link" not in html and "src=" not in html
+    assert "src=" not in html
+    # The one link is the icon, inlined: nothing is fetched when the file is opened.
+    assert re.findall(r'<link[^>]*href="([^":]*):', html) == ["data"]
 
 
 @pytest.mark.parametrize(("post_day", "listed"), [("2020-02-28", True), ("2020-02-29", False)])
@@ -362,7 +441,7 @@ def test_the_policy_given_is_the_policy_applied_and_printed(store):
     strict = Policy(zombie_after=Duration(days=14))
     report = build_report(store, FEB, strict, TZ, month="2020-02")
     assert report.policy["zombie_after"] == "2w"
-    assert "超过 2w 未更新为僵尸" in render(report, "md").decode()
+    assert "超过 2 周未更新为僵尸" in render(report, "md").decode()
 
 
 def test_write_monthly_report_writes_each_format_atomically(store, tmp_path):
@@ -370,9 +449,9 @@ def test_write_monthly_report_writes_each_format_atomically(store, tmp_path):
     folder = tmp_path / "out"
     paths = write_monthly_report(store, settings, "2020-02", folder, ["xlsx", "csv", "md"])
     assert [p.name for p in paths] == [
-        "report-2020-02.xlsx",
-        "report-2020-02.csv",
-        "report-2020-02.md",
+        "政务新媒体检查结果-2020-02.xlsx",
+        "政务新媒体检查结果-2020-02.csv",
+        "政务新媒体检查结果-2020-02.md",
     ]
     assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in paths)  # no temp left
     assert paths[1].read_bytes() == render(feb_report(store), "csv")

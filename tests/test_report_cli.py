@@ -77,7 +77,7 @@ def test_the_national_14_day_line_lists_a_post_of_february_18(db, capsys):
     assert code == 0
     assert out.startswith("# 2020年3月4日政务新媒体检查结果\n")
     assert "| 安康公积金 | 2020.2.18 | 僵尸微博 |" in out
-    assert "超过 2w 未更新为僵尸" in out
+    assert "超过 2 周未更新为僵尸" in out and "检测结果有效期 1 周" in out
 
 
 @pytest.mark.parametrize("fmt", ["md", "html", "json", "csv"])

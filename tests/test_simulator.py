@@ -887,6 +887,24 @@ def test_generate_city_proportions(city: Scenario) -> None:
     assert any(a.unit.endswith("镇人民政府") for a in accounts)
 
 
+def test_no_two_accounts_of_a_unit_share_a_generated_name(city: Scenario) -> None:
+    names = Counter((a.unit, a.name) for a in city.accounts)
+    assert [key for key, n in names.items() if n > 1] == []
+    # A unit's second 安康气象 is told apart the way units do it: 安康气象发布, 安康气象微信.
+    busy = max(Counter(a.unit for a in city.accounts).items(), key=lambda kv: kv[1])[0]
+    assert len({a.name for a in city.accounts if a.unit == busy}) > 1
+
+
+def test_a_scenario_may_still_give_two_accounts_of_a_unit_one_name() -> None:
+    twins = [
+        {"platform": p, "account_id": i, "name": "安康发布", "unit": "市人民政府办公室",
+         "region": "市直部门", "posts": ["2024-12-01T09:00:00+08:00"]}
+        for p, i in (("weibo", "2803301701"), ("wechat", "wx0000000000000001"))
+    ]  # fmt: skip
+    loaded = Scenario.model_validate({"accounts": twins})
+    assert [a.name for a in loaded.accounts] == ["安康发布", "安康发布"]
+
+
 def test_generate_city_is_deterministic(city: Scenario) -> None:
     again = generate_city(2000, seed=1, today=TODAY)
     assert again.to_json() == city.to_json()

@@ -8,8 +8,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
+from monitor import favicon
 from monitor.api.errors import ApiError
 from monitor.api.params import (
     IdPath,
@@ -28,10 +29,13 @@ from monitor.models import Platform, State
 router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 100
-# What the problem list shows when no state is chosen: everything that needs attention.
+# What the problem list shows when no state is chosen: everything that needs attention,
+# roster problems (名单问题) included.
 PROBLEM_STATES = frozenset(
     {State.ZOMBIE.value, State.SUSPENDED.value, State.WARNING.value, State.UNKNOWN.value}
 )
+# The problem list's "state" choice for accounts with a roster problem.
+ROSTER_FILTER = "roster"
 
 
 def _months(today: date) -> dict[str, str]:
@@ -51,8 +55,14 @@ def render(request: Request, template: str, nav: str, **values: Any) -> HTMLResp
 def _region_rows(entries: list[IndexEntry]) -> list[tuple[str, Tally]]:
     by_region: dict[str, Tally] = {}
     for e in entries:  # roster order: regions appear as the roster lists them
-        by_region.setdefault(e.region, Tally()).add(e.state)
+        by_region.setdefault(e.region, Tally()).add(e.state, e.findings)
     return list(by_region.items())
+
+
+@router.get("/favicon.ico")
+def favicon_ico() -> Response:
+    """The icon, for browsers that ask for it although every page inlines it."""
+    return Response(favicon.SVG, media_type="image/svg+xml")
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -97,20 +107,14 @@ def problems(
     ctx, queries = ctx_of(request), queries_of(request)
     day = parse_as_of(ctx, blank_to_none(as_of))
     region, unit, state, platform, q = map(blank_to_none, (region, unit, state, platform, q))
-    if state is not None and state not in {s.value for s in State}:
+    if state is not None and state != ROSTER_FILTER and state not in {s.value for s in State}:
         raise ApiError(422, f"未知状态 {state!r}")
     if platform is not None and platform not in {p.value for p in Platform}:
         raise ApiError(422, f"未知平台 {platform!r}")
     form = {"region": region, "unit": unit, "state": state, "platform": platform, "q": q}
     entries = queries.index(day)
-    filters = Filters(
-        unit=unit,
-        region=region,
-        platform=platform,
-        states=frozenset({state}) if state else PROBLEM_STATES,
-        q=q,
-    )
-    matched = [e for e in entries if filters.matches(e)]
+    filters = Filters(unit=unit, region=region, platform=platform, q=q)
+    matched = [e for e in entries if filters.matches(e) and _wanted(e, state)]
     start = (page - 1) * PAGE_SIZE
     records = queries.records([e.id for e in matched[start : start + PAGE_SIZE]], day)
     return render(
@@ -121,6 +125,7 @@ def problems(
         records=records,
         total=len(matched),
         counts=Counter(e.state for e in matched),
+        roster_count=sum(1 for e in matched if e.findings),
         page=page,
         pages=max(1, -(-len(matched) // PAGE_SIZE)),
         form=form,
@@ -128,6 +133,15 @@ def problems(
         regions=list(dict.fromkeys(e.region for e in entries)),
         units=sorted({(e.unit_id, e.unit) for e in entries}, key=lambda u: u[0]),
     )
+
+
+def _wanted(e: IndexEntry, state: str | None) -> bool:
+    """The problem list's state choice: one state, roster problems, or all that need attention."""
+    if state == ROSTER_FILTER:
+        return bool(e.findings)
+    if state:
+        return e.state == state
+    return e.state in PROBLEM_STATES or bool(e.findings)
 
 
 @router.get("/units", response_class=HTMLResponse)

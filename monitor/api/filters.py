@@ -6,21 +6,10 @@ from datetime import datetime
 
 import jinja2
 
+from monitor import favicon
 from monitor.api.serialize import safe_url
-from monitor.models import PLATFORM_LABELS, STATE_LABELS, Platform, State
+from monitor.models import OUTCOME_LABELS, PLATFORM_LABELS, STATE_LABELS, Platform, State
 
-OUTCOME_LABELS = {
-    "ok": "成功",
-    "no_content": "无内容",
-    "not_found": "账号不存在",
-    "restricted": "平台限制",
-    "blocked": "被拦截",
-    "rate_limited": "限流",
-    "auth_error": "鉴权失败",
-    "transient": "临时故障",
-    "parse_error": "解析失败",
-    "refused": "地址被拒绝",
-}
 ALERT_KINDS = {
     "became_warning": "即将超期",
     "became_zombie": "成为僵尸账号",
@@ -39,6 +28,11 @@ def _source_labels() -> dict[str, str]:
 
 
 SOURCE_LABELS = _source_labels()
+
+
+def outcome_class(value: str) -> str:
+    """The CSS class of a check's outcome: a post, the platform's bad news, or a failed check."""
+    return f"o-{value}" if value in ("ok", "no_content", "not_found", "restricted") else "o-failed"
 
 
 def platform_label(value: str) -> str:
@@ -72,10 +66,15 @@ def install(env: jinja2.Environment) -> None:
         platform=platform_label,
         state=state_label,
         outcome=lambda v: OUTCOME_LABELS.get(v, v),
+        outcome_class=outcome_class,
         alert_kind=lambda v: ALERT_KINDS.get(v, v),
         source=lambda v: SOURCE_LABELS.get(v, v),
         time=local_time,
         percent=percent,
         safe_url=safe_url,
     )
-    env.globals.update(STATES=[s.value for s in State], PLATFORMS=[p.value for p in Platform])
+    env.globals.update(
+        STATES=[s.value for s in State],
+        PLATFORMS=[p.value for p in Platform],
+        FAVICON=favicon.DATA_URI,
+    )

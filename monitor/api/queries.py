@@ -18,6 +18,7 @@ from typing import Any, Generic, TypeVar
 from monitor.api.context import ApiContext
 from monitor.checks.verdicts import AccountVerdict, CurrentVerdicts, status_record, verdicts_at
 from monitor.dates import end_of_day
+from monitor.findings import roster_findings
 from monitor.models import FAILED_OUTCOMES, Outcome, State
 from monitor.store import Store, VerdictQuery
 
@@ -81,6 +82,7 @@ class IndexEntry:
     name: str
     state: str
     label: str
+    findings: tuple[str, ...] = ()  # roster problems (kinds), as the report lists them
 
 
 @dataclass(slots=True)
@@ -136,6 +138,10 @@ class Queries:
                 name=i.account.name,
                 state=i.verdict.state.value,
                 label=i.verdict.label,
+                findings=tuple(
+                    f.kind.value
+                    for f in roster_findings(i.verdict, i.state.evidence, i.account.name)
+                ),
             )
             for i in items
         ]
@@ -332,9 +338,13 @@ class Tally:
     """Accounts per state, and the 合格率 as the monthly report defines it."""
 
     states: Counter[str] = field(default_factory=Counter)
+    # Accounts with a roster problem (名单问题): listed as the report lists them, and,
+    # as in the report, not part of the 合格率.
+    roster: int = 0
 
-    def add(self, state: str) -> None:
+    def add(self, state: str, findings: tuple[str, ...] = ()) -> None:
         self.states[state] += 1
+        self.roster += bool(findings)
 
     @property
     def accounts(self) -> int:
@@ -357,7 +367,7 @@ class Tally:
 def tally(entries: Iterable[IndexEntry]) -> Tally:
     t = Tally()
     for e in entries:
-        t.add(e.state)
+        t.add(e.state, e.findings)
     return t
 
 

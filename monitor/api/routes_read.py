@@ -214,11 +214,18 @@ def get_report(
         top_units=settings.reports.top_units,
         fmt=format,
     )
-    data = render(built, format, lang or settings.reports.lang)
+    if format == "html":  # served by the dashboard: the page links back to it
+        from monitor.reports.render_html import render_html
+
+        data = render_html(built, lang or settings.reports.lang, home="/")
+    else:
+        data = render(built, format, lang or settings.reports.lang)
     headers = {}
     if format in ("xlsx", "csv"):
         from urllib.parse import quote
 
-        filename = f"政务新媒体检查结果-{month}.{format}"
+        from monitor.reports.deliver import report_filename
+
+        filename = report_filename(month, format)
         headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
     return Response(data, media_type=REPORT_TYPES[format], headers=headers)

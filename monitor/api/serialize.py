@@ -6,6 +6,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from monitor.dates import iso
+from monitor.messages import detail_text
 from monitor.models import Evidence, Observation
 
 
@@ -21,6 +22,9 @@ def observation_record(o: Observation, tz: tzinfo) -> dict[str, Any]:
         "post_url": o.post_url,
         "post_title": o.post_title,
         "detail": o.detail,
+        "detail_code": o.detail_code,
+        "detail_params": o.detail_params,
+        "detail_label": detail_text(o, "zh"),
         "silent_since": o.silent_since.isoformat() if o.silent_since else None,
         "profile": o.profile,
     }

@@ -84,6 +84,8 @@ def verdict_evidence(verdict: Verdict, tz: tzinfo) -> dict[str, Any]:
         "state": verdict.state.value,
         "state_label": verdict.label,
         "reason": verdict.reason,
+        "reason_code": verdict.reason_code,
+        "reason_params": verdict.reason_params or {},
         "as_of": verdict.as_of.isoformat(),
         "observation": ev.observation_id if ev else None,
         "observed_at": ev.observed_at.astimezone(tz).isoformat() if ev else None,
@@ -96,6 +98,7 @@ def verdict_evidence(verdict: Verdict, tz: tzinfo) -> dict[str, Any]:
         "days_silent": verdict.days_silent,
         "no_content": verdict.no_content,
         "roster_problem": verdict.roster_problem,
+        "roster_problem_code": verdict.roster_problem_code,
     }
 
 
@@ -181,6 +184,8 @@ def open_check_failing(
         else None,
         "observation": observation.id if observation else None,
         "detail": observation.detail if observation else None,
+        "detail_code": observation.detail_code if observation else None,
+        "detail_params": observation.detail_params if observation else None,
         "source": observation.source if observation else None,
     }
     alert = store.open_alert(

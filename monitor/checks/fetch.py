@@ -44,7 +44,8 @@ from monitor.checks.record import CheckReport, Seen, record
 from monitor.checks.verdicts import verdicts_at, windows_of
 from monitor.classify import thresholds
 from monitor.dates import utcnow
-from monitor.models import AccountView, Observation, Outcome, Verdict
+from monitor.messages import render
+from monitor.models import AccountView, MessageCode, Observation, Outcome, Verdict
 from monitor.settings import SecretLookup, Settings
 from monitor.store import SourceState, Store
 
@@ -347,16 +348,23 @@ class Checker:
                 observation, state = result.observation, result.state
             except Exception as exc:  # an adapter bug must not look like silence
                 log.exception("adapter %s failed on account %s", source, account.id)
+                params = {"error_type": type(exc).__name__, "error": str(exc)[:400]}
                 observation = Observation(
                     account=account.id,
                     observed_at=self.clock(),
                     source=source,
                     outcome=Outcome.PARSE_ERROR,
-                    detail=f"adapter error: {type(exc).__name__}: {exc}"[:500],
+                    detail=render(MessageCode.ADAPTER_ERROR, params, "en")[:500],
+                    detail_code=MessageCode.ADAPTER_ERROR,
+                    detail_params=params,
                 )
                 state = target.state
         if observation.account != account.id:
             observation = replace(observation, account=account.id)
+        if observation.detail_code and not observation.detail:
+            # Adapters give a code only; the English text is kept for the JSON `detail`.
+            detail = render(observation.detail_code, observation.detail_params, "en")
+            observation = replace(observation, detail=detail)
         # A state saved before keys were kept gets its key with its next save.
         unchanged = state == target.state and (saved is None or saved.key == key or not state)
         return Seen(account, source, observation, None if unchanged else state, key)
@@ -371,15 +379,25 @@ class Checker:
         *,
         progress: Callable[[CheckReport], Any] | None = None,
     ) -> list[CheckReport]:
-        """Check accounts concurrently within each source's limits; reports in input order."""
+        """Check accounts concurrently within each source's limits; reports in input order.
 
-        async def one(account: AccountView) -> CheckReport:
-            report = await self.check(account)
-            if progress is not None:
-                progress(report)
-            return report
+        Checks are recorded in batches, as the daemon's are (one transaction for many),
+        so writing stays a small share of the time the checks take.
+        """
+        done: dict[int, CheckReport] = {}
 
-        return list(await asyncio.gather(*(one(a) for a in accounts)))
+        def landed(reports: list[CheckReport]) -> None:
+            for report in reports:
+                done[report.account.id] = report
+                if progress is not None:
+                    progress(report)
+
+        async def one(account: AccountView) -> None:
+            landed(await self.check_deferred(account))
+
+        await asyncio.gather(*(one(a) for a in accounts))
+        landed(self.flush())
+        return [done[a.id] for a in accounts]
 
     def _verdict(self, account: int) -> Verdict | None:
         return self._verdicts([account]).get(account)

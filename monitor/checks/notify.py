@@ -40,7 +40,8 @@ from monitor.checks.alerts import (
     URL_REFUSED,
     AlertEvent,
 )
-from monitor.models import PLATFORM_LABELS, Platform
+from monitor.messages import render as render_message
+from monitor.models import OUTCOME_LABELS, PLATFORM_LABELS, STATE_LABELS, Platform, State
 from monitor.store import DeliveryRow, Store
 
 log = logging.getLogger(__name__)
@@ -55,14 +56,6 @@ KIND_LABELS = {
     CHECK_FAILING: "采集失败",
     SOURCE_DOWN: "数据源故障",
     URL_REFUSED: "订阅地址被出站规则拒绝（配置问题）",
-}
-OUTCOME_LABELS = {
-    "blocked": "被拦截",
-    "rate_limited": "被限流",
-    "auth_error": "认证失败",
-    "transient": "暂时故障",
-    "parse_error": "无法解析",
-    "refused": "地址被出站规则拒绝（配置问题）",
 }
 
 
@@ -142,6 +135,17 @@ def _platform_label(value: str | None) -> str:
         return value or ""
 
 
+def _close_reason(reason: str | None) -> str:
+    """Why an alert closed, in Chinese: the new state ("zombie"), or "now <kind>"."""
+    text = reason or ""
+    if text.startswith("now "):
+        return "已转为" + KIND_LABELS.get(text[4:], text[4:])
+    try:
+        return "当前" + STATE_LABELS[State(text)]
+    except ValueError:
+        return text
+
+
 def render(event: AlertEvent) -> tuple[str, str]:
     """The title and body of the message about one alert event."""
     ev = event.evidence
@@ -164,7 +168,11 @@ def render(event: AlertEvent) -> tuple[str, str]:
     account_line = f"账号：{a.name}（{a.platform.label} {a.account_id}）".replace(" ）", "）")
     if event.event == "closed":
         label = KIND_LABELS.get(event.kind, event.kind)
-        why = "已恢复正常" if event.reason == "recovered" else f"状态已变化（{event.reason}）"
+        why = (
+            "已恢复正常"
+            if event.reason == "recovered"
+            else f"已关闭（{_close_reason(event.reason)}）"
+        )
         body = f"主办单位：{a.unit}\n地区：{a.region}\n{account_line}\n{label}提醒{why}。"
         return f"【已恢复】{head}", body
     if event.kind == CHECK_FAILING:
@@ -173,7 +181,7 @@ def render(event: AlertEvent) -> tuple[str, str]:
             f"主办单位：{a.unit}\n地区：{a.region}\n{account_line}\n"
             f"连续失败：{ev.get('failures')} 次（{OUTCOME_LABELS.get(outcome, outcome)}）\n"
             f"最后成功：{ev.get('last_success_at') or '从未成功'}\n"
-            f"详情：{ev.get('detail') or '—'}\n"
+            f"详情：{render_message(ev.get('detail_code'), ev.get('detail_params'), 'zh', ev.get('detail')) or '—'}\n"
             "采集失败不代表账号停更，请检查数据源。"
         )
         return f"【采集失败】{head}", body
@@ -211,7 +219,8 @@ def _account_body(unit: str, region: str, account_line: str, label: str, ev: dic
         f"检测时间：{(ev.get('observed_at') or '—')[:16].replace('T', ' ')}",
     ]
     if ev.get("reason"):
-        lines.append(f"说明：{ev['reason']}")
+        why = render_message(ev.get("reason_code"), ev.get("reason_params"), "zh", ev["reason"])
+        lines.append(f"说明：{why}")
     return "\n".join(lines)
 
 

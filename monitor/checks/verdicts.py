@@ -25,7 +25,9 @@ from typing import Any
 from adapters import NO_SOURCE_REASON, choose_source
 from monitor.classify import Windows, classify, thresholds
 from monitor.dates import end_of_day, iso, local_date
-from monitor.models import AccountView, RosterFacts, RosterStatus, State, Verdict
+from monitor.findings import FINDING_LABELS, roster_findings
+from monitor.messages import reason_text, roster_problem_text
+from monitor.models import AccountView, MessageCode, RosterFacts, RosterStatus, State, Verdict
 from monitor.store import AccountState, Flip, Store, VerdictQuery, VerdictRow
 
 
@@ -72,6 +74,7 @@ def verdicts_at(
         )
         if verdict.state is State.UNKNOWN and s.evidence is None and _no_source(s.account):
             verdict.reason = NO_SOURCE_REASON
+            verdict.reason_code, verdict.reason_params = MessageCode.NO_SOURCE.value, None
         out.append(AccountVerdict(s, verdict))
     return out
 
@@ -85,7 +88,11 @@ def _no_source(a: AccountView) -> bool:
 
 
 def status_record(item: AccountVerdict, tz: tzinfo) -> dict[str, Any]:
-    """The JSON object of `monitor status --json` (and of the API's account items)."""
+    """The JSON object of `monitor status --json` (and of the API's account items).
+
+    `reason` and `roster_problem` stay in English as they always were; the codes,
+    their parameters and the Chinese wording (`*_label`, as `state_label`) stand beside.
+    """
     a, v, s = item.account, item.verdict, item.state
     ev = v.evidence
     return {
@@ -108,7 +115,24 @@ def status_record(item: AccountVerdict, tz: tzinfo) -> dict[str, Any]:
         "last_checked_at": iso(s.last_checked_at, tz),
         "last_outcome": s.last_outcome.value if s.last_outcome else None,
         "reason": v.reason,
+        "reason_code": v.reason_code,
+        "reason_params": v.reason_params or {},
+        "reason_label": reason_text(v, "zh"),
         "roster_problem": v.roster_problem,
+        "roster_problem_code": v.roster_problem_code,
+        "roster_problem_label": roster_problem_text(v, "zh"),
+        # Every roster problem, as the monthly report's 名单问题 lists them.
+        "roster_findings": [
+            {
+                "kind": f.kind.value,
+                "label": FINDING_LABELS["zh"][f.kind],
+                "detail": f.detail,
+                "detail_code": f.code,
+                "detail_params": f.params or {},
+                "detail_label": f.text("zh"),
+            }
+            for f in roster_findings(v, s.evidence, a.name)
+        ],
         "evidence_url": ev.url if ev else None,
         "evidence_title": ev.title if ev else None,
         "evidence_observed_at": iso(ev.observed_at, tz) if ev else None,

@@ -45,10 +45,9 @@ def register(app: typer.Typer) -> None:
             TimeElapsedColumn(),
             console=console,
         )
-        task = progress.add_task("checking accounts", total=None)
+        task = progress.add_task("正在检测账号", total=None)
         console.print(
-            f"newmedia-monitor demo: a simulated city of {accounts} accounts in {folder}/ "
-            "(no network needed)"
+            f"newmedia-monitor 演示：模拟城市的 {accounts} 个账号，工作目录 {folder}/（无需联网）"
         )
         try:
             with progress:

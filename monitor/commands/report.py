@@ -21,8 +21,6 @@ from monitor.cli import (
     ZombieOption,
 )
 
-DEFAULT_STEM = "政务新媒体检查结果"
-
 
 def register(app: typer.Typer) -> None:
     app.command("report")(report)
@@ -72,7 +70,7 @@ def report(
         render,
         write_atomic,
     )
-    from monitor.reports.deliver import BINARY_FORMATS, period_tag
+    from monitor.reports.deliver import BINARY_FORMATS, period_tag, report_filename
     from monitor.reports.periods import month_of
 
     s = Session(ctx, db, config)
@@ -112,7 +110,7 @@ def report(
         else:
             sys.stdout.write(data.decode("utf-8"))
         return
-    path = Path(output) if output else Path(f"{DEFAULT_STEM}-{period_tag(built)}.{fmt}")
+    path = Path(output) if output else Path(report_filename(period_tag(built), fmt))
     try:
         write_atomic(path, data)
     except OSError as exc:

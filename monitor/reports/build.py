@@ -12,7 +12,9 @@ from datetime import date, tzinfo
 from typing import Any
 
 from monitor.checks.verdicts import AccountVerdict, verdicts_at
-from monitor.models import Outcome, Platform, State
+from monitor.findings import roster_findings
+from monitor.messages import policy_of
+from monitor.models import Platform, State
 from monitor.reports.model import (
     CITY_DEPARTMENTS,
     AccountRow,
@@ -23,7 +25,6 @@ from monitor.reports.model import (
     RegionTally,
     Report,
     RosterFinding,
-    RosterIssue,
     Tally,
     UnitTally,
 )
@@ -109,12 +110,7 @@ def build_report(
         month=month,
         previous_as_of=previous_as_of,
         timezone=str(tz),
-        policy={
-            "zombie_after": str(policy.zombie_after),
-            "suspended_after": str(policy.suspended_after),
-            "warn_before": str(policy.warn_before),
-            "evidence_max_age": str(policy.evidence_max_age),
-        },
+        policy=policy_of(policy),
         summary=summary,
         regions=[
             RegionTally(r, t) for r, t in sorted(regions.items(), key=lambda x: region_rank[x[0]])
@@ -209,30 +205,15 @@ def _account_row(item: AccountVerdict, tz: tzinfo) -> AccountRow:
         last_checked=checked,
         evidence_url=(v.evidence.url or "") if v.evidence else "",
         reason=v.reason,
+        reason_code=v.reason_code,
+        reason_params=v.reason_params,
     )
 
 
 def _roster_findings(item: AccountVerdict) -> list[RosterFinding]:
     """Roster problems of one account: missing on the platform, not verified, renamed."""
-    a, v, evidence = item.account, item.verdict, item.state.evidence
-    out = []
-
-    def add(kind: RosterIssue, detail: str) -> None:
-        out.append(RosterFinding(kind, a.region, a.unit, a.platform, a.name, detail))
-
-    if v.roster_problem:
-        add(RosterIssue.MISSING, v.roster_problem)
-    profile = evidence.profile if evidence is not None and v.state is not State.UNKNOWN else None
-    if not profile or evidence is None or evidence.outcome is Outcome.NOT_FOUND:
-        return out
-    verified, verified_type = profile.get("verified"), profile.get("verified_type")
-    if verified is False or (verified_type is not None and verified_type != 1):
-        reason = profile.get("verified_reason") or ""
-        add(
-            RosterIssue.NOT_VERIFIED,
-            f"verified={verified}, verified_type={verified_type} {reason}".strip(),
-        )
-    screen_name = profile.get("screen_name")
-    if screen_name and str(screen_name).strip() != a.name.strip():
-        add(RosterIssue.NAME_DIFFERS, str(screen_name))
-    return out
+    a = item.account
+    return [
+        RosterFinding(f.kind, a.region, a.unit, a.platform, a.name, f.detail, f.code, f.params)
+        for f in roster_findings(item.verdict, item.state.evidence, a.name)
+    ]

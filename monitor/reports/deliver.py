@@ -58,6 +58,16 @@ def period_tag(report: Report) -> str:
     return report.month or report.as_of.isoformat()
 
 
+# Every report file has one name, wherever it is written (daemon, `monitor report`,
+# the demo, the API's downloads): 政务新媒体检查结果-2020-02.xlsx.
+FILE_STEM = "政务新媒体检查结果"
+
+
+def report_filename(period: str, fmt: str) -> str:
+    """The file name of a report: the stem, the month (or day) and the format's extension."""
+    return f"{FILE_STEM}-{period}.{fmt}"
+
+
 def write_atomic(path: Path, data: bytes) -> Path:
     """Write through a temp file in the same folder and rename: readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -84,7 +94,7 @@ def write_monthly_report(
     *,
     today: date | None = None,
 ) -> list[Path]:
-    """Build `month`'s report once and write `report-YYYY-MM.<ext>` per format into `folder`.
+    """Build `month`'s report once and write `政务新媒体检查结果-YYYY-MM.<ext>` per format.
 
     For the daemon: the policy, zone and language come from `settings`; the as-of
     date is the month's last day (today while the month is running).
@@ -103,6 +113,6 @@ def write_monthly_report(
     paths = []
     for fmt in dict.fromkeys(formats):
         paths.append(
-            write_atomic(Path(folder) / f"report-{month}.{fmt}", render(report, fmt, lang))
+            write_atomic(Path(folder) / report_filename(month, fmt), render(report, fmt, lang))
         )
     return paths

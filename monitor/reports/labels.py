@@ -8,8 +8,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from monitor.findings import FINDING_LABELS
+from monitor.messages import policy_text as rule_text
+from monitor.messages import render
 from monitor.models import PLATFORM_LABELS, STATE_LABELS, State
-from monitor.reports.model import DetailRow, LastUpdate, Problem, Report, RosterIssue, Tally
+from monitor.reports.model import DetailRow, LastUpdate, Problem, Report, Tally
+
+__all__ = ["FINDING_LABELS"]  # defined with the findings, kept importable from here
 
 LANGS = ("zh", "en")
 
@@ -63,6 +68,7 @@ TEXT: dict[str, dict[str, str]] = {
             "合格率 = 既非僵尸也非停运未注销的账号 / 有结论的账号；未检测账号不计入，单独列出。"
         ),
         "continuation_note": "类别、主办单位空白处同上一行（原表为合并单元格）。",
+        "home": "返回监测总览",
     },
     "en": {
         "title_suffix": "Government new-media check results",
@@ -84,6 +90,7 @@ TEXT: dict[str, dict[str, str]] = {
             "unknown accounts are left out and counted separately."
         ),
         "continuation_note": "A blank region or unit continues the row above (merged in the original).",
+        "home": "Back to the dashboard",
     },
 }
 
@@ -136,18 +143,6 @@ PROBLEM_LABELS = {
         Problem.SUSPENDED: "Stopped, not deregistered",
     },
 }
-FINDING_LABELS = {
-    "zh": {
-        RosterIssue.MISSING: "平台上已不存在",
-        RosterIssue.NOT_VERIFIED: "非政务认证",
-        RosterIssue.NAME_DIFFERS: "名称与名单不一致",
-    },
-    "en": {
-        RosterIssue.MISSING: "Missing on the platform",
-        RosterIssue.NOT_VERIFIED: "Not government-verified",
-        RosterIssue.NAME_DIFFERS: "Name differs from the roster",
-    },
-}
 EN_STATES = {
     State.ACTIVE: "active",
     State.WARNING: "warning",
@@ -175,18 +170,8 @@ def title(report: Report, lang: str) -> str:
 
 
 def policy_text(report: Report, lang: str) -> str:
-    p = report.policy
-    if lang == "en":
-        return (
-            f"zombie after {p['zombie_after']}, suspended after {p['suspended_after']}, "
-            f"warn {p['warn_before']} before, evidence max age {p['evidence_max_age']} "
-            f"(calendar dates in {report.timezone})"
-        )
-    return (
-        f"超过 {p['zombie_after']} 未更新为僵尸，超过 {p['suspended_after']} 为停运未注销，"
-        f"提前 {p['warn_before']} 预警，检测结果有效期 {p['evidence_max_age']}"
-        f"（按 {report.timezone} 日历日计）"
-    )
+    """The windows in words: 超过 1 个月未更新为僵尸, ... (the durations spelled out)."""
+    return rule_text(report.policy, report.timezone, lang)
 
 
 def dotted(day: date) -> str:
@@ -252,7 +237,15 @@ def continuation(rows: list[DetailRow]) -> list[tuple[bool, bool]]:
 
 
 def summary_items(report: Report, lang: str) -> list[tuple[str, str]]:
-    """The summary as (label, value) lines."""
+    """The summary as (label, value) lines, the 合格率 as a percentage text."""
+    return [
+        (label, percent(v) if key == "pass_rate" else str(v))
+        for key, label, v in summary_values(report, lang)
+    ]
+
+
+def summary_values(report: Report, lang: str) -> list[tuple[str, str, Any]]:
+    """The summary as (key, label, value): counts, and the 合格率 as a fraction (or None)."""
     s: Tally = report.summary
     words = SUMMARY_LABELS[lang]
     values: list[tuple[str, Any]] = [
@@ -267,11 +260,11 @@ def summary_items(report: Report, lang: str) -> list[tuple[str, str]]:
         ("unknown", s.unknown),
         ("judged", s.judged),
         ("passed", s.passed),
-        ("pass_rate", percent(s.pass_rate)),
+        ("pass_rate", s.pass_rate),
         ("new_problems", len(report.new_problems)),
         ("recovered", len(report.recovered)),
     ]
-    return [(words[k], str(v)) for k, v in values]
+    return [(k, words[k], v) for k, v in values]
 
 
 def region_cells(region: str, t: Tally) -> list[Any]:
@@ -308,8 +301,13 @@ def finding_cells(f: Any, lang: str) -> list[Any]:
         f.unit,
         platform_name(f.platform, lang),
         f.name,
-        f.detail,
+        finding_text(f, lang),
     ]
+
+
+def finding_text(f: Any, lang: str) -> str:
+    """A roster finding's detail in `lang`."""
+    return render(f.detail_code, f.detail_params, lang, f.detail)
 
 
 def account_cells(a: Any, lang: str) -> list[Any]:
@@ -327,5 +325,5 @@ def account_cells(a: Any, lang: str) -> list[Any]:
         a.days_silent,
         a.last_checked,
         a.evidence_url,
-        a.reason,
+        render(a.reason_code, a.reason_params, lang, a.reason),
     ]

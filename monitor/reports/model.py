@@ -5,8 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from typing import Any
 
+from monitor.findings import RosterIssue
 from monitor.models import Platform, State
+
+__all__ = ["RosterIssue"]  # defined with the findings, kept importable from here
 
 CITY_DEPARTMENTS = "市直部门"
 
@@ -27,14 +31,6 @@ class Problem(StrEnum):
     ZOMBIE_WEIBO = "zombie_weibo"
     ZOMBIE_OTHER = "zombie_other"
     SUSPENDED = "suspended"
-
-
-class RosterIssue(StrEnum):
-    """Roster problems a report lists besides the verdicts."""
-
-    MISSING = "missing"  # not found on the platform, roster says operating
-    NOT_VERIFIED = "not_verified"  # the platform does not verify it as a government account
-    NAME_DIFFERS = "name_differs"  # the platform's name differs from the roster's
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +68,8 @@ class AccountRow:
     last_checked: str  # local "YYYY-MM-DD HH:MM", or ""
     evidence_url: str
     reason: str
+    reason_code: str = ""
+    reason_params: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -138,7 +136,9 @@ class RosterFinding:
     unit: str
     platform: Platform
     name: str
-    detail: str
+    detail: str  # English, as the report JSON's `detail` always was
+    detail_code: str = ""
+    detail_params: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)

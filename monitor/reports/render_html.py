@@ -10,6 +10,7 @@ from typing import Any
 
 from jinja2 import Environment
 
+from monitor import favicon
 from monitor.reports import labels as L
 from monitor.reports.model import Report
 
@@ -19,6 +20,7 @@ TEMPLATE = """<!DOCTYPE html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{ title }}</title>
+<link rel="icon" href="{{ favicon }}" type="image/svg+xml">
 <style>
 @page { size: A4; margin: 15mm 12mm; }
 body { font-family: "Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC", sans-serif;
@@ -38,18 +40,28 @@ thead { display: table-header-group; }
 tr { page-break-inside: avoid; break-inside: avoid; }
 h2 { page-break-after: avoid; break-after: avoid; }
 svg { max-width: 100%; height: auto; }
-@media print { body { max-width: none; padding: 0; } a { color: inherit; text-decoration: none; } }
+/* On a phone a wide table scrolls inside its own box, never the page. */
+.scroll { overflow-x: auto; max-width: 100%; }
+td { overflow-wrap: anywhere; }
+@media screen and (max-width: 760px) {
+  body { font-size: 15px; }
+  a { display: inline-block; min-height: 40px; min-width: 40px; line-height: 40px; }
+  table.detail { min-width: 720px; }
+}
+@media print { body { max-width: none; padding: 0; } a { color: inherit; text-decoration: none; }
+  .scroll { overflow: visible; } p.home { display: none; } }
 </style>
 </head>
 <body>
-<h1>{{ title }}</h1>
+{% if home %}<p class="home"><a href="{{ home }}">{{ t.home }}</a></p>
+{% endif %}<h1>{{ title }}</h1>
 <p class="meta">{{ t.check_date }}: {{ as_of }}</p>
 <p class="meta">{{ t.policy }}: {{ policy }}</p>
 
 <h2>{{ t.summary }}</h2>
-<table class="summary">
+<div class="scroll"><table class="summary">
 {% for label, value in summary %}<tr><th>{{ label }}</th><td class="n">{{ value }}</td></tr>
-{% endfor %}</table>
+{% endfor %}</table></div>
 <p class="note">{{ t.pass_rate_note }}</p>
 
 <h2>{{ t.regions }}</h2>
@@ -69,7 +81,7 @@ svg { max-width: 100%; height: auto; }
 {{ table(finding_columns, findings, t.none) }}
 
 <h2>{{ t.detail }}</h2>
-{% if detail %}<table class="detail">
+{% if detail %}<div class="scroll"><table class="detail">
 <thead><tr>{% for c in detail_columns %}<th>{{ c }}</th>{% endfor %}</tr></thead>
 <tbody>
 {% for spans, cells in detail %}<tr>
@@ -78,17 +90,17 @@ svg { max-width: 100%; height: auto; }
 {%- for c in cells[2:8] %}<td>{{ c }}</td>{% endfor -%}
 <td class="n">{{ cells[8] if cells[8] is not none else "" }}</td>
 <td class="url">{% if cells[9][:8] == "https://" or cells[9][:7] == "http://" %}<a href="{{ cells[9] }}">{{ cells[9] }}</a>{% else %}{{ cells[9] }}{% endif %}</td></tr>
-{% endfor %}</tbody></table>{% else %}<p>{{ t.none }}</p>{% endif %}
+{% endfor %}</tbody></table></div>{% else %}<p>{{ t.none }}</p>{% endif %}
 </body>
 </html>
 """
 
 TABLE = """{% macro table(columns, rows, empty) -%}
-{% if rows %}<table>
+{% if rows %}<div class="scroll"><table>
 <thead><tr>{% for c in columns %}<th>{{ c }}</th>{% endfor %}</tr></thead>
 <tbody>
 {% for r in rows %}<tr>{% for c in r %}<td{% if c is number %} class="n"{% endif %}>{{ c }}</td>{% endfor %}</tr>
-{% endfor %}</tbody></table>{% else %}<p>{{ empty }}</p>{% endif %}
+{% endfor %}</tbody></table></div>{% else %}<p>{{ empty }}</p>{% endif %}
 {%- endmacro %}"""
 
 CHART = """<svg xmlns="http://www.w3.org/2000/svg" width="{{ width }}" height="{{ height }}" viewBox="0 0 {{ width }} {{ height }}" role="img" aria-label="{{ caption }}">
@@ -155,11 +167,14 @@ def _detail(report: Report, lang: str) -> list[tuple[tuple[int, int], list[Any]]
     ]
 
 
-def render_html(report: Report, lang: str = "zh") -> bytes:
+def render_html(report: Report, lang: str = "zh", *, home: str | None = None) -> bytes:
+    """The report page; `home` (the dashboard's address, when served by it) adds a link back."""
     from markupsafe import Markup
 
     html = _page.render(
         lang=lang,
+        home=home,
+        favicon=favicon.DATA_URI,
         t=L.TEXT[lang],
         title=L.title(report, lang),
         as_of=report.as_of.isoformat(),

@@ -148,6 +148,9 @@ def report_data(report: Report, lang: str = "zh") -> dict[str, Any]:
                 "platform": f.platform.value,
                 "name": f.name,
                 "detail": f.detail,
+                "detail_code": f.detail_code,
+                "detail_params": f.detail_params or {},
+                "detail_label": L.finding_text(f, lang),
             }
             for f in report.roster_findings
         ],

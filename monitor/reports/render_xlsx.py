@@ -16,6 +16,7 @@ import io
 import shutil
 import zipfile
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any
 
@@ -26,10 +27,13 @@ from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.cell_range import CellRange, MultiCellRange
+from openpyxl.worksheet.page import PageMargins
+from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.writer.excel import ExcelWriter
 
+from monitor.models import State
 from monitor.reports import labels as L
-from monitor.reports.model import Report
+from monitor.reports.model import Problem, Report
 from monitor.reports.render_text import FORMULA_STARTS
 
 _THIN = Side(style="thin", color="888888")
@@ -41,8 +45,6 @@ _MIDDLE = Alignment(vertical="center", wrap_text=True)
 
 # Sheet names are the same in every language: other tools look them up.
 SHEETS = ("汇总", "问题账号", "全部账号")
-DETAIL_WIDTHS = [12, 30, 22, 22, 14, 12, 22, 16, 10, 40]
-ACCOUNT_WIDTHS = [8, 12, 30, 8, 22, 16, 8, 10, 12, 8, 17, 40, 40]
 
 
 class _StableZip(zipfile.ZipFile):
@@ -92,17 +94,20 @@ class _StableZip(zipfile.ZipFile):
 _COLUMNS = [get_column_letter(i) for i in range(1, 31)]
 _XML_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 
+# A row as the zip writer splices it in: values, cell style, quoted-text style, height.
+Row = tuple[list[Any], int, int, float | None]
 
-def _rows_xml(rows: Iterable[list[Any]], first_row: int, style: int, quoted: int) -> Iterator[str]:
+
+def _rows_xml(rows: Iterable[Row], first_row: int) -> Iterator[str]:
     """Sheet rows as SpreadsheetML text, for sheets too big for openpyxl's cell writer.
 
     openpyxl without lxml spends ~20 µs a cell; 100,000 accounts x 13 columns would
     take most of the 30 s budget. Strings are inline strings; formula-like text gets
-    the `quoted` style (quotePrefix), so it stays text when the cell is edited.
+    the row's quoted style (quotePrefix), so it stays text when the cell is edited.
     """
-    plain = f' s="{style}"' if style else ""
-    quote = f' s="{quoted}"'
-    for r, values in enumerate(rows, start=first_row):
+    for r, (values, style, quoted, height) in enumerate(rows, start=first_row):
+        plain = f' s="{style}"' if style else ""
+        quote = f' s="{quoted}"'
         cells = []
         for col, value in enumerate(values):
             ref = f"{_COLUMNS[col]}{r}"
@@ -116,7 +121,8 @@ def _rows_xml(rows: Iterable[list[Any]], first_row: int, style: int, quoted: int
                 cells.append(f'<c r="{ref}" t="inlineStr"{attr}><is><t{space}>{text}</t></is></c>')
             else:
                 cells.append(f'<c r="{ref}"{plain}><v>{value}</v></c>')
-        yield f'<row r="{r}">{"".join(cells)}</row>'
+        ht = f' ht="{height:g}" customHeight="1"' if height else ""
+        yield f'<row r="{r}"{ht}>{"".join(cells)}</row>'
 
 
 def _style_id(ws: Any, **style: Any) -> int:
@@ -168,42 +174,124 @@ def _widths(ws: Any, widths: list[int]) -> None:
         ws.column_dimensions[get_column_letter(i)].width = width
 
 
+# -- sizes: column widths in Excel's character units, row heights in points -----------
+
+LINE_PT = 15.0  # one line of the default 11 pt font
+SHADES = {  # problem rows stand out on screen and on paper
+    State.ZOMBIE: PatternFill("solid", fgColor="FBE3E1"),
+    State.SUSPENDED: PatternFill("solid", fgColor="EDE2F3"),
+}
+
+
+def text_width(value: Any) -> int:
+    """How many character units a value takes: a CJK character about two, as they print.
+
+    The unit is the width of a digit; letters and CJK glyphs run about a tenth wider.
+    """
+    if value is None:
+        return 0
+    text = value if isinstance(value, str) else str(value)
+    if text.isascii():  # IDs, links, dates, numbers: the common case, and quick to tell
+        return len(text) * 11 // 10
+    return (len(text.encode("utf-8")) + len(text)) * 11 // 20
+
+
+@dataclass(frozen=True, slots=True)
+class Fit:
+    """A column's width limits; text wider than `most` wraps inside its row."""
+
+    most: int
+    least: int = 4
+
+
+def fit_widths(header: list[str], rows: Iterable[list[Any]], fits: list[Fit]) -> list[int]:
+    """Column widths that fit the header and the widest value, within each column's limits."""
+    widest = [text_width(h) for h in header]
+    for values in rows:
+        for i, value in enumerate(values):
+            if value is not None:
+                w = text_width(value)
+                if w > widest[i]:
+                    widest[i] = w
+    return [max(f.least, min(f.most, w + 2)) for w, f in zip(widest, fits, strict=True)]
+
+
+def row_height(values: list[Any], widths: list[int]) -> float | None:
+    """The height a row needs for its wrapped text, or None when one line does."""
+    lines = 1
+    for value, width in zip(values, widths, strict=True):
+        # At most 2.2 units a character: measure only what may not fit.
+        if isinstance(value, str) and len(value) * 11 // 5 > width - 1:
+            w = text_width(value)
+            if w > width - 1:
+                lines = max(lines, -(-w // max(1, width - 2)))
+    return LINE_PT * lines + 2 if lines > 1 else None
+
+
+def _print_setup(ws: Any, report: Report, lang: str, title_rows: str = "1:1") -> None:
+    """A4 landscape, one page wide, header rows on every page, page number and month below.
+
+    Must run before the sheet's first row: write-only sheets write their
+    properties (where fit-to-page lives) with it.
+    """
+    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = "9"  # A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0  # as many pages down as the rows need
+    ws.page_margins = PageMargins(left=0.4, right=0.4, top=0.5, bottom=0.6, header=0.2, footer=0.25)
+    ws.print_options.horizontalCentered = True
+    ws.print_title_rows = title_rows
+    ws.oddFooter.left.text = L.title(report, lang).replace("&", "&&")
+    ws.oddFooter.left.size = 9
+    ws.oddFooter.right.text = "第 &P 页，共 &N 页" if lang == "zh" else "Page &P of &N"
+    ws.oddFooter.right.size = 9
+
+
+def _value_cell(ws: Any, value: Any, **style: Any) -> Any:
+    cell = _cell(ws, value)
+    for key, v in style.items():
+        setattr(cell, key, v)
+    return cell
+
+
 def _summary_sheet(wb: Workbook, report: Report, lang: str) -> None:
     t = L.TEXT[lang]
     ws = wb.create_sheet(SHEETS[0])
-    _widths(ws, [26, 30, 12, 12, 12, 12, 12])
-    ws.freeze_panes = "A2"
-    row = 0
+    _print_setup(ws, report, lang)
+    span = len(L.REGION_COLUMNS[lang])  # the sheet's tables are at most this wide
+    # Rows first (values, or None for a row of full-width text), so the column widths
+    # can be set before the first row is written.
+    rows: list[list[Any]] = []
+    notes: dict[int, tuple[str, Any]] = {}  # row index -> (text, font) spanning the tables
 
-    def put(values: list[Any]) -> None:
-        nonlocal row
-        ws.append(values)
-        row += 1
+    def note(text: str, font: Any = None) -> None:
+        notes[len(rows)] = (text, font)
+        rows.append([])
 
-    title = WriteOnlyCell(ws, L.title(report, lang))
-    title.font = Font(bold=True, size=14)
-    put([title])
-    put(_values(ws, [t["check_date"], report.as_of.isoformat()]))
-    put(_values(ws, [t["policy"], L.policy_text(report, lang)]))
-    put([])
-    put(_header(ws, [t["summary"], ""]))
-    for label, value in L.summary_items(report, lang):
-        put(_values(ws, [label, int(value) if value.isdigit() else value]))
-    put(_values(ws, [t["pass_rate_note"]]))
-    put([])
-    put(_values(ws, [t["regions"]]))
-    put(_header(ws, L.REGION_COLUMNS[lang]))
-    first = row
+    note(L.title(report, lang), Font(bold=True, size=14))
+    rows.append([t["check_date"], report.as_of.isoformat()])
+    note(f"{t['policy']}: {L.policy_text(report, lang)}")
+    rows.append([])
+    rows.append([t["summary"], ""])
+    heads = {len(rows) - 1}
+    rates: set[tuple[int, int]] = set()
+    for key, label, value in L.summary_values(report, lang):
+        if key == "pass_rate":
+            rates.add((len(rows), 1))
+        rows.append([label, value])
+    note(t["pass_rate_note"])
+    rows.append([])
+    rows.append([t["regions"]])
+    heads.add(len(rows))
+    rows.append(list(L.REGION_COLUMNS[lang]))
+    first_region = len(rows)
     for r in report.regions:
-        cells = _values(ws, L.region_cells(r.region, r.tally))
-        rate = WriteOnlyCell(ws, r.tally.pass_rate)
-        rate.number_format = "0.0%"
-        put([*cells[:-1], rate])
-    last = row
-    chart_row = row + 2
-    put([])
-    for _ in range(22):  # room for the chart below the region table
-        put([])
+        cells = L.region_cells(r.region, r.tally)
+        rates.add((len(rows), len(cells) - 1))
+        rows.append([*cells[:-1], r.tally.pass_rate])
+    last_region = len(rows) - 1
+    rows.append([])
     sections: list[tuple[str, list[str], list[list[Any]]]] = [
         (
             t["top_units"],
@@ -226,33 +314,106 @@ def _summary_sheet(wb: Workbook, report: Report, lang: str) -> None:
             [L.finding_cells(f, lang) for f in report.roster_findings],
         ),
     ]
-    for heading, columns, rows in sections:
-        put(_values(ws, [f"{heading}: {len(rows)}"]))
-        if rows:
-            put(_header(ws, columns))
-            for cells in rows:
-                put(_values(ws, cells))
-        put([])
+    for heading, columns, table in sections:
+        rows.append([f"{heading}: {len(table)}"])
+        if table:
+            heads.add(len(rows))
+            rows.append(list(columns))
+            rows.extend(table)
+        rows.append([])
+
+    # Headings and one-cell section titles overflow into empty neighbours: leave them out.
+    table_rows = [r for r in rows if len(r) > 1]
+    widths = fit_widths([""] * span, (r + [None] * (span - len(r)) for r in table_rows), [
+        Fit(24, 10), Fit(30, 10), *[Fit(24, 8)] * (span - 2)
+    ])  # fmt: skip
+    _widths(ws, [*widths, 2])
+    full = sum(widths)
+    for i, (text, _font) in notes.items():
+        if text_width(text) > full - 2 and i > 0:
+            ws.row_dimensions[i + 1].height = LINE_PT * -(-text_width(text) // (full - 4)) + 2
+    for i, values in enumerate(rows):
+        if i in notes:
+            text, font = notes[i]
+            style: dict[str, Any] = {"alignment": Alignment(wrap_text=True, vertical="top")}
+            if font is not None:
+                style["font"] = font
+            ws.append([_value_cell(ws, text, **style)])
+        elif i in heads:
+            ws.append(_header(ws, [str(v) for v in values]))
+        else:
+            if len(values) > 1:
+                height = row_height([*values, *[None] * (span - len(values))][:span], widths)
+                if height:
+                    ws.row_dimensions[i + 1].height = height
+            cells = []
+            for col, value in enumerate(values):
+                if (i, col) in rates:
+                    cell = _value_cell(ws, "—" if value is None else value, border=_BORDER)
+                    cell.number_format = "0.0%"
+                    cells.append(cell)
+                elif len(values) > 2 or (i > 3 and len(values) == 2):
+                    cells.append(_value_cell(ws, value, border=_BORDER, alignment=_MIDDLE))
+                else:
+                    cells.append(_text(ws, value) if isinstance(value, str) else value)
+            ws.append(cells)
+    ws.merged_cells = MultiCellRange(
+        [CellRange(min_col=1, min_row=i + 1, max_col=span, max_row=i + 1) for i in notes]
+    )
     if report.regions:
         chart = BarChart()
         chart.type = "bar"
         chart.grouping = "clustered"
         chart.title = t["chart"]
         chart.y_axis.title = L.REGION_COLUMNS[lang][1]
-        chart.height, chart.width = 11, 18
-        data = Reference(ws, min_col=3, max_col=4, min_row=first, max_row=last)
+        chart.height, chart.width = 8, 14
+        data = Reference(ws, min_col=3, max_col=4, min_row=first_region, max_row=last_region + 1)
         chart.add_data(data, titles_from_data=True)
-        chart.set_categories(Reference(ws, min_col=1, min_row=first + 1, max_row=last))
-        ws.add_chart(chart, f"A{chart_row}")
+        chart.set_categories(
+            Reference(ws, min_col=1, min_row=first_region + 1, max_row=last_region + 1)
+        )
+        # Beside the region table, not under it: the summary stays short on paper.
+        ws.add_chart(chart, f"{get_column_letter(span + 2)}{first_region}")
+
+
+DETAIL_FITS = [Fit(12), Fit(30), Fit(24), Fit(24), Fit(14), Fit(12), Fit(24), Fit(64), Fit(8),
+               Fit(36)]  # fmt: skip
+ACCOUNT_FITS = [Fit(8), Fit(12), Fit(30), Fit(10), Fit(24), Fit(64), Fit(10), Fit(12), Fit(12),
+                Fit(8), Fit(18), Fit(60), Fit(66)]  # fmt: skip
+
+
+def _row_styles(ws: Any, shaded: bool = True) -> dict[State | None, tuple[int, int]]:
+    """(plain, quoted) style ids per shade: none, zombie, suspended."""
+    out = {}
+    for state in (None, *SHADES):
+        base: dict[str, Any] = {"border": _BORDER, "alignment": _MIDDLE}
+        if state is not None and shaded:
+            base["fill"] = SHADES[state]
+        out[state] = (_style_id(ws, **base), _style_id(ws, quotePrefix=True, **base))
+    return out
 
 
 def _detail_sheet(wb: Workbook, report: Report, lang: str) -> Iterator[str]:
     """The official table; its rows are returned as XML for the zip writer to splice in."""
     ws = wb.create_sheet(SHEETS[1])
-    _widths(ws, DETAIL_WIDTHS)
-    ws.freeze_panes = "A2"
-    ws.append(_header(ws, L.DETAIL_COLUMNS[lang]))
+    _print_setup(ws, report, lang)
+    header = L.DETAIL_COLUMNS[lang]
     flags = L.continuation(report.rows)
+
+    def cells() -> Iterator[list[Any]]:
+        for row, (same_region, same_unit) in zip(report.rows, flags, strict=True):
+            values = L.detail_cells(row, lang)
+            # The merged cell's value lives in its first row; the rest stay empty.
+            if same_region:
+                values[0] = None
+            if same_unit:
+                values[1] = None
+            yield values
+
+    widths = fit_widths(header, cells(), DETAIL_FITS)
+    _widths(ws, widths)
+    ws.freeze_panes = "A2"
+    ws.append(_header(ws, header))
     merges: list[CellRange] = []
     starts = [2, 2]  # first data row of the current region / unit run
     for i, (same_region, same_unit) in enumerate(flags, start=2):
@@ -265,26 +426,15 @@ def _detail_sheet(wb: Workbook, report: Report, lang: str) -> Iterator[str]:
     _merge(merges, 1, starts[1], end)
     # One assignment: MultiCellRange.add() checks each new range against all others.
     ws.merged_cells = MultiCellRange(merges)
-    ws.print_title_rows = "1:1"
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.paperSize = "9"  # A4
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    body = _style_id(ws, border=_BORDER, alignment=_MIDDLE)
-    quoted = _style_id(ws, border=_BORDER, alignment=_MIDDLE, quotePrefix=True)
+    styles = _row_styles(ws)
 
-    def cells() -> Iterator[list[Any]]:
-        for row, (same_region, same_unit) in zip(report.rows, flags, strict=True):
-            values = L.detail_cells(row, lang)
-            # The merged cell's value lives in its first row; the rest stay empty.
-            if same_region:
-                values[0] = None
-            if same_unit:
-                values[1] = None
-            yield values
+    def rows() -> Iterator[Row]:
+        for row, values in zip(report.rows, cells(), strict=True):
+            state = State.SUSPENDED if row.problem is Problem.SUSPENDED else State.ZOMBIE
+            style, quoted = styles[state]
+            yield values, style, quoted, row_height(values, widths)
 
-    return _rows_xml(cells(), 2, body, quoted)
+    return _rows_xml(rows(), 2)
 
 
 def _merge(merges: list[CellRange], col: int, first: int, last: int) -> None:
@@ -295,11 +445,22 @@ def _merge(merges: list[CellRange], col: int, first: int, last: int) -> None:
 def _accounts_sheet(wb: Workbook, report: Report, lang: str) -> Iterator[str]:
     """Every account; rows returned as XML for the zip writer to splice in."""
     ws = wb.create_sheet(SHEETS[2])
-    _widths(ws, ACCOUNT_WIDTHS)
+    _print_setup(ws, report, lang)
+    header = L.ACCOUNT_COLUMNS[lang]
+    # Cells once, measured then written (a second pass of wording costs more than the list).
+    cells = [L.account_cells(a, lang) for a in report.accounts]
+    widths = fit_widths(header, cells, ACCOUNT_FITS)
+    _widths(ws, widths)
     ws.freeze_panes = "A2"
-    ws.append(_header(ws, L.ACCOUNT_COLUMNS[lang]))
-    quoted = _style_id(ws, quotePrefix=True)
-    return _rows_xml((L.account_cells(a, lang) for a in report.accounts), 2, 0, quoted)
+    ws.append(_header(ws, header))
+    styles = _row_styles(ws)
+
+    def rows() -> Iterator[Row]:
+        for a, values in zip(report.accounts, cells, strict=True):
+            style, quoted = styles[a.state if a.state in SHADES else None]
+            yield values, style, quoted, row_height(values, widths)
+
+    return _rows_xml(rows(), 2)
 
 
 def render_xlsx(report: Report, lang: str = "zh") -> bytes:

@@ -117,6 +117,24 @@ def _ids(rng: random.Random, label: str, used: set[str]) -> str:
             return ident
 
 
+# How a unit tells its accounts apart when two would share a name (安康气象 on two
+# WeChat accounts): the usual 发布, then the platform.
+_PLATFORM_SUFFIX = {"wechat": "微信", "weibo": "微博", "douyin": "抖音", "toutiao": "头条",
+                    "bilibili": "B站"}  # fmt: skip
+
+
+def _unique(name: str, label: str, taken: set[str]) -> str:
+    """`name`, or a variant no other account of the unit has (no random draw: the rest
+    of the city stays as the seed made it)."""
+    candidates = [name, f"{name}{_PLATFORM_SUFFIX.get(label, '')}"]
+    if not name.endswith("发布"):
+        candidates.insert(1, f"{name}发布")
+    candidates += [f"{name}{n}" for n in range(2, len(taken) + 3)]
+    chosen = next(c for c in candidates if c not in taken)
+    taken.add(chosen)
+    return chosen
+
+
 def generate_city(
     n: int, seed: int = 0, today: date | None = None, tz: str = "Asia/Shanghai"
 ) -> Scenario:
@@ -149,6 +167,7 @@ def generate_city(
         cut += counts[k]
 
     used_ids: set[str] = set()
+    names_in_unit: dict[str, set[str]] = {}
     accounts: list[SimAccount] = []
     fault_no = 0
     for i in range(n):
@@ -191,7 +210,11 @@ def generate_city(
             SimAccount.model_construct(
                 platform=platform,
                 account_id=ident,
-                name=account_name(unit.region, unit.stem, rng, unit.township),
+                name=_unique(
+                    account_name(unit.region, unit.stem, rng, unit.township),
+                    label,
+                    names_in_unit.setdefault(unit.name, set()),
+                ),
                 unit=unit.name,
                 region=unit.region,
                 exists=k != "deleted",
