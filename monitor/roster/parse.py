@@ -39,7 +39,7 @@ from pathlib import Path
 
 from monitor.models import Platform, RosterStatus
 from monitor.roster.entry import Problem, RosterEntry, RosterFile
-from monitor.roster.read import ReadError, Table, read_table
+from monitor.roster.read import ReadError, Table, column_letter, read_table
 
 MAX_CELL_CHARS = 1000
 HEADER_SEARCH_ROWS = 10
@@ -222,16 +222,6 @@ def parse_status(text: str) -> RosterStatus | None:
         if len(_status_cache) < 10_000:
             _status_cache[text] = found
         return found
-
-
-def column_letter(index: int) -> str:
-    """Spreadsheet column letters for a 0-based index: 0 -> A, 26 -> AA."""
-    letters = ""
-    index += 1
-    while index:
-        index, rem = divmod(index - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
 
 
 # --- header ----------------------------------------------------------------
