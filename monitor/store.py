@@ -23,7 +23,14 @@ from typing import Any
 import sqlite_utils
 
 from monitor.dates import BEGINNING, from_db, to_db, utcnow
-from monitor.models import AccountView, Observation, Outcome, Platform, RosterStatus
+from monitor.models import (
+    AccountView,
+    Observation,
+    Outcome,
+    Platform,
+    RosterStatus,
+    identity_text,
+)
 
 
 class StoreError(Exception):
@@ -224,7 +231,23 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE source_state ADD COLUMN key TEXT NOT NULL DEFAULT '';
         """,
     ),
+    (
+        "0009_identity_text",
+        """
+        -- identities compare names and ids as `identity_text` does (NFKC, no zero-width
+        -- characters); two accounts that now collide keep their old identities (OR IGNORE)
+        UPDATE OR IGNORE accounts
+            SET identity = platform || ':id:' || identity_text(substr(identity, length(platform) + 5))
+            WHERE substr(identity, 1, length(platform) + 4) = platform || ':id:';
+        UPDATE OR IGNORE accounts
+            SET identity = platform || ':name:' || identity_text(substr(identity, length(platform) + 7))
+            WHERE substr(identity, 1, length(platform) + 6) = platform || ':name:';
+        """,
+    ),
 ]
+
+# SQLite integers are 64-bit: a larger number cannot name a row (and would not bind).
+MAX_ROW_ID = 2**63 - 1
 
 VERSIONED_FIELDS = (
     "name",
@@ -322,6 +345,7 @@ class Store:
             raise StoreError(f"database folder does not exist: {parent}")
         try:
             conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.create_function("identity_text", 1, identity_text, deterministic=True)
             conn.execute("PRAGMA busy_timeout = 30000")
             conn.execute("PRAGMA foreign_keys = ON")
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -638,14 +662,16 @@ class Store:
         Tried in order: the stable id; `platform:account_id`; `platform:name`; a name.
         """
         q = query.strip()
+        key = identity_text(q)
         current = """
             SELECT a.id, a.platform, a.account_id, v.name FROM accounts a
             JOIN account_versions v ON v.id = (
                 SELECT vv.id FROM account_versions vv WHERE vv.account = a.id
                 ORDER BY vv.valid_from DESC, vv.id DESC LIMIT 1)
         """
-        if q.isdigit():
-            rows = self.conn.execute(current + " WHERE a.id = ?", (int(q),)).fetchall()
+        # Only ASCII digits within SQLite's range can be an id ("²".isdigit() is true too).
+        if key.isascii() and key.isdigit() and int(key) <= MAX_ROW_ID:
+            rows = self.conn.execute(current + " WHERE a.id = ?", (int(key),)).fetchall()
             if rows:
                 return rows
         platform, sep, rest = q.partition(":")
@@ -663,7 +689,21 @@ class Store:
             ).fetchall()
             if rows:
                 return rows
-        return self.conn.execute(current + " WHERE v.name = ? ORDER BY a.id", (q,)).fetchall()
+            # The same account spelled another way (width, invisible characters).
+            rest_key = identity_text(rest)
+            rows = self.conn.execute(
+                current + " WHERE a.identity IN (?, ?)",
+                (f"{p}:id:{rest_key}", f"{p}:name:{rest_key}"),
+            ).fetchall()
+            if rows:
+                return rows
+        rows = self.conn.execute(current + " WHERE v.name = ? ORDER BY a.id", (q,)).fetchall()
+        if rows or not key:
+            return rows
+        names = [f"{p.value}:name:{key}" for p in Platform]
+        return self.conn.execute(
+            current + f" WHERE a.identity IN ({', '.join('?' * len(names))}) ORDER BY a.id", names
+        ).fetchall()
 
     def resolve_account(self, query: str) -> int:
         """The stable id of the one account a query names; AccountLookupError otherwise."""

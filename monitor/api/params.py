@@ -13,9 +13,9 @@ from monitor.api.errors import ApiError
 from monitor.api.queries import Queries
 from monitor.dates import DateInputError, parse_date
 from monitor.models import Platform, State
+from monitor.store import MAX_ROW_ID
 
-# SQLite integers are 64-bit: larger ids cannot name a row (and would not bind).
-MAX_ID = 2**63 - 1
+MAX_ID = MAX_ROW_ID
 
 StateParam = StrEnum("StateParam", {s.name: s.value for s in State})  # type: ignore[misc]
 PlatformParam = StrEnum("PlatformParam", {p.name: p.value for p in Platform})  # type: ignore[misc]

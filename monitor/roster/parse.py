@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from monitor.models import Platform, RosterStatus
-from monitor.roster.entry import Problem, RosterEntry, RosterFile
+from monitor.roster.entry import Problem, RosterEntry, RosterFile, identity_key
 from monitor.roster.read import ReadError, Table, column_letter, read_table
 
 MAX_CELL_CHARS = 1000
@@ -551,9 +551,7 @@ class _Parser:
                 )
 
     def _add(self, number: int, values: dict, column: str) -> None:
-        account_id = values.get("account_id", "")
-        code = values["platform"].value
-        key = f"{code}:id:{account_id}" if account_id else f"{code}:name:{values['name']}"
+        key = identity_key(values["platform"], values.get("account_id", ""), values["name"])
         first = self.seen.get(key)
         if first is None:
             entry = RosterEntry(row=number, order=len(self.entries), **values)
