@@ -45,7 +45,7 @@ import httpx
 from adapters import choose_source
 from monitor import alerts, notify
 from monitor.checks import Checker, CheckReport
-from monitor.dates import utcnow
+from monitor.dates import parse_time_of_day, utcnow
 from monitor.models import AccountView, Outcome
 from monitor.settings import SecretLookup, Settings
 from monitor.status import verdicts_at
@@ -106,15 +106,6 @@ def source_pause(settings: Settings, level: int, retry_after: float | None) -> t
     if retry_after:
         pause = max(pause, min(retry_after, MAX_RETRY_AFTER.total_seconds()))
     return timedelta(seconds=pause)
-
-
-def parse_hhmm(text: str) -> tuple[int, int]:
-    """(hour, minute) of "HH:MM"; ValueError otherwise."""
-    hour, _, minute = text.strip().partition(":")
-    h, m = int(hour), int(minute or 0)
-    if not (0 <= h < 24 and 0 <= m < 60):
-        raise ValueError(f"not a time of day: {text!r}")
-    return h, m
 
 
 def owner_alive(owner: str, me: str) -> bool:
@@ -650,7 +641,7 @@ class Daemon:
     def _daily_due(self, job: str, at: str) -> bool:
         """True when today's run of a daily job is past its time and has not happened."""
         now = self.clock().astimezone(self.tz)
-        h, m = parse_hhmm(at)
+        h, m = parse_time_of_day(at)
         if (now.hour, now.minute) < (h, m):
             return False
         beat = self.store.heartbeat(job)
@@ -659,7 +650,7 @@ class Daemon:
     def _monthly_due(self) -> bool:
         cfg = self.settings.reports
         now = self.clock().astimezone(self.tz)
-        h, m = parse_hhmm(cfg.monthly_at)
+        h, m = parse_time_of_day(cfg.monthly_at)
         if (now.day, now.hour, now.minute) < (cfg.monthly_day, h, m):
             return False
         beat = self.store.heartbeat("job:monthly_report")
@@ -719,7 +710,7 @@ class Daemon:
             next_run_time=datetime.now(self.tz),
             **common,
         )
-        h, m = parse_hhmm(sched.reclassify_at)
+        h, m = parse_time_of_day(sched.reclassify_at)
         scheduler.add_job(
             self._spawn,
             CronTrigger(hour=h, minute=m, timezone=self.tz),
@@ -728,7 +719,7 @@ class Daemon:
             **common,
         )
         if self.settings.notify.digest:
-            h, m = parse_hhmm(self.settings.notify.digest_at)
+            h, m = parse_time_of_day(self.settings.notify.digest_at)
             scheduler.add_job(
                 self._spawn,
                 CronTrigger(hour=h, minute=m, timezone=self.tz),
@@ -737,7 +728,7 @@ class Daemon:
                 **common,
             )
         cfg = self.settings.reports
-        h, m = parse_hhmm(cfg.monthly_at)
+        h, m = parse_time_of_day(cfg.monthly_at)
         scheduler.add_job(
             self._spawn,
             CronTrigger(day=cfg.monthly_day, hour=h, minute=m, timezone=self.tz),

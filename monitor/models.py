@@ -11,6 +11,9 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
+# Stable ids are SQLite integers (64-bit): a larger number names no row.
+MAX_ID = 2**63 - 1
+
 
 class Platform(StrEnum):
     """A platform an account lives on; the value is the English code used everywhere."""

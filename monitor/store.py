@@ -23,7 +23,9 @@ from typing import Any
 import sqlite_utils
 
 from monitor.dates import BEGINNING, from_db, to_db, utcnow
+from monitor.links import http_link
 from monitor.models import (
+    MAX_ID,
     AccountView,
     Observation,
     Outcome,
@@ -244,10 +246,16 @@ MIGRATIONS: list[tuple[str, str]] = [
             WHERE substr(identity, 1, length(platform) + 6) = platform || ':name:';
         """,
     ),
+    (
+        "0010_http_links_only",
+        """
+        -- only http(s) links are kept as evidence (monitor.links.http_link)
+        UPDATE observations SET post_url = http_link(post_url) WHERE post_url IS NOT NULL;
+        UPDATE alerts SET evidence = json_set(evidence, '$.url', http_link(json_extract(evidence, '$.url')))
+            WHERE json_extract(evidence, '$.url') IS NOT NULL;
+        """,
+    ),
 ]
-
-# SQLite integers are 64-bit: a larger number cannot name a row (and would not bind).
-MAX_ROW_ID = 2**63 - 1
 
 VERSIONED_FIELDS = (
     "name",
@@ -346,6 +354,7 @@ class Store:
         try:
             conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
             conn.create_function("identity_text", 1, identity_text, deterministic=True)
+            conn.create_function("http_link", 1, http_link, deterministic=True)
             conn.execute("PRAGMA busy_timeout = 30000")
             conn.execute("PRAGMA foreign_keys = ON")
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -670,7 +679,7 @@ class Store:
                 ORDER BY vv.valid_from DESC, vv.id DESC LIMIT 1)
         """
         # Only ASCII digits within SQLite's range can be an id ("²".isdigit() is true too).
-        if key.isascii() and key.isdigit() and int(key) <= MAX_ROW_ID:
+        if key.isascii() and key.isdigit() and int(key) <= MAX_ID:
             rows = self.conn.execute(current + " WHERE a.id = ?", (int(key),)).fetchall()
             if rows:
                 return rows
@@ -1229,7 +1238,7 @@ def _observation_row(obs: Observation) -> tuple[Any, ...]:
         int(obs.outcome.is_evidence),
         to_db(obs.latest_post_at) if obs.latest_post_at else None,
         obs.post_id,
-        obs.post_url,
+        http_link(obs.post_url),
         obs.post_title,
         obs.detail,
         obs.silent_since.isoformat() if obs.silent_since else None,

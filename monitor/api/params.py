@@ -12,10 +12,7 @@ from monitor.api.context import ApiContext
 from monitor.api.errors import ApiError
 from monitor.api.queries import Queries
 from monitor.dates import DateInputError, parse_date
-from monitor.models import Platform, State
-from monitor.store import MAX_ROW_ID
-
-MAX_ID = MAX_ROW_ID
+from monitor.models import MAX_ID, Platform, State
 
 StateParam = StrEnum("StateParam", {s.name: s.value for s in State})  # type: ignore[misc]
 PlatformParam = StrEnum("PlatformParam", {p.name: p.value for p in Platform})  # type: ignore[misc]

@@ -26,7 +26,8 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option("--host", help="API address (default [api] host).")
         ] = None,
         port: Annotated[
-            int | None, typer.Option("--port", help="API port (default [api] port).")
+            int | None,
+            typer.Option("--port", help="API port (default [api] port).", min=0, max=65535),
         ] = None,
         db: DbOption = None,
         config: ConfigOption = None,

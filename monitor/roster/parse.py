@@ -37,6 +37,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from monitor.links import http_link
 from monitor.models import Platform, RosterStatus
 from monitor.roster.entry import Problem, RosterEntry, RosterFile, identity_key
 from monitor.roster.read import ReadError, Table, column_letter, read_table
@@ -154,7 +155,6 @@ SECRET_ENV_MESSAGE = "secret_env must name an environment variable, not hold the
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # A WeChat AppSecret is 32 hex digits; long random-looking tokens are secrets too.
 _LOOKS_SECRET = re.compile(r"[0-9a-fA-F]{32}|(?=.*[0-9])(?=.*[a-z])(?=.*[A-Z])[A-Za-z0-9]{24,}")
-_URL = re.compile(r"https?://[^\s/]+\S*", re.IGNORECASE)
 _ANNOTATION = re.compile(r"\s*[(\[【][^()\[\]【】]*[)\]】]\s*$")
 _SEPARATORS = re.compile(r"[\s_\-*:：]+")
 _LINE_BREAK = re.compile(r"[\r\n\u2028\u2029]+")
@@ -479,7 +479,7 @@ class _Parser:
                 number, header.column("account_id"), "account ID contains spaces or line breaks"
             )
         feed_url = self.cell(cells, "feed_url")
-        if feed_url and not _URL.fullmatch(feed_url):
+        if feed_url and http_link(feed_url) is None:
             self.problem(
                 number, header.column("feed_url"), "feed_url must be an http:// or https:// URL"
             )
