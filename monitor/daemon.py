@@ -102,7 +102,9 @@ def next_check_at(
 def source_pause(settings: Settings, level: int, retry_after: float | None) -> timedelta:
     """How long a source rests at backoff `level` (>= 1): doubling, capped, >= Retry-After."""
     sched = settings.schedule
-    pause = min(sched.source_backoff_base_s * 2 ** (level - 1), sched.source_backoff_max_s)
+    # 2**63 doublings are far past any ceiling; a larger power would not fit a float.
+    doublings = min(max(level - 1, 0), 63)
+    pause = min(sched.source_backoff_base_s * 2**doublings, sched.source_backoff_max_s)
     if retry_after:
         pause = max(pause, min(retry_after, MAX_RETRY_AFTER.total_seconds()))
     return timedelta(seconds=pause)
