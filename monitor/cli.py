@@ -656,6 +656,9 @@ def simulate(
     error_rate: Annotated[
         float | None, typer.Option("--error-rate", help="Override the share of random 500s.")
     ] = None,
+    mkdir: Annotated[
+        bool, typer.Option("--mkdir", help="Create the folders of the files it writes.")
+    ] = False,
 ) -> None:
     """Run the platform simulator: Weibo, WeChat and feed protocols on loopback.
 
@@ -664,6 +667,7 @@ def simulate(
     Example: monitor simulate --generate 500 --roster-out city.csv --ready-file sim.env
     """
     from monitor import simulator as sim
+    from monitor.output_paths import OutputRefused, check_output
 
     if (generate is None) == (scenario is None):
         raise UsageProblem("give exactly one of --generate N or --scenario FILE")
@@ -691,6 +695,12 @@ def simulate(
         updates["error_rate"] = error_rate
     if updates:
         world = world.model_copy(update=updates)
+    for target in (scenario_out, roster_out, ready_file):
+        if target is not None:
+            try:
+                check_output(target, database=database_path(None, None), mkdir=mkdir)
+            except OutputRefused as exc:
+                raise WorkFailed(str(exc)) from exc
 
     def publish(url: str) -> None:
         for path, write in (

@@ -47,6 +47,7 @@ from monitor import alerts, notify
 from monitor.checks import Checker, CheckReport
 from monitor.dates import parse_time_of_day, utcnow
 from monitor.models import AccountView, Outcome
+from monitor.output_paths import OutputRefused
 from monitor.settings import SecretLookup, Settings
 from monitor.status import verdicts_at
 from monitor.store import SourceHealth, Store
@@ -585,9 +586,13 @@ class Daemon:
         now = self.clock()
         month = reports.previous_month(now.astimezone(self.tz).date())
         cfg = self.settings.reports
-        paths = reports.write_monthly_report(
-            self.store, self.settings, month, Path(cfg.folder), list(cfg.formats)
-        )
+        try:
+            paths = reports.write_monthly_report(
+                self.store, self.settings, month, Path(cfg.folder), list(cfg.formats)
+            )
+        except OutputRefused as exc:
+            log.error("monthly_report %s refused: %s", month, exc)
+            return []
         with self.store.transaction():
             self.store.beat("job:monthly_report", now, {"month": month})
         log.info(

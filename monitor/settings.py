@@ -259,6 +259,9 @@ class ReportSettings(Section):
     """The monthly report the daemon writes."""
 
     folder: str = "reports"
+    # Create `folder` when it is missing (else the monthly report is refused and logged:
+    # a typo in the path should not silently become a new folder).
+    mkdir: bool = False
     formats: list[str] = Field(default_factory=lambda: ["xlsx", "html", "md"])
     # Day of month and HH:MM (configured zone) when last month's report is written.
     monthly_day: int = Field(default=1, ge=1, le=28)

@@ -22,6 +22,9 @@ def register(app: typer.Typer) -> None:
             int, typer.Option("--accounts", help="Accounts in the simulated city.")
         ] = 420,
         seed: Annotated[int, typer.Option("--seed", help="Seed of the simulated city.")] = 2020,
+        mkdir: Annotated[
+            bool, typer.Option("--mkdir", help="Create --dir's parent folders when missing.")
+        ] = False,
     ) -> None:
         """Run the monitor on a simulated city: import, one sweep, summary, reports.
 
@@ -59,6 +62,7 @@ def register(app: typer.Typer) -> None:
                     folder,
                     accounts=accounts,
                     seed=seed,
+                    mkdir=mkdir,
                     on_roster=lambda n: progress.update(task, total=n),
                     on_check=lambda _r: progress.advance(task),
                 )
