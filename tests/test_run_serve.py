@@ -21,6 +21,37 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def serve_until_answered(
+    tmp_path: Path, env: dict[str, str], args: list[str], path: str
+) -> tuple[int | None, str, httpx.Response | None]:
+    """Start `monitor ARGS --port P`, wait for GET path to answer, SIGTERM it: (exit, stderr, answer)."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitor", *args, "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    answer, code = None, None
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}{path}", timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+    return code, proc.stderr.read(), answer
+
+
 def test_run_serve_answers_the_api_while_the_daemon_runs_and_exits_0_on_sigterm(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
     env["MONITOR_DB"] = str(tmp_path / "m.db")
@@ -37,33 +68,11 @@ def test_run_serve_answers_the_api_while_the_daemon_runs_and_exits_0_on_sigterm(
         check=True,
         capture_output=True,
     )
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "monitor", "run", "--serve", "--port", str(port)],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        answer = None
-        while time.monotonic() < deadline:
-            try:
-                answer = httpx.get(f"http://127.0.0.1:{port}/api/accounts", timeout=2)
-                break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        assert answer is not None and answer.status_code == 200
-        assert answer.json()["items"][0]["name"] == "统计抖音"
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(20) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(5)
-    assert "Traceback" not in proc.stderr.read()
+    code, stderr, answer = serve_until_answered(tmp_path, env, ["run", "--serve"], "/api/accounts")
+    assert answer is not None and answer.status_code == 200
+    assert answer.json()["items"][0]["name"] == "统计抖音"
+    assert code == 0
+    assert "Traceback" not in stderr
 
 
 def test_run_serve_with_once_is_a_usage_error(tmp_path, capsys):
@@ -78,30 +87,10 @@ def _warning_of(tmp_path: Path, args: list[str], token: str | None) -> str:
     env["MONITOR_DB"] = str(tmp_path / "m.db")
     if token:
         env["MONITOR_API__TOKEN"] = token
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "monitor", *args, "--host", "0.0.0.0", "--port", str(port)],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    _code, stderr, _answer = serve_until_answered(
+        tmp_path, env, [*args, "--host", "0.0.0.0"], "/healthz"
     )
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
-                break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(5)
-    lines = [line for line in proc.stderr.read().splitlines() if "without api.token" in line]
+    lines = [line for line in stderr.splitlines() if "without api.token" in line]
     return lines[0].split(" ", 2)[2] if lines else ""
 
 

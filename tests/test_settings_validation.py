@@ -18,10 +18,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from pydantic import BaseModel, ValidationError
+from test_daemon import view
 
 from monitor.cli import main
 from monitor.daemon import next_check_at, source_pause
-from monitor.models import AccountView, Outcome, Platform, RosterStatus
+from monitor.models import Outcome
 from monitor.settings import HOURS_IN_A_YEAR, Settings
 
 
@@ -164,17 +165,7 @@ def test_the_ends_of_what_is_accepted_still_work_in_the_daemons_timing_rules():
             "source_backoff_max_s": 7 * 86400,
         }
     )
-    account = AccountView(
-        id=7,
-        platform=Platform.WEIBO,
-        account_id="123",
-        name="x",
-        unit="u",
-        unit_id=1,
-        region="r",
-        status=RosterStatus.OPERATING,
-        roster_order=0,
-    )
+    account = view(7)
     now = datetime(2999, 1, 1, tzinfo=UTC)
     rng = random.Random(0)
     for outcome, failures in ((Outcome.OK, 0), (Outcome.TRANSIENT, 1), (Outcome.TRANSIENT, 9)):

@@ -13,6 +13,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import fastapi_offline
@@ -32,35 +34,34 @@ def install_docs(app: FastAPI) -> None:
     """Mount the assets and add /docs and /redoc (create the app with docs_url=None, redoc_url=None)."""
     app.mount(ASSETS_URL, StaticFiles(directory=ASSETS), name="docs-assets")
 
-    @app.get("/docs", include_in_schema=False)
-    def swagger_ui(request: Request) -> HTMLResponse:
+    def page(request: Request, render: Callable[..., HTMLResponse], **assets: str) -> HTMLResponse:
         root = request.scope.get("root_path", "")
-        page = get_swagger_ui_html(
+        html = render(
             openapi_url=f"{root}{app.openapi_url}",
             title=f"{app.title} · API",
-            swagger_js_url=f"{root}{ASSETS_URL}/swagger-ui-bundle.js",
-            swagger_css_url=f"{root}{ASSETS_URL}/swagger-ui.css",
-            swagger_favicon_url=f"{root}{ASSETS_URL}/favicon.png",
-            oauth2_redirect_url=None,
+            **{key: f"{root}{ASSETS_URL}/{name}" for key, name in assets.items()},
+        ).body.decode("utf-8")
+        hashes = [
+            "sha256-" + base64.b64encode(hashlib.sha256(body.encode("utf-8")).digest()).decode()
+            for body in _INLINE_SCRIPT.findall(html)
+        ]
+        return HTMLResponse(html, headers={CSP_HEADER: docs_policy(hashes)})
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui(request: Request) -> HTMLResponse:
+        return page(
+            request,
+            partial(get_swagger_ui_html, oauth2_redirect_url=None),
+            swagger_js_url="swagger-ui-bundle.js",
+            swagger_css_url="swagger-ui.css",
+            swagger_favicon_url="favicon.png",
         )
-        return _with_policy(page.body.decode("utf-8"))
 
     @app.get("/redoc", include_in_schema=False)
     def redoc(request: Request) -> HTMLResponse:
-        root = request.scope.get("root_path", "")
-        page = get_redoc_html(
-            openapi_url=f"{root}{app.openapi_url}",
-            title=f"{app.title} · API",
-            redoc_js_url=f"{root}{ASSETS_URL}/redoc.standalone.js",
-            redoc_favicon_url=f"{root}{ASSETS_URL}/favicon.png",
-            with_google_fonts=False,
+        return page(
+            request,
+            partial(get_redoc_html, with_google_fonts=False),
+            redoc_js_url="redoc.standalone.js",
+            redoc_favicon_url="favicon.png",
         )
-        return _with_policy(page.body.decode("utf-8"))
-
-
-def _with_policy(html: str) -> HTMLResponse:
-    hashes = [
-        "sha256-" + base64.b64encode(hashlib.sha256(body.encode("utf-8")).digest()).decode()
-        for body in _INLINE_SCRIPT.findall(html)
-    ]
-    return HTMLResponse(html, headers={CSP_HEADER: docs_policy(hashes)})
