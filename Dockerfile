@@ -8,6 +8,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     MONITOR_DB=/data/monitor.db \
     MONITOR_REPORTS__FOLDER=/data/reports \
+    # /data/reports does not exist in a fresh volume: let the daemon create it.
+    MONITOR_REPORTS__MKDIR=true \
     # Inside a container the API must listen beyond loopback to be published;
     # set MONITOR_API__TOKEN (a secret) when you publish the port.
     MONITOR_API__HOST=0.0.0.0

@@ -16,7 +16,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from typer.exceptions import TyperException
 
-from monitor.dates import DateInputError, parse_date, parse_moment, today, utcnow
+from monitor.dates import DateInputError, parse_date, parse_moment, parse_recent, today, utcnow
 from monitor.durations import Duration, DurationError
 from monitor.settings import (
     ConfigError,
@@ -319,17 +319,22 @@ def observe(
     Example: monitor observe weibo:安康公积金 --latest-post 2020-02-18 --url https://m.weibo.cn/...
     """
     from monitor.checks.record import record_manual
+    from monitor.links import http_link
     from monitor.models import Observation, Outcome
 
     chosen = [latest_post is not None, no_content, not_found]
     if sum(chosen) != 1:
         raise UsageProblem("give exactly one of --latest-post, --no-content, --not-found")
+    if url is not None and http_link(url) is None:
+        raise UsageProblem(f"--url: {url[:80]!r} is not an http(s) URL")
     s = Session(ctx, db, config)
-    try:
-        observed_at = parse_moment(at, s.tz) if at else utcnow()
-        post_at = parse_moment(latest_post, s.tz) if latest_post else None
-    except DateInputError as exc:
-        raise UsageProblem(str(exc)) from exc
+    moments = {}
+    for flag, text in (("--at", at), ("--latest-post", latest_post)):
+        try:
+            moments[flag] = parse_recent(text, s.tz) if text else None
+        except DateInputError as exc:
+            raise UsageProblem(f"{flag}: {exc}") from exc
+    observed_at, post_at = moments["--at"] or utcnow(), moments["--latest-post"]
     if observed_at > utcnow():
         raise UsageProblem("--at is in the future")
     account_pk = s.store.resolve_account(account)
@@ -343,7 +348,7 @@ def observe(
         source="manual",
         outcome=outcome,
         latest_post_at=post_at,
-        post_url=url,
+        post_url=http_link(url),
         post_title=title,
         detail=note,
     )
@@ -630,6 +635,9 @@ def _print_check_lines(reports: list, tz: Any) -> None:
 
 # -- simulate ------------------------------------------------------------------------
 
+# A generated city lives in memory: far more accounts than any province has.
+MAX_SIMULATED_ACCOUNTS = 1_000_000
+
 
 @app.command()
 def simulate(
@@ -663,6 +671,9 @@ def simulate(
     error_rate: Annotated[
         float | None, typer.Option("--error-rate", help="Override the share of random 500s.")
     ] = None,
+    mkdir: Annotated[
+        bool, typer.Option("--mkdir", help="Create the folders of the files it writes.")
+    ] = False,
 ) -> None:
     """Run the platform simulator: Weibo, WeChat and feed protocols on loopback.
 
@@ -671,13 +682,21 @@ def simulate(
     Example: monitor simulate --generate 500 --roster-out city.csv --ready-file sim.env
     """
     from monitor import simulator as sim
+    from monitor.output_paths import OutputRefused, check_output
 
     if (generate is None) == (scenario is None):
         raise UsageProblem("give exactly one of --generate N or --scenario FILE")
-    if generate is not None and generate < 1:
-        raise UsageProblem("--generate: give a positive number of accounts")
+    if generate is not None and not 1 <= generate <= MAX_SIMULATED_ACCOUNTS:
+        raise UsageProblem(f"--generate: give 1 to {MAX_SIMULATED_ACCOUNTS:,} accounts")
     if not 0 <= port <= 65535:
         raise UsageProblem(f"--port: {port} is not a port (0-65535; 0 picks a free one)")
+    for flag, value, top in (
+        ("--latency-ms", latency_ms, 60_000.0),
+        ("--rate-limit", rate_limit, 1e6),
+        ("--error-rate", error_rate, 1.0),
+    ):
+        if value is not None and not 0 <= value <= top:  # also refuses nan
+            raise UsageProblem(f"{flag}: give a number from 0 to {top:g}")
     try:
         world = sim.generate_city(generate, seed=seed) if generate else sim.load_scenario(scenario)
     except sim.ScenarioError as exc:
@@ -691,6 +710,12 @@ def simulate(
         updates["error_rate"] = error_rate
     if updates:
         world = world.model_copy(update=updates)
+    for target in (scenario_out, roster_out, ready_file):
+        if target is not None:
+            try:
+                check_output(target, database=database_path(None, None), mkdir=mkdir)
+            except OutputRefused as exc:
+                raise WorkFailed(str(exc)) from exc
 
     def publish(url: str) -> None:
         for path, write in (
@@ -870,7 +895,7 @@ def config_check(
         for key, message in exc.problems:
             sys.stderr.write(f"{exc.source}: {key}: {message}\n")
         sys.stderr.write(f"{exc.source}: {len(exc.problems)} problem(s)\n")
-        raise typer.Exit(1) from None
+        raise typer.Exit(2) from None  # as every other command refuses it
     where = target or "defaults and environment"
     sys.stdout.write(f"{where}: OK\n")
     sys.stdout.write(f"  timezone: {settings.timezone}\n  policy: {settings.policy.describe()}\n")

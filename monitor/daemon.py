@@ -51,9 +51,10 @@ from monitor.checks import notify
 from monitor.checks.backoff import health_key
 from monitor.checks.fetch import Checker
 from monitor.checks.record import CheckReport, SourceTally, catch_up, judge_sweep, reclassify
-from monitor.checks.timing import interval_for, parse_hhmm
-from monitor.dates import utcnow
+from monitor.checks.timing import interval_for
+from monitor.dates import parse_time_of_day, utcnow
 from monitor.models import AccountView
+from monitor.output_paths import OutputRefused
 from monitor.settings import SecretLookup, Settings
 from monitor.store import Store
 
@@ -377,9 +378,13 @@ class Daemon:
         now = self.clock()
         month = reports.previous_month(now.astimezone(self.tz).date())
         cfg = self.settings.reports
-        paths = reports.write_monthly_report(
-            self.store, self.settings, month, Path(cfg.folder), list(cfg.formats)
-        )
+        try:
+            paths = reports.write_monthly_report(
+                self.store, self.settings, month, Path(cfg.folder), list(cfg.formats)
+            )
+        except OutputRefused as exc:
+            log.error("monthly_report %s refused: %s", month, exc)
+            return []
         with self.store.transaction():
             self.store.beat("job:monthly_report", now, {"month": month})
         log.info(
@@ -435,7 +440,7 @@ class Daemon:
     def _daily_due(self, job: str, at: str) -> bool:
         """True when today's run of a daily job is past its time and has not happened."""
         now = self.clock().astimezone(self.tz)
-        h, m = parse_hhmm(at)
+        h, m = parse_time_of_day(at)
         if (now.hour, now.minute) < (h, m):
             return False
         beat = self.store.heartbeat(job)
@@ -444,7 +449,7 @@ class Daemon:
     def _monthly_due(self) -> bool:
         cfg = self.settings.reports
         now = self.clock().astimezone(self.tz)
-        h, m = parse_hhmm(cfg.monthly_at)
+        h, m = parse_time_of_day(cfg.monthly_at)
         if (now.day, now.hour, now.minute) < (cfg.monthly_day, h, m):
             return False
         beat = self.store.heartbeat("job:monthly_report")
@@ -508,7 +513,7 @@ class Daemon:
             next_run_time=datetime.now(self.tz),
             **common,
         )
-        h, m = parse_hhmm(sched.reclassify_at)
+        h, m = parse_time_of_day(sched.reclassify_at)
         scheduler.add_job(
             self._spawn,
             CronTrigger(hour=h, minute=m, timezone=self.tz),
@@ -517,7 +522,7 @@ class Daemon:
             **common,
         )
         if self.settings.notify.digest:
-            h, m = parse_hhmm(self.settings.notify.digest_at)
+            h, m = parse_time_of_day(self.settings.notify.digest_at)
             scheduler.add_job(
                 self._spawn,
                 CronTrigger(hour=h, minute=m, timezone=self.tz),
@@ -526,7 +531,7 @@ class Daemon:
                 **common,
             )
         cfg = self.settings.reports
-        h, m = parse_hhmm(cfg.monthly_at)
+        h, m = parse_time_of_day(cfg.monthly_at)
         scheduler.add_job(
             self._spawn,
             CronTrigger(day=cfg.monthly_day, hour=h, minute=m, timezone=self.tz),

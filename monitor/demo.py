@@ -19,6 +19,7 @@ from adapters import source_names
 from monitor.checks.fetch import Checker, CheckReport
 from monitor.checks.verdicts import AccountVerdict, verdicts_at
 from monitor.dates import today, utcnow
+from monitor.output_paths import OutputRefused, check_folder
 from monitor.roster import read_roster
 from monitor.roster.apply import apply_plan, plan_import
 from monitor.settings import SecretLookup, Settings
@@ -46,8 +47,15 @@ class DemoResult:
     seconds: float = 0.0
 
 
-def prepare_folder(folder: Path) -> None:
-    """Empty the demo folder, refusing to touch a folder the demo did not make."""
+def prepare_folder(folder: Path, *, mkdir: bool = False) -> None:
+    """Empty the demo folder, refusing to touch a folder the demo did not make.
+
+    The folder itself is the demo's to create; its parent must exist unless `mkdir`.
+    """
+    try:
+        check_folder(folder.parent, mkdir=mkdir)
+    except OutputRefused as exc:
+        raise DemoError(str(exc)) from exc
     try:
         _empty_folder(folder)
     except OSError as exc:
@@ -88,6 +96,7 @@ def run_demo(
     accounts: int = DEMO_ACCOUNTS,
     seed: int = DEMO_SEED,
     formats: tuple[str, ...] = ("xlsx", "html", "md"),
+    mkdir: bool = False,
     on_roster: Callable[[int], Any] | None = None,
     on_check: Callable[[CheckReport], Any] | None = None,
 ) -> DemoResult:
@@ -95,7 +104,7 @@ def run_demo(
     from monitor import simulator as sim
 
     started = time.perf_counter()
-    prepare_folder(folder)
+    prepare_folder(folder, mkdir=mkdir)
     city = demo_city(accounts, seed)
     city.save(folder / "scenario.json")
     database = folder / "monitor.db"

@@ -11,8 +11,13 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-_PART = re.compile(r"(\d+)\s*(mo|y|w|d)", re.IGNORECASE)
-_WHOLE = re.compile(r"^\s*(?:\d+\s*(?:mo|y|w|d)\s*)+$", re.IGNORECASE)
+_PART = re.compile(r"([0-9]+)\s*(mo|y|w|d)", re.IGNORECASE)
+_WHOLE = re.compile(r"^\s*(?:[0-9]+\s*(?:mo|y|w|d)\s*)+$", re.IGNORECASE)
+
+# A window longer than a century means nothing here; the bounds also keep date
+# arithmetic inside the calendar (see monitor.dates.EARLIEST_DATE).
+MAX_MONTHS = 1200  # 100y
+MAX_DAYS = 36_525  # about 100 years of days
 
 
 class DurationError(ValueError):
@@ -33,11 +38,12 @@ class Duration:
             return text
         if not isinstance(text, str) or not _WHOLE.match(text):
             raise DurationError(
-                f"invalid duration {text!r}: write a number and a unit, e.g. 14d, 2w, 1mo, 6mo, 1y"
+                f"invalid duration {_shown(text)}: write a number and a unit, e.g. 14d, 2w, 1mo, 6mo, 1y"
             )
         months = days = 0
         for number, unit in _PART.findall(text):
-            n = int(number)
+            # More digits than any bound has: too long (and int() of 4300+ digits raises).
+            n = int(number) if len(number) <= 7 else MAX_DAYS + 1
             unit = unit.lower()
             if unit == "y":
                 months += 12 * n
@@ -47,6 +53,11 @@ class Duration:
                 days += 7 * n
             else:
                 days += n
+            if months > MAX_MONTHS or days > MAX_DAYS:
+                raise DurationError(
+                    f"duration {_shown(text)} is too long: at most {MAX_MONTHS // 12}y of months "
+                    f"and {MAX_DAYS}d of days and weeks"
+                )
         return cls(months=months, days=days)
 
     def before(self, day: date) -> date:
@@ -66,6 +77,12 @@ class Duration:
                 f"{self.days // 7}w" if self.days and self.days % 7 == 0 else f"{self.days}d"
             )
         return "".join(parts)
+
+
+def _shown(text: object, limit: int = 40) -> str:
+    """A value quoted in a message, cut so that a huge input cannot flood it."""
+    shown = repr(text)
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
 
 
 def subtract_months(day: date, months: int) -> date:

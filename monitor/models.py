@@ -5,10 +5,14 @@ Everything else imports this module; it imports nothing of the project.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
+
+# Stable ids are SQLite integers (64-bit): a larger number names no row.
+MAX_ID = 2**63 - 1
 
 
 class Platform(StrEnum):
@@ -36,6 +40,20 @@ PLATFORM_LABELS: dict[Platform, str] = {
     Platform.BILIBILI: "哔哩哔哩",
     Platform.FEED: "RSS",
 }
+
+
+def identity_text(text: str) -> str:
+    """A name or platform ID as compared for identity: NFKC, no invisible characters, trimmed.
+
+    Names that differ only by character width (ｘ / x, full-width digits) or by
+    zero-width and other format characters (U+200B, U+FEFF, ...) are one
+    account; the roster's own spelling is kept for display.
+
+    >>> identity_text("\u200b安康发布１\u3000")
+    '安康发布1'
+    """
+    text = unicodedata.normalize("NFKC", text)
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf").strip()
 
 
 class RosterStatus(StrEnum):

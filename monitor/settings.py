@@ -34,8 +34,10 @@ from pydantic_settings import (
     SettingsError,
 )
 
-from monitor.dates import DEFAULT_TIMEZONE, DateInputError, zone
+from monitor.dates import DEFAULT_TIMEZONE, DateInputError, parse_time_of_day, zone
 from monitor.durations import Duration, DurationError
+from monitor.links import http_link
+from monitor.models import MAX_ID, Platform
 
 
 def _duration(value: Any) -> Duration:
@@ -46,6 +48,46 @@ def _duration(value: Any) -> Duration:
 
 
 DurationField = Annotated[Duration, NoDecode, BeforeValidator(_duration), PlainSerializer(str)]
+
+
+def _time_of_day(value: str) -> str:
+    parse_time_of_day(value)  # a DateInputError is a ValueError: pydantic names the key
+    return value.strip()
+
+
+# "HH:MM" in the configured zone, 00:00 to 23:59.
+TimeOfDay = Annotated[str, AfterValidator(_time_of_day)]
+
+# Spans the daemon turns into timedeltas and sleeps: positive and finite (inf/nan
+# are refused by every section), and at most a year, a week or a day as fits.
+HOURS_IN_A_YEAR = 366 * 24
+Hours = Annotated[float, Field(gt=0, le=HOURS_IN_A_YEAR)]
+RetryMinutes = Annotated[float, Field(gt=0, le=7 * 24 * 60)]
+PLATFORM_NAMES = tuple(p.value for p in Platform)
+
+
+def _platform_name(value: str) -> str:
+    if value not in PLATFORM_NAMES:
+        raise ValueError(f"unknown platform {value!r} (use {', '.join(PLATFORM_NAMES)})")
+    return value
+
+
+def _account_key(value: str) -> str:
+    platform, sep, account_id = value.partition(":")
+    if sep:
+        _platform_name(platform)
+        if account_id.strip():
+            return value
+    elif value.isascii() and value.isdigit() and 1 <= int(value) <= MAX_ID:
+        return value
+    raise ValueError(
+        f'{value!r} names no account: use its id (e.g. "12") or platform:account_id '
+        '(e.g. "weibo:2803301701")'
+    )
+
+
+PlatformName = Annotated[str, AfterValidator(_platform_name)]
+AccountKey = Annotated[str, AfterValidator(_account_key)]
 
 
 class ConfigError(Exception):
@@ -59,7 +101,9 @@ class ConfigError(Exception):
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # inf and nan are no setting's value: they would turn into endless sleeps or
+    # comparisons that are never true.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 def policy_problem(policy: Any) -> str | None:
@@ -97,18 +141,18 @@ class Policy(Section):
 
 
 class HttpSettings(Section):
-    timeout_s: float = Field(default=20.0, gt=0)
+    timeout_s: float = Field(default=20.0, gt=0, le=600)
     user_agent: str = (
         "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
         "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"
     )
-    max_body_bytes: int = Field(default=5_000_000, gt=0)
+    max_body_bytes: int = Field(default=5_000_000, gt=0, le=1 << 30)
 
 
 def _http_url(value: str) -> str:
-    if not re.match(r"^https?://[^/\s]+", value or ""):
-        raise ValueError(f"{value!r} is not an http(s) URL")
-    return value.rstrip("/")
+    if http_link(value) is None:
+        raise ValueError(f"{value[:80]!r} is not an http(s) URL")
+    return value.strip().rstrip("/")
 
 
 HttpUrlText = Annotated[str, AfterValidator(_http_url)]
@@ -124,17 +168,17 @@ class WeiboSettings(Section):
     # memory only and retry; "off": such an answer is a `blocked` check.
     visitor: Literal["auto", "off"] = "auto"
     visitor_url: HttpUrlText = "https://visitor.passport.weibo.cn"
-    max_pages: int = Field(default=2, ge=1)
+    max_pages: int = Field(default=2, ge=1, le=50)
     # For this many days after a profile call, checks of accounts with a recent post
     # read the timeline container it named directly (one request, not two); a
     # warning or worse is never judged without a profile call. 0: profile every time.
-    profile_every_days: int = Field(default=7, ge=0)
+    profile_every_days: int = Field(default=7, ge=0, le=366)
 
 
 class WechatSettings(Section):
     api_base_url: HttpUrlText = "https://api.weixin.qq.com"
     freepublish_count: int = Field(default=20, ge=1, le=20)
-    worker_threads: int = Field(default=8, ge=1)
+    worker_threads: int = Field(default=8, ge=1, le=256)
     # "token" = GET /cgi-bin/token: each new token retires the one the unit's own
     # systems hold. "stable_token" = POST /cgi-bin/stable_token: a token kept
     # apart from theirs, so the monitor never disturbs them.
@@ -170,8 +214,9 @@ class NetworkSettings(Section):
 class SourceLimit(Section):
     """Politeness towards one source: at most this many requests in flight and per second."""
 
-    max_concurrent: int = Field(default=2, ge=1)
-    rate_per_s: float = Field(default=1.0, gt=0)
+    max_concurrent: int = Field(default=2, ge=1, le=1000)
+    # At least one request every 1000 s: slower would pause a sweep for hours per request.
+    rate_per_s: float = Field(default=1.0, ge=0.001, le=100_000)
 
 
 class SourceLimits(Section):
@@ -217,34 +262,36 @@ class SourceLimits(Section):
 class ScheduleSettings(Section):
     """`monitor run`: when accounts are checked (owned by the daemon)."""
 
-    tick_s: float = Field(default=60.0, gt=0)
+    tick_s: float = Field(default=60.0, gt=0, le=3600)
     # Default check interval, and per platform (e.g. {"weibo": 12}); hours.
-    interval_h: float = Field(default=24.0, gt=0)
-    platform_interval_h: dict[str, float] = Field(default_factory=dict)
+    interval_h: Hours = 24.0
+    platform_interval_h: dict[PlatformName, Hours] = Field(default_factory=dict)
     # Per account, keyed by the stable id ("12") or "platform:account_id"; hours.
-    account_interval_h: dict[str, float] = Field(default_factory=dict)
+    account_interval_h: dict[AccountKey, Hours] = Field(default_factory=dict)
     # Spread of first checks and of every next check (+/- this many seconds).
-    jitter_s: float = Field(default=1800.0, ge=0)
+    jitter_s: float = Field(default=1800.0, ge=0, le=7 * 86400)
     # Transient failures are retried after these delays (minutes), then the normal interval.
-    retry_delays_min: list[float] = Field(default_factory=lambda: [5.0, 30.0, 120.0])
+    retry_delays_min: list[RetryMinutes] = Field(
+        default_factory=lambda: [5.0, 30.0, 120.0], max_length=50
+    )
     # Rate-limited/blocked answers from this many different accounts in a row slow the source.
-    source_backoff_after: int = Field(default=3, ge=1)
-    source_backoff_max_s: float = Field(default=3600.0, gt=0)
+    source_backoff_after: int = Field(default=3, ge=1, le=10_000)
+    source_backoff_max_s: float = Field(default=3600.0, gt=0, le=7 * 86400)
     # The first source-wide pause; each further one doubles, up to source_backoff_max_s.
-    source_backoff_base_s: float = Field(default=60.0, gt=0)
+    source_backoff_base_s: float = Field(default=60.0, gt=0, le=86400)
     # Daily reclassification (HH:MM in the configured zone).
-    reclassify_at: str = "09:00"
-    shutdown_grace_s: float = Field(default=10.0, ge=0)
+    reclassify_at: TimeOfDay = "09:00"
+    shutdown_grace_s: float = Field(default=10.0, ge=0, le=3600)
 
 
 class AlertSettings(Section):
     """Source-health alerts for the operators."""
 
-    check_failing_after: int = Field(default=3, ge=1)
-    check_failing_hours: float = Field(default=48.0, gt=0)
+    check_failing_after: int = Field(default=3, ge=1, le=10_000)
+    check_failing_hours: Hours = 48.0
     # A source failing for at least this share of its accounts in one sweep is "down".
     source_down_share: float = Field(default=0.5, gt=0, le=1)
-    source_down_min_accounts: int = Field(default=5, ge=1)
+    source_down_min_accounts: int = Field(default=5, ge=1, le=MAX_ID)
 
 
 class NotifySettings(Section):
@@ -254,23 +301,28 @@ class NotifySettings(Section):
     units: dict[str, list[str]] = Field(default_factory=dict)
     regions: dict[str, list[str]] = Field(default_factory=dict)
     digest: bool = False
-    digest_at: str = "08:30"
-    retry_delays_min: list[float] = Field(default_factory=lambda: [1.0, 5.0, 30.0, 120.0, 720.0])
+    digest_at: TimeOfDay = "08:30"
+    retry_delays_min: list[RetryMinutes] = Field(
+        default_factory=lambda: [1.0, 5.0, 30.0, 120.0, 720.0], max_length=50
+    )
     # After the ladder, retry at its last delay until this many attempts, then give up.
-    max_attempts: int = Field(default=20, ge=1)
+    max_attempts: int = Field(default=20, ge=1, le=1000)
 
 
 class ReportSettings(Section):
     """The monthly report the daemon writes."""
 
     folder: str = "reports"
+    # Create `folder` when it is missing (else the monthly report is refused and logged:
+    # a typo in the path should not silently become a new folder).
+    mkdir: bool = False
     formats: list[str] = Field(default_factory=lambda: ["xlsx", "html", "md"])
     # Day of month and HH:MM (configured zone) when last month's report is written.
     monthly_day: int = Field(default=1, ge=1, le=28)
-    monthly_at: str = "08:00"
+    monthly_at: TimeOfDay = "08:00"
     lang: str = "zh"
     # How many units the "units with the most problems" table lists.
-    top_units: int = Field(default=10, ge=1)
+    top_units: int = Field(default=10, ge=1, le=10_000)
 
     @field_validator("formats")
     @classmethod

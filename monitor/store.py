@@ -23,7 +23,16 @@ from typing import Any
 import sqlite_utils
 
 from monitor.dates import BEGINNING, from_db, to_db, utcnow
-from monitor.models import AccountView, Observation, Outcome, Platform, RosterStatus
+from monitor.links import http_link
+from monitor.models import (
+    MAX_ID,
+    AccountView,
+    Observation,
+    Outcome,
+    Platform,
+    RosterStatus,
+    identity_text,
+)
 
 
 class StoreError(Exception):
@@ -235,7 +244,7 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
-        "0011_current_verdicts",
+        "0010_current_verdicts",
         """
         -- Each account's current verdict (with the configured policy), kept in step by
         -- every recorded check, every roster import and the daily reclassification.
@@ -282,12 +291,34 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
-        "0012_observation_detail_code",
+        "0011_observation_detail_code",
         """
         -- the detail as a message code and its parameters (JSON), worded per reader;
         -- NULL where the source wrote free text only
         ALTER TABLE observations ADD COLUMN detail_code TEXT;
         ALTER TABLE observations ADD COLUMN detail_params TEXT;
+        """,
+    ),
+    (
+        "0012_identity_text",
+        """
+        -- identities compare names and ids as `identity_text` does (NFKC, no zero-width
+        -- characters); two accounts that now collide keep their old identities (OR IGNORE)
+        UPDATE OR IGNORE accounts
+            SET identity = platform || ':id:' || identity_text(substr(identity, length(platform) + 5))
+            WHERE substr(identity, 1, length(platform) + 4) = platform || ':id:';
+        UPDATE OR IGNORE accounts
+            SET identity = platform || ':name:' || identity_text(substr(identity, length(platform) + 7))
+            WHERE substr(identity, 1, length(platform) + 6) = platform || ':name:';
+        """,
+    ),
+    (
+        "0013_http_links_only",
+        """
+        -- only http(s) links are kept as evidence (monitor.links.http_link)
+        UPDATE observations SET post_url = http_link(post_url) WHERE post_url IS NOT NULL;
+        UPDATE alerts SET evidence = json_set(evidence, '$.url', http_link(json_extract(evidence, '$.url')))
+            WHERE json_extract(evidence, '$.url') IS NOT NULL;
         """,
     ),
 ]
@@ -389,6 +420,8 @@ class Store:
             raise StoreError(f"database folder does not exist: {parent}")
         try:
             conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.create_function("identity_text", 1, identity_text, deterministic=True)
+            conn.create_function("http_link", 1, http_link, deterministic=True)
             conn.execute("PRAGMA busy_timeout = 30000")
             conn.execute("PRAGMA foreign_keys = ON")
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -710,14 +743,16 @@ class Store:
         Tried in order: the stable id; `platform:account_id`; `platform:name`; a name.
         """
         q = query.strip()
+        key = identity_text(q)
         current = """
             SELECT a.id, a.platform, a.account_id, v.name FROM accounts a
             JOIN account_versions v ON v.id = (
                 SELECT vv.id FROM account_versions vv WHERE vv.account = a.id
                 ORDER BY vv.valid_from DESC, vv.id DESC LIMIT 1)
         """
-        if q.isdigit():
-            rows = self.conn.execute(current + " WHERE a.id = ?", (int(q),)).fetchall()
+        # Only ASCII digits within SQLite's range can be an id ("²".isdigit() is true too).
+        if key.isascii() and key.isdigit() and int(key) <= MAX_ID:
+            rows = self.conn.execute(current + " WHERE a.id = ?", (int(key),)).fetchall()
             if rows:
                 return rows
         platform, sep, rest = q.partition(":")
@@ -735,7 +770,21 @@ class Store:
             ).fetchall()
             if rows:
                 return rows
-        return self.conn.execute(current + " WHERE v.name = ? ORDER BY a.id", (q,)).fetchall()
+            # The same account spelled another way (width, invisible characters).
+            rest_key = identity_text(rest)
+            rows = self.conn.execute(
+                current + " WHERE a.identity IN (?, ?)",
+                (f"{p}:id:{rest_key}", f"{p}:name:{rest_key}"),
+            ).fetchall()
+            if rows:
+                return rows
+        rows = self.conn.execute(current + " WHERE v.name = ? ORDER BY a.id", (q,)).fetchall()
+        if rows or not key:
+            return rows
+        names = [f"{p.value}:name:{key}" for p in Platform]
+        return self.conn.execute(
+            current + f" WHERE a.identity IN ({', '.join('?' * len(names))}) ORDER BY a.id", names
+        ).fetchall()
 
     def resolve_account(self, query: str) -> int:
         """The stable id of the one account a query names; AccountLookupError otherwise."""
@@ -1390,7 +1439,7 @@ def _observation_row(obs: Observation) -> tuple[Any, ...]:
         int(obs.outcome.is_evidence),
         to_db(obs.latest_post_at) if obs.latest_post_at else None,
         obs.post_id,
-        obs.post_url,
+        http_link(obs.post_url),
         obs.post_title,
         obs.detail,
         obs.silent_since.isoformat() if obs.silent_since else None,

@@ -305,7 +305,7 @@ def test_config_check_lists_every_problem_with_its_key(tmp_path, capsys):
         tmp_path, "bad.toml", '[policy]\nzombie_after = "3x"\ntypo = 1\n[weibo]\nmax_pages = 0\n'
     )
     code, _, err = run(capsys, "config", "check", str(cfg))
-    assert code == 1
+    assert code == 2
     assert "policy.zombie_after" in err and "policy.typo" in err and "weibo.max_pages" in err
 
 
@@ -378,7 +378,7 @@ def test_a_suspension_window_shorter_than_the_zombie_window_is_refused(db, tmp_p
         tmp_path, "c.toml", '[policy]\nzombie_after = "1y"\n[weibo]\nbase_url = "notaurl"\n'
     )
     code, _, err = run(capsys, "config", "check", str(cfg))
-    assert code == 1 and "policy" in err and "weibo.base_url" in err
+    assert code == 2 and "policy" in err and "weibo.base_url" in err
 
 
 def test_serve_on_a_busy_port_says_so_in_one_line_and_exits_1(db, capsys):

@@ -422,7 +422,7 @@ def test_monthly_report_job_writes_last_months_report(make_world, tmp_path):
     world = make_world(
         [weibo("9001", START - timedelta(days=1))],
         clock,
-        reports={"folder": str(folder), "formats": ["md"]},
+        reports={"folder": str(folder), "formats": ["md"], "mkdir": True},
     )
 
     async def go():

@@ -62,6 +62,8 @@ def browser(tmp_path):
         options.add_argument(flag)
     profile = tempfile.mkdtemp(prefix="chromium-profile-", dir=tmp_path)
     options.add_argument(f"--user-data-dir={profile}")
+    # Console messages (e.g. Content-Security-Policy violations) for driver.get_log("browser").
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
     driver.set_page_load_timeout(30)
     try:

@@ -324,7 +324,7 @@ def test_every_config_mistake_is_one_clear_line_naming_the_key(db, tmp_path, cap
     assert key in err, (key, err)
     assert not db.exists(), "nothing is written before the configuration is valid"
     code, _out, err = run(capsys, "config", "check", str(cfg))
-    assert code == 1
+    assert code == 2
     assert f": {key}" in err or key in err
 
 

@@ -41,7 +41,7 @@ def test_bug1_a_config_file_that_is_not_utf8_is_a_clear_error(tmp_path):
     assert "Traceback" not in proc.stderr, proc.stderr
     assert proc.returncode == 2
     proc = _run(tmp_path, ["config", "check", "bad.toml"])
-    assert "Traceback" not in proc.stderr and proc.returncode == 1
+    assert "Traceback" not in proc.stderr and proc.returncode == 2
 
 
 # Bug 2: monitor/settings.py load_settings() (line 278-285) catches only pydantic's

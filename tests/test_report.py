@@ -445,7 +445,7 @@ def test_the_policy_given_is_the_policy_applied_and_printed(store):
 
 
 def test_write_monthly_report_writes_each_format_atomically(store, tmp_path):
-    settings = Settings()
+    settings = Settings(reports={"mkdir": True})  # the folder does not exist yet
     folder = tmp_path / "out"
     paths = write_monthly_report(store, settings, "2020-02", folder, ["xlsx", "csv", "md"])
     assert [p.name for p in paths] == [

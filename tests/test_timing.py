@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from monitor.checks.backoff import BACKOFF_OUTCOMES, answer, health_key, pause_for
-from monitor.checks.timing import interval_for, next_check_at, parse_hhmm
+from monitor.checks.timing import interval_for, next_check_at
+from monitor.dates import parse_time_of_day
 from monitor.models import AccountView, Outcome, Platform, RosterStatus
 from monitor.settings import Settings
 from monitor.store import SourceHealth
@@ -90,7 +91,7 @@ def test_a_refused_check_is_not_retried_soon():
 @pytest.mark.parametrize("text", ["25:99", "99:99", "xx", "-1:00", "12:60"])
 def test_times_of_day_outside_the_clock_are_refused(text):
     with pytest.raises(ValueError):
-        parse_hhmm(text)
+        parse_time_of_day(text)
 
 
 # -- backoff ----------------------------------------------------------------------------------
@@ -150,3 +151,13 @@ def test_feeds_count_per_host_and_other_sources_whole():
     assert health_key("feed", feed("http://10.0.0.5:1200/x")) == "feed:10.0.0.5:1200"
     assert health_key("weibo", view()) == "weibo"
     assert health_key("feed", feed("http://[bad")) == "feed:?"
+
+
+@pytest.mark.parametrize("retry_after", [1e300, float(10**30)])
+def test_an_absurd_retry_after_is_capped_not_an_overflow(retry_after):
+    settings = Settings(schedule={"jitter_s": 0})
+    at = next_check_at(
+        settings, view(), Outcome.RATE_LIMITED, 1, retry_after, START, random.Random(0)
+    )
+    assert at - START <= timedelta(days=1.1)
+    assert pause_for(settings, 1, retry_after) == timedelta(days=1)

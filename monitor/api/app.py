@@ -13,6 +13,8 @@ from fastapi import FastAPI
 
 from monitor.api.auth import AuthMiddleware, install_log_redaction
 from monitor.api.context import ApiContext
+from monitor.api.csp import ContentSecurityPolicy
+from monitor.api.docs import install_docs
 from monitor.api.errors import install_error_handlers
 from monitor.api.queries import Queries
 from monitor.settings import Settings
@@ -62,6 +64,8 @@ def create_app(settings: Settings, db_path: str | Path, *, warm: bool = True) ->
         description="政务新媒体监测: accounts, verdicts, alerts, reports.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served by monitor.api.docs, with local assets
+        redoc_url=None,
     )
     app.state.ctx = ctx
     app.state.queries = queries
@@ -73,10 +77,13 @@ def create_app(settings: Settings, db_path: str | Path, *, warm: bool = True) ->
     app.include_router(routes_write.router)
     app.include_router(routes_ops.router)
     app.include_router(dashboard.router)
+    install_docs(app)
     install_error_handlers(app)
 
     token = settings.api.token.get_secret_value() if settings.api.token else None
     app.add_middleware(AuthMiddleware, token=token)
+    # Outside auth, so that its refusals (HTML pages too) carry the policy.
+    app.add_middleware(ContentSecurityPolicy)
     if settings.api.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 

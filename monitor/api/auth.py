@@ -106,7 +106,9 @@ class AuthMiddleware:
         from starlette.responses import RedirectResponse
 
         rest = urlencode([(k, v) for k, v in query if k != "token"])
-        target = scope.get("root_path", "") + scope["path"] + (f"?{rest}" if rest else "")
+        target = same_site(scope.get("root_path", "") + scope["path"]) + (
+            f"?{rest}" if rest else ""
+        )
         response = RedirectResponse(target, status_code=303)
         assert self._cookie is not None
         response.set_cookie(
@@ -127,6 +129,15 @@ class AuthMiddleware:
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         response = error_response(request, status, message, headers=headers)
         await response(scope, receive, send)
+
+
+def same_site(path: str) -> str:
+    """`path` as a redirect target on this site: one leading slash, never `//host` or `/\\host`.
+
+    A request for `//evil.example/x?token=...` must not send the browser to
+    evil.example (browsers read `//` and `/\\` as the start of another host).
+    """
+    return "/" + path.lstrip("/\\")
 
 
 def _cookie(headers: Headers) -> str | None:

@@ -12,10 +12,7 @@ from monitor.api.context import ApiContext
 from monitor.api.errors import ApiError
 from monitor.api.queries import Queries
 from monitor.dates import DateInputError, parse_date
-from monitor.models import Platform, State
-
-# SQLite integers are 64-bit: larger ids cannot name a row (and would not bind).
-MAX_ID = 2**63 - 1
+from monitor.models import MAX_ID, Platform, State
 
 StateParam = StrEnum("StateParam", {s.name: s.value for s in State})  # type: ignore[misc]
 PlatformParam = StrEnum("PlatformParam", {p.name: p.value for p in Platform})  # type: ignore[misc]

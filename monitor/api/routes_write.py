@@ -13,7 +13,8 @@ from monitor.api.params import IdPath, ctx_of, queries_of
 from monitor.api.serialize import evidence_record, observation_record
 from monitor.checks.record import record_manual
 from monitor.checks.verdicts import status_record
-from monitor.dates import DateInputError, end_of_day, parse_moment, utcnow
+from monitor.dates import DateInputError, end_of_day, parse_recent, utcnow
+from monitor.links import http_link
 from monitor.models import Observation, Outcome
 
 router = APIRouter(prefix="/api", tags=["write"])
@@ -92,9 +93,9 @@ class ObservationIn(BaseModel):
     @field_validator("url")
     @classmethod
     def _http_only(cls, value: str | None) -> str | None:
-        if value is not None and not value.strip().lower().startswith(("http://", "https://")):
+        if value is not None and http_link(value) is None:
             raise ValueError("must be an http(s) URL")
-        return value.strip() if value else value
+        return http_link(value) if value is not None else None
 
 
 @router.post("/observations", status_code=201)
@@ -105,11 +106,13 @@ def add_observation(request: Request, body: ObservationIn) -> dict[str, Any]:
     if sum(chosen) != 1:
         raise ApiError(422, "give exactly one of latest_post, no_content, not_found")
     now = utcnow()
-    try:
-        observed_at = parse_moment(body.at, ctx.tz) if body.at else now
-        post_at = parse_moment(body.latest_post, ctx.tz) if body.latest_post else None
-    except DateInputError as exc:
-        raise ApiError(422, str(exc)) from exc
+    moments = {}
+    for name, text in (("at", body.at), ("latest_post", body.latest_post)):
+        try:
+            moments[name] = parse_recent(text, ctx.tz) if text else None
+        except DateInputError as exc:
+            raise ApiError(422, f"{name}: {exc}") from exc
+    observed_at, post_at = moments["at"] or now, moments["latest_post"]
     if observed_at > now:
         raise ApiError(422, "at is in the future")
     store = ctx.store()

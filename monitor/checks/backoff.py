@@ -57,11 +57,13 @@ def source_of_key(key: str) -> str:
 def pause_for(settings: Any, level: int, retry_after: float | None) -> timedelta:
     """How long a key rests at backoff `level` (>= 1): doubling, capped, >= Retry-After."""
     sched = settings.schedule
+    # 2**63 doublings are far past any ceiling; a larger power would not fit a float.
+    doublings = min(max(level - 1, 0), 63)
     pause = timedelta(
-        seconds=min(sched.source_backoff_base_s * 2 ** (level - 1), sched.source_backoff_max_s)
+        seconds=min(sched.source_backoff_base_s * 2**doublings, sched.source_backoff_max_s)
     )
     if retry_after:
-        pause = max(pause, min(timedelta(seconds=retry_after), MAX_PAUSE_FLOOR))
+        pause = max(pause, timedelta(seconds=min(retry_after, MAX_PAUSE_FLOOR.total_seconds())))
     return pause
 
 

@@ -1,4 +1,4 @@
-"""When to check an account again, and when daily jobs are due: pure functions of settings.
+"""When to check an account again: pure functions of settings.
 
 interval_for      per account, else per platform, else the default interval
 next_check_at     the retry ladder after a transient failure, else the interval +/- jitter
@@ -49,16 +49,8 @@ def next_check_at(
     if outcome in RETRY_OUTCOMES and 0 < failures <= len(delays):
         wait = timedelta(minutes=delays[failures - 1])
         if retry_after:
-            wait = max(wait, min(timedelta(seconds=retry_after), MAX_RETRY_AFTER))
+            # A platform's Retry-After can be any number: capped before it becomes a time.
+            wait = max(wait, timedelta(seconds=min(retry_after, MAX_RETRY_AFTER.total_seconds())))
         return now + wait * (1 + rng.uniform(0, 0.1))
     spread = min(sched.jitter_s, interval.total_seconds() / 4)
     return now + interval + timedelta(seconds=rng.uniform(-spread, spread))
-
-
-def parse_hhmm(text: str) -> tuple[int, int]:
-    """(hour, minute) of "HH:MM"; ValueError otherwise."""
-    hour, _, minute = text.strip().partition(":")
-    h, m = int(hour), int(minute or 0)
-    if not (0 <= h < 24 and 0 <= m < 60):
-        raise ValueError(f"not a time of day: {text!r}")
-    return h, m

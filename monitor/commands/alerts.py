@@ -117,9 +117,10 @@ def register(app: typer.Typer) -> None:
         import sys
 
         from monitor.dates import utcnow
+        from monitor.models import MAX_ID
 
-        if alert_id < 1:
-            raise UsageProblem("ID: give an alert id from `monitor alerts`")
+        if not 1 <= alert_id <= MAX_ID:
+            raise UsageProblem(f"ID: give an alert id from `monitor alerts` (1 to {MAX_ID})")
         s = Session(ctx, db, config)
         with s.store.transaction():
             found = s.store.ack_alert(alert_id, utcnow(), note)

@@ -35,8 +35,11 @@ def register(app: typer.Typer) -> None:
 
         Example: monitor healthcheck --max-age-min 30
         """
+        from monitor.cli import UsageProblem
         from monitor.dates import utcnow
 
+        if not 0 < max_age_min <= 366 * 24 * 60:  # also refuses nan
+            raise UsageProblem("--max-age-min: give minutes from more than 0 to a year")
         s = Session(ctx, db, config)
         report: dict[str, object] = {"database": s.db_path}
         healthy = True

@@ -47,6 +47,9 @@ def report(
     lang: Annotated[
         str | None, typer.Option("--lang", help="zh or en (default from the config: zh).")
     ] = None,
+    mkdir: Annotated[
+        bool, typer.Option("--mkdir", help="Create -o's folder when it does not exist.")
+    ] = False,
     zombie_after: ZombieOption = None,
     suspended_after: SuspendedOption = None,
     warn_before: WarnOption = None,
@@ -57,10 +60,13 @@ def report(
     """Write the check result of a month (as of its last day) or of one date.
 
     Text formats go to stdout without -o; xlsx goes to 政务新媒体检查结果-YYYY-MM.xlsx.
+    -o never writes over the database (or any SQLite file), a folder or a device,
+    nor into a missing folder without --mkdir; replacing a file is said on stderr.
 
     Example: monitor report --month 2020-02 --format xlsx -o 2020-02.xlsx
     """
     from monitor.dates import today
+    from monitor.output_paths import OutputRefused, check_output
     from monitor.reports import (
         FORMATS,
         PeriodError,
@@ -70,7 +76,7 @@ def report(
         render,
         write_atomic,
     )
-    from monitor.reports.deliver import BINARY_FORMATS, period_tag, report_filename
+    from monitor.reports.deliver import BINARY_FORMATS, report_filename
     from monitor.reports.periods import month_of
 
     s = Session(ctx, db, config)
@@ -97,22 +103,31 @@ def report(
     elif fmt not in FORMATS:
         raise UsageProblem(f"--format: unknown format {fmt!r} (use {', '.join(FORMATS)})")
     policy = s.policy(zombie_after, suspended_after, warn_before, evidence_max_age)
+    to_stdout = output == "-" or (output is None and fmt not in BINARY_FORMATS)
+    path = None
+    if not to_stdout:
+        path = Path(output) if output else Path(report_filename(period or day.isoformat(), fmt))
+        try:
+            replaces = check_output(path, database=s.db_path, mkdir=mkdir)
+        except OutputRefused as exc:
+            raise WorkFailed(str(exc)) from exc
 
     built = build_report(
         s.store, day, policy, s.tz, month=period, top_units=s.settings.reports.top_units, fmt=fmt
     )
     data = render(built, fmt, lang)
     s.close()
-    if output == "-" or (output is None and fmt not in BINARY_FORMATS):
+    if path is None:
         if fmt in BINARY_FORMATS:
             sys.stdout.flush()
             sys.stdout.buffer.write(data)
         else:
             sys.stdout.write(data.decode("utf-8"))
         return
-    path = Path(output) if output else Path(report_filename(period_tag(built), fmt))
     try:
         write_atomic(path, data)
     except OSError as exc:
         raise WorkFailed(f"cannot write {path}: {exc.strerror or exc}") from exc
+    if replaces:
+        sys.stderr.write(f"monitor: replaced the existing file {path}\n")
     sys.stdout.write(f"{path}\n")

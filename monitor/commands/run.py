@@ -26,7 +26,8 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option("--host", help="API address (default [api] host).")
         ] = None,
         port: Annotated[
-            int | None, typer.Option("--port", help="API port (default [api] port).")
+            int | None,
+            typer.Option("--port", help="API port (default [api] port).", min=0, max=65535),
         ] = None,
         db: DbOption = None,
         config: ConfigOption = None,
@@ -69,12 +70,15 @@ def register(app: typer.Typer) -> None:
                 daemon.install_signal_handlers()
                 if serve_api:
                     from monitor.api import create_app, serve
+                    from monitor.commands.serve import warn_if_open
 
+                    api_host = host or s.settings.api.host
+                    warn_if_open(logging.getLogger("monitor.api"), api_host, s.settings.api.token)
                     api = create_app(s.settings, s.db_path)
                     api_task = asyncio.create_task(
                         serve(
                             api,
-                            host or s.settings.api.host,
+                            api_host,
                             s.settings.api.port if port is None else port,
                             lambda: daemon.stopping,
                         )

@@ -1,6 +1,7 @@
 """`monitor serve`: the JSON API and the dashboard (FastAPI + uvicorn)."""
 
 import errno
+import logging
 import socket
 from typing import Annotated
 
@@ -30,6 +31,30 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def is_loopback(host: str) -> bool:
+    """Whether only this machine can reach `host` (127.0.0.0/8, ::1, ::ffff:127.x, localhost)."""
+    import ipaddress
+
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host.strip().strip("[]"))
+    except ValueError:
+        return False  # any other name may resolve to a reachable address
+    mapped = getattr(address, "ipv4_mapped", None)
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
+def warn_if_open(log: logging.Logger, host: str, token: object) -> None:
+    """Warn (`serve` and `run --serve` alike) when anyone who can reach `host` may read."""
+    if token is None and not is_loopback(host):
+        log.warning(
+            "listening on %s without api.token: anyone who can reach it can read the "
+            "dashboard (writes stay refused)",
+            host or "every address",
+        )
+
+
 def register(app: typer.Typer) -> None:
     from monitor.cli import ConfigOption, DbOption
 
@@ -56,7 +81,6 @@ def register(app: typer.Typer) -> None:
 
         Example: monitor serve --port 8080
         """
-        import logging
         import sys
 
         import uvicorn
@@ -76,12 +100,7 @@ def register(app: typer.Typer) -> None:
             )
         sock = listening_socket(host, port)
         log = logging.getLogger("monitor.api")
-        if host not in ("127.0.0.1", "::1", "localhost") and api.token is None:
-            log.warning(
-                "listening on %s without api.token: anyone who can reach it can read the "
-                "dashboard (writes stay refused)",
-                host,
-            )
+        warn_if_open(log, host, api.token)
         bound = sock.getsockname()[1]
         log.info("listening on http://%s:%d/", f"[{host}]" if ":" in host else host, bound)
         app = create_app(s.settings, s.db_path)

@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from monitor.dates import today as today_in
+from monitor.output_paths import check_folder, check_output
 from monitor.reports.build import build_report
 from monitor.reports.model import Report
 from monitor.reports.periods import month_as_of
 
 Renderer = Callable[[Report, str], bytes]
+MKDIR_SETTING_HINT = "set reports.mkdir = true to create it"
 
 FORMATS = ("xlsx", "csv", "md", "html", "json")
 BINARY_FORMATS = frozenset({"xlsx"})
@@ -69,8 +71,10 @@ def report_filename(period: str, fmt: str) -> str:
 
 
 def write_atomic(path: Path, data: bytes) -> Path:
-    """Write through a temp file in the same folder and rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write through a temp file in the same folder and rename: readers never see half a file.
+
+    The folder must exist; callers check the target first (`monitor.output_paths`).
+    """
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -97,22 +101,23 @@ def write_monthly_report(
     """Build `month`'s report once and write `政务新媒体检查结果-YYYY-MM.<ext>` per format.
 
     For the daemon: the policy, zone and language come from `settings`; the as-of
-    date is the month's last day (today while the month is running).
+    date is the month's last day (today while the month is running). The files
+    follow `monitor.output_paths` (a missing folder only with `reports.mkdir`);
+    OutputRefused before anything is written.
     """
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise ValueError(
             f"unknown report format(s) {', '.join(unknown)} (use {', '.join(FORMATS)})"
         )
+    targets = {fmt: Path(folder) / report_filename(month, fmt) for fmt in dict.fromkeys(formats)}
+    check_folder(folder, mkdir=settings.reports.mkdir, mkdir_hint=MKDIR_SETTING_HINT)
+    for path in targets.values():
+        check_output(path, database=getattr(store, "path", None))
     tz = settings.tz
     as_of = month_as_of(month, today or today_in(tz))
     report = build_report(
         store, as_of, settings.policy, tz, month=month, top_units=settings.reports.top_units
     )
     lang = settings.reports.lang
-    paths = []
-    for fmt in dict.fromkeys(formats):
-        paths.append(
-            write_atomic(Path(folder) / report_filename(month, fmt), render(report, fmt, lang))
-        )
-    return paths
+    return [write_atomic(path, render(report, fmt, lang)) for fmt, path in targets.items()]

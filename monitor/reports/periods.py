@@ -6,6 +6,8 @@ import calendar
 import re
 from datetime import date
 
+from monitor.dates import EARLIEST_DATE, LATEST_DATE
+
 _MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
 
 
@@ -18,6 +20,11 @@ def parse_month(month: str) -> tuple[int, int]:
     m = _MONTH.match(month.strip())
     if not m or not 1 <= int(m[2]) <= 12 or int(m[1]) < 1:
         raise PeriodError(f"invalid month {month!r}: write YYYY-MM, e.g. 2020-02")
+    if not EARLIEST_DATE.year <= int(m[1]) <= LATEST_DATE.year:
+        raise PeriodError(
+            f"month {month!r} is out of range: give a month from "
+            f"{month_of(EARLIEST_DATE)} to {month_of(LATEST_DATE)}"
+        )
     return int(m[1]), int(m[2])
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from monitor.models import Platform, RosterStatus
+from monitor.models import Platform, RosterStatus, identity_text
 
 # The roster fields whose changes are versioned (what `RosterEntry.fields()` returns).
 VERSIONED_FIELDS: tuple[str, ...] = (
@@ -25,17 +25,17 @@ VERSIONED_FIELDS: tuple[str, ...] = (
 
 
 def identity_key(platform: Platform | str, account_id: str, name: str) -> str:
-    """The identity of an account: by platform ID when known, else by name.
+    """The identity of an account: by platform ID when known, else by name (see `identity_text`).
 
     >>> identity_key(Platform.WEIBO, "123", "安康发布")
     'weibo:id:123'
-    >>> identity_key("weibo", "", "安康发布")
+    >>> identity_key("weibo", "", "安康发布\u200b")
     'weibo:name:安康发布'
     """
     code = Platform(platform).value
     if account_id:
-        return f"{code}:id:{account_id}"
-    return f"{code}:name:{name}"
+        return f"{code}:id:{identity_text(account_id)}"
+    return f"{code}:name:{identity_text(name)}"
 
 
 @dataclass(frozen=True, slots=True)

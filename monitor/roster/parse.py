@@ -38,9 +38,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from adapters import roster_aliases, source_names
+from monitor.links import http_link
 from monitor.models import Platform, RosterStatus
-from monitor.roster.entry import Problem, RosterEntry, RosterFile
-from monitor.roster.read import ReadError, Table, read_table
+from monitor.roster.entry import Problem, RosterEntry, RosterFile, identity_key
+from monitor.roster.read import ReadError, Table, column_letter, read_table
 
 MAX_CELL_CHARS = 1000
 HEADER_SEARCH_ROWS = 10
@@ -152,7 +153,6 @@ SECRET_ENV_MESSAGE = "secret_env must name an environment variable, not hold the
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # A WeChat AppSecret is 32 hex digits; long random-looking tokens are secrets too.
 _LOOKS_SECRET = re.compile(r"[0-9a-fA-F]{32}|(?=.*[0-9])(?=.*[a-z])(?=.*[A-Z])[A-Za-z0-9]{24,}")
-_URL = re.compile(r"https?://[^\s/]+\S*", re.IGNORECASE)
 _ANNOTATION = re.compile(r"\s*[(\[【][^()\[\]【】]*[)\]】]\s*$")
 _SEPARATORS = re.compile(r"[\s_\-*:：]+")
 _LINE_BREAK = re.compile(r"[\r\n\u2028\u2029]+")
@@ -220,16 +220,6 @@ def parse_status(text: str) -> RosterStatus | None:
         if len(_status_cache) < 10_000:
             _status_cache[text] = found
         return found
-
-
-def column_letter(index: int) -> str:
-    """Spreadsheet column letters for a 0-based index: 0 -> A, 26 -> AA."""
-    letters = ""
-    index += 1
-    while index:
-        index, rem = divmod(index - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
 
 
 # --- header ----------------------------------------------------------------
@@ -487,7 +477,7 @@ class _Parser:
                 number, header.column("account_id"), "account ID contains spaces or line breaks"
             )
         feed_url = self.cell(cells, "feed_url")
-        if feed_url and not _URL.fullmatch(feed_url):
+        if feed_url and http_link(feed_url) is None:
             self.problem(
                 number, header.column("feed_url"), "feed_url must be an http:// or https:// URL"
             )
@@ -561,9 +551,7 @@ class _Parser:
                 )
 
     def _add(self, number: int, values: dict, column: str) -> None:
-        account_id = values.get("account_id", "")
-        code = values["platform"].value
-        key = f"{code}:id:{account_id}" if account_id else f"{code}:name:{values['name']}"
+        key = identity_key(values["platform"], values.get("account_id", ""), values["name"])
         first = self.seen.get(key)
         if first is None:
             entry = RosterEntry(row=number, order=len(self.entries), **values)

@@ -6,8 +6,9 @@ non-blank row with the number a spreadsheet shows for it (1-based, blank rows
 skipped but counted), cells as stripped strings.
 
 Errors: only `ReadError` (one message about the whole file, e.g. "not a CSV or
-XLSX file", "unknown sheet"); the caller turns it into a `Problem`. Anything a
-foreign library raises while decoding is translated into it here.
+XLSX file", "unknown sheet", a limit crossed at a named cell); the caller turns
+it into a `Problem`. Anything a foreign library raises while decoding is
+translated into it here.
 
 Decisions:
 - The format is sniffed from the content, not the file name: a ZIP archive is
@@ -20,13 +21,21 @@ Decisions:
   semicolons) and no commas.
 - A CSV record is one row even when a quoted cell holds line breaks, as Excel
   shows it.
-- XLSX is opened in normal (not read-only) mode because read-only mode does not
-  know merged cells; the value of a merged range fills every cell of it.
+- XLSX is streamed (never the sheet's whole grid in memory): only cells that
+  hold data count, so a formatted empty cell at XFD1048576 (what Excel writes
+  when a whole column is styled) costs nothing. The sheet ends at the last row
+  and column holding data; a merged range fills its cells up to there with the
+  value of its first cell.
 - XLSX cells holding a formula are read as the formula's literal text (e.g.
   "=A1&B1"), never evaluated and never replaced by a cached value: a roster is
   data, and a formula in it is almost always a typing accident (a name typed
   as "=..." or "-..."); keeping the literal text makes that visible.
 - Numbers are written as a person would type them: 1234567890.0 -> "1234567890".
+
+Limits (`RosterLimits`): far above any real roster (a city lists about 420
+accounts, a province a few thousand), they bound the memory and time of any
+import, whatever the file holds. Crossing one refuses the file with the sheet
+and cell (or row and column) where it happened.
 """
 
 from __future__ import annotations
@@ -35,10 +44,14 @@ import codecs
 import csv
 import io
 import math
+import os
 import re
+import stat
+import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
+from typing import Any
 
 # Leading/trailing characters removed from every cell (besides str.strip()'s
 # whitespace, which includes the full-width space U+3000 and U+00A0).
@@ -55,6 +68,28 @@ _CSV_FIELD_LIMIT = 10_000_000
 # Characters no spreadsheet text holds: control characters (other than tab and
 # line breaks) and Unicode noncharacters. Finding one means the file is binary.
 _BINARY = re.compile(r"[\x00-\x08\x0e-\x1f\x7f\ufffe\uffff]")
+
+_MIB = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class RosterLimits:
+    """What one roster file may hold; each bound keeps an import's memory and time finite."""
+
+    file_bytes: int = 32 * _MIB  # a 100,000-account CSV is about 7 MB
+    rows: int = 250_000  # rows holding data (the header and heading rows included)
+    columns: int = 100  # the last column holding data (CV)
+    cells: int = 4_000_000  # non-empty cells in all
+    merged_cells: int = 2_000_000  # cells filled from merged ranges, in all
+    merged_ranges: int = 250_000
+    # XLSX parts, uncompressed: the sheet is streamed, other parts (shared
+    # strings, styles) are loaded whole by openpyxl.
+    sheet_xml_bytes: int = 512 * _MIB
+    other_part_bytes: int = 64 * _MIB
+    zip_members: int = 10_000
+
+
+LIMITS = RosterLimits()
 
 
 class ReadError(Exception):
@@ -82,38 +117,104 @@ def clean(value: str) -> str:
     return value
 
 
-def read_table(path: str | Path, sheet: str | None = None) -> Table:
+def column_letter(index: int) -> str:
+    """Spreadsheet column letters for a 0-based index: 0 -> A, 26 -> AA."""
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def cell_name(row: int, column: int) -> str:
+    """A cell's spreadsheet name from its 1-based row and column: (1048576, 16384) -> XFD1048576."""
+    return f"{column_letter(column - 1)}{row}"
+
+
+def _reason(exc: BaseException) -> str:
+    """An exception as text that is never empty (MemoryError() has no message)."""
+    return str(exc) or type(exc).__name__
+
+
+def read_table(path: str | Path, sheet: str | None = None, limits: RosterLimits = LIMITS) -> Table:
     """Read `path` (CSV or XLSX, sniffed) into a `Table`; raise `ReadError` if it cannot be."""
     path = Path(path)
     try:
-        data = path.read_bytes()
+        with path.open("rb") as fh:
+            mode = os.fstat(fh.fileno()).st_mode
+            if stat.S_ISDIR(mode):
+                raise ReadError("cannot read the file: it is a directory")
+            if not stat.S_ISREG(mode):
+                # A device or pipe may never end (/dev/zero) or never answer (a FIFO).
+                raise ReadError("cannot read the file: not a regular file")
+            data = fh.read(limits.file_bytes + 1)
     except IsADirectoryError as exc:
         raise ReadError("cannot read the file: it is a directory") from exc
     except FileNotFoundError as exc:
         raise ReadError("cannot read the file: no such file") from exc
     except OSError as exc:
         raise ReadError(f"cannot read the file: {exc.strerror or exc}") from exc
-    return read_bytes(data, sheet=sheet)
+    return read_bytes(data, sheet=sheet, limits=limits)
 
 
-def read_bytes(data: bytes, sheet: str | None = None) -> Table:
+def read_bytes(data: bytes, sheet: str | None = None, limits: RosterLimits = LIMITS) -> Table:
     """Like `read_table`, from the file's content."""
+    if len(data) > limits.file_bytes:
+        raise ReadError(
+            f"file too large: over {_size(limits.file_bytes)} "
+            "(a roster of 100,000 accounts is about 7 MB as CSV)"
+        )
     if not data.strip():
         raise ReadError("empty file")
     if data.startswith(_ZIP_MAGIC):
-        return _read_xlsx(data, sheet)
+        return _read_xlsx(data, sheet, limits)
     if data.startswith(_OLE_MAGIC):
         raise ReadError(
             "old Excel .xls (or other OLE2) file is not supported: save it as .xlsx or CSV"
         )
-    text, encoding = _decode(data)
-    return _read_csv(text, encoding)
+    encoding, delimiter = _sniff_text(data)
+    return _read_csv(data, encoding, delimiter, limits)
+
+
+class _Budget:
+    """Counts rows and cells holding data against the limits; `where` names the place."""
+
+    def __init__(self, limits: RosterLimits, where: str):
+        self.limits = limits
+        self.where = where
+        self.rows = 0
+        self.cells = 0
+
+    def row(self, number: int, columns: list[int]) -> None:
+        """Account for one row holding data in these (1-based) columns."""
+        limits = self.limits
+        last = max(columns)
+        if last > limits.columns:
+            raise ReadError(
+                f"{self.where(number, last)}: data in column {column_letter(last - 1)}, beyond the "
+                f"last column a roster may use ({column_letter(limits.columns - 1)}, "
+                f"column {limits.columns})"
+            )
+        self.rows += 1
+        if self.rows > limits.rows:
+            raise ReadError(
+                f"{self.where(number, min(columns))}: more than {limits.rows:,} rows hold data "
+                "(a roster may have at most that many)"
+            )
+        self.cells += len(columns)
+        if self.cells > limits.cells:
+            raise ReadError(
+                f"{self.where(number, min(columns))}: more than {limits.cells:,} cells hold data "
+                "(a roster may have at most that many)"
+            )
 
 
 # --- CSV -------------------------------------------------------------------
 
 
-def _decode(data: bytes) -> tuple[str, str]:
+def _sniff_text(data: bytes) -> tuple[str, str]:
+    """The encoding the text decodes with, and its delimiter; ReadError if it is not text."""
     if data.startswith(codecs.BOM_UTF8):
         candidates = ["utf-8-sig"]
     elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -127,7 +228,7 @@ def _decode(data: bytes) -> tuple[str, str]:
             continue
         if _BINARY.search(text):
             raise ReadError("not a CSV or XLSX file (binary content)")
-        return text, encoding
+        return encoding, _delimiter(text)
     if len(candidates) == 1:
         raise ReadError(f"cannot decode the file as {candidates[0]} text (corrupt file?)")
     raise ReadError(
@@ -137,7 +238,7 @@ def _decode(data: bytes) -> tuple[str, str]:
 
 
 def _delimiter(text: str) -> str:
-    for line in io.StringIO(text, newline=""):
+    for line in io.StringIO(text[:65536], newline=""):
         if not line.strip():
             continue
         if "," in line:
@@ -150,12 +251,16 @@ def _delimiter(text: str) -> str:
     return ","
 
 
-def _read_csv(text: str, encoding: str) -> Table:
+def _read_csv(data: bytes, encoding: str, delimiter: str, limits: RosterLimits) -> Table:
     table = Table(kind="csv", encoding=encoding)
+    budget = _Budget(limits, lambda row, column: f"row {row}, column {column_letter(column - 1)}")
     old_limit = csv.field_size_limit()
     csv.field_size_limit(_CSV_FIELD_LIMIT)
     try:
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+        # Decoded as it is read: the whole text as one string would take up to
+        # four bytes a character once more.
+        lines = io.TextIOWrapper(io.BytesIO(data), encoding=encoding, newline="")
+        reader = csv.reader(lines, delimiter=delimiter)
         rows = table.rows
         number = 0
         while True:
@@ -168,7 +273,10 @@ def _read_csv(text: str, encoding: str) -> Table:
                 table.row_errors.append((number, f"cannot read this row as CSV ({exc})"))
                 break
             cells = [clean(cell) for cell in record]
-            if any(cells):
+            filled = [index + 1 for index, cell in enumerate(cells) if cell]
+            if filled:
+                budget.row(number, filled)
+                del cells[filled[-1] :]
                 rows.append((number, cells))
     finally:
         csv.field_size_limit(old_limit)
@@ -178,60 +286,198 @@ def _read_csv(text: str, encoding: str) -> Table:
 # --- XLSX ------------------------------------------------------------------
 
 
-def _read_xlsx(data: bytes, sheet: str | None) -> Table:
+def _check_parts(data: bytes, limits: RosterLimits) -> None:
+    """Refuse a workbook whose parts would inflate past the limits (a ZIP bomb)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as exc:
+        raise ReadError(
+            f"cannot read the file as XLSX (corrupt or not a workbook: {_reason(exc)})"
+        ) from exc
+    if len(members) > limits.zip_members:
+        raise ReadError(
+            f"cannot read the file as XLSX: {len(members):,} parts (at most {limits.zip_members:,})"
+        )
+    for info in members:
+        is_sheet = info.filename.startswith("xl/worksheets/")
+        limit = limits.sheet_xml_bytes if is_sheet else limits.other_part_bytes
+        if info.file_size > limit:
+            raise ReadError(
+                f"cannot read the file as XLSX: part {info.filename} is {_size(info.file_size)} "
+                f"uncompressed (at most {_size(limit)})"
+            )
+
+
+def _size(count: int) -> str:
+    return f"{count / _MIB:,.1f} MB" if count >= _MIB else f"{count:,} bytes"
+
+
+def _read_xlsx(data: bytes, sheet: str | None, limits: RosterLimits) -> Table:
     import openpyxl  # imported lazily: CSV-only users never pay for it
 
+    _check_parts(data, limits)
     try:
-        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=False, data_only=False)
+        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
     except Exception as exc:  # openpyxl/zipfile/xml raise many types for a bad file
-        raise ReadError(f"cannot read the file as XLSX (corrupt or not a workbook: {exc})") from exc
+        raise ReadError(
+            f"cannot read the file as XLSX (corrupt or not a workbook: {_reason(exc)})"
+        ) from exc
     try:
-        names = workbook.sheetnames
-        if sheet is not None:
-            wanted = sheet.strip().casefold()
-            matches = [n for n in names if n == sheet] or [
-                n for n in names if n.strip().casefold() == wanted
-            ]
-            if not matches:
-                available = ", ".join(repr(n) for n in names)
-                raise ReadError(f"no sheet named {sheet!r}; the sheets are: {available}")
-            worksheet = workbook[matches[0]]
-        else:
-            worksheets = workbook.worksheets
-            if not worksheets:
-                raise ReadError("the workbook has no worksheet")
-            worksheet = worksheets[0]
-        if not hasattr(worksheet, "iter_rows"):
-            raise ReadError(f"sheet {worksheet.title!r} is a chart, not a worksheet")
+        worksheet = _pick_sheet(workbook, sheet)
         table = Table(kind="xlsx", sheet=worksheet.title)
-        grid = [
-            [_cell_text(value) for value in row] for row in worksheet.iter_rows(values_only=True)
-        ]
-        for merged in worksheet.merged_cells.ranges:
-            _fill_merged(grid, merged.min_row, merged.max_row, merged.min_col, merged.max_col)
-        for index, cells in enumerate(grid):
-            if any(cells):
-                table.rows.append((index + 1, cells))
+        table.rows = _SheetReader(workbook, worksheet, limits).rows()
         return table
     except ReadError:
         raise
     except Exception as exc:  # a workbook that loads but breaks while read
-        raise ReadError(f"cannot read the file as XLSX ({exc})") from exc
+        raise ReadError(f"cannot read the file as XLSX ({_reason(exc)})") from exc
     finally:
         workbook.close()
 
 
-def _fill_merged(grid: list[list[str]], r1: int, r2: int, c1: int, c2: int) -> None:
-    if r1 > len(grid):
-        return
-    first = grid[r1 - 1]
-    value = first[c1 - 1] if c1 - 1 < len(first) else ""
-    for r in range(r1, min(r2, len(grid)) + 1):
-        row = grid[r - 1]
-        if len(row) < c2:
-            row.extend([""] * (c2 - len(row)))
-        for c in range(c1, c2 + 1):
-            row[c - 1] = value
+def _pick_sheet(workbook: Any, sheet: str | None) -> Any:
+    names = workbook.sheetnames
+    if sheet is not None:
+        wanted = sheet.strip().casefold()
+        matches = [n for n in names if n == sheet] or [
+            n for n in names if n.strip().casefold() == wanted
+        ]
+        if not matches:
+            available = ", ".join(repr(n) for n in names)
+            raise ReadError(f"no sheet named {sheet!r}; the sheets are: {available}")
+        worksheet = workbook[matches[0]]
+    else:
+        worksheets = workbook.worksheets
+        if not worksheets:
+            raise ReadError("the workbook has no worksheet")
+        worksheet = worksheets[0]
+    if not hasattr(worksheet, "iter_rows"):
+        raise ReadError(f"sheet {worksheet.title!r} is a chart, not a worksheet")
+    return worksheet
+
+
+class _SheetReader:
+    """Streams one worksheet's XML: cells holding data, then merged ranges filled.
+
+    openpyxl's read-only worksheet streams cells but forgets merged ranges, pads
+    every row to the widest cell and keeps one record per formatted row; so the
+    XML is walked here and openpyxl's own cell parser decodes each cell (shared
+    strings, dates by number format, formulas as text, inline and rich text).
+    """
+
+    def __init__(self, workbook: Any, worksheet: Any, limits: RosterLimits):
+        self.workbook = workbook
+        self.worksheet = worksheet
+        self.limits = limits
+        self.title = worksheet.title
+        self.budget = _Budget(limits, self.where)
+        self.cells: dict[int, dict[int, str]] = {}  # row -> column -> text
+        self.merged: list[tuple[int, int, int, int]] = []  # (min_col, min_row, max_col, max_row)
+
+    def where(self, row: int, column: int) -> str:
+        return f"sheet {self.title!r}, cell {cell_name(row, column)}"
+
+    def rows(self) -> list[tuple[int, list[str]]]:
+        self._stream()
+        self._fill_merged()
+        out = []
+        for number in sorted(self.cells):
+            by_column = self.cells[number]
+            cells = [""] * max(by_column)
+            for column, text in by_column.items():
+                cells[column - 1] = text
+            out.append((number, cells))
+        return out
+
+    def _stream(self) -> None:
+        # Private to openpyxl but stable since 2.6; tests read real workbooks through it.
+        from openpyxl.utils.cell import range_boundaries
+        from openpyxl.worksheet._reader import WorkSheetParser
+        from openpyxl.xml.constants import SHEET_MAIN_NS
+        from openpyxl.xml.functions import iterparse
+
+        row_tag = f"{{{SHEET_MAIN_NS}}}row"
+        merge_tag = f"{{{SHEET_MAIN_NS}}}mergeCell"
+        workbook, worksheet = self.workbook, self.worksheet
+        parser = WorkSheetParser(
+            None,
+            worksheet._shared_strings,
+            data_only=False,
+            epoch=workbook.epoch,
+            date_formats=workbook._date_formats,
+            timedelta_formats=workbook._timedelta_formats,
+        )
+        open_elements: list[Any] = []
+        with workbook._archive.open(worksheet._worksheet_path) as source:
+            for event, element in iterparse(source, events=("start", "end")):
+                if event == "start":
+                    open_elements.append(element)
+                    continue
+                open_elements.pop()
+                if element.tag == row_tag:
+                    # A row of formatted empty cells (no value, formula or text) is
+                    # skipped unparsed; numbering still follows its `r` attribute.
+                    if any(len(cell) for cell in element):
+                        number, cells = parser.parse_row(element)
+                        self._row(number, cells)
+                    else:
+                        r = element.get("r")
+                        parser.row_counter = int(float(r)) if r else parser.row_counter + 1
+                    parser.row_dimensions.clear()  # one record per formatted row otherwise
+                elif element.tag == merge_tag:
+                    if len(self.merged) >= self.limits.merged_ranges:
+                        raise ReadError(
+                            f"sheet {self.title!r}: more than {self.limits.merged_ranges:,} "
+                            "merged ranges"
+                        )
+                    self.merged.append(range_boundaries(element.get("ref", "")))
+                # Drop what was parsed: finished children of the sheet's sections
+                # (rows, merged ranges, ...) and finished sections.
+                if len(open_elements) in (1, 2):
+                    open_elements[-1].clear()
+
+    def _row(self, number: int, cells: list[dict[str, Any]]) -> None:
+        values: dict[int, str] = {}
+        for cell in cells:
+            value = cell["value"]
+            if value is None:
+                continue
+            text = _cell_text(value)
+            if text:
+                values[cell["column"]] = text
+        if not values:
+            return
+        self.budget.row(number, sorted(values))
+        self.cells.setdefault(number, {}).update(values)
+
+    def _fill_merged(self) -> None:
+        """Give every cell of a merged range its first cell's value, up to the data's end."""
+        if not self.merged or not self.cells:
+            return
+        last_row = max(self.cells)
+        last_column = max(max(columns) for columns in self.cells.values())
+        filled = 0
+        for min_col, min_row, max_col, max_row in self.merged:
+            text = self.cells.get(min_row, {}).get(min_col)
+            if not text:
+                continue
+            max_row, max_col = min(max_row, last_row), min(max_col, last_column)
+            area = (max_row - min_row + 1) * (max_col - min_col + 1)
+            filled += area
+            if filled > self.limits.merged_cells:
+                raise ReadError(
+                    f"{self.where(min_row, min_col)}: merged cells would fill more than "
+                    f"{self.limits.merged_cells:,} cells (this range reaches "
+                    f"{cell_name(max_row, max_col)})"
+                )
+            for row in range(min_row, max_row + 1):
+                by_column = self.cells.get(row)
+                if by_column is None:
+                    by_column = self.cells[row] = {}
+                    self.budget.row(row, [min_col])
+                for column in range(min_col, max_col + 1):
+                    by_column[column] = text
 
 
 def _cell_text(value: object) -> str:
