@@ -133,11 +133,12 @@ def test_stored_verdicts_equal_verdicts_judged_afresh(tmp_path_factory, steps):
                 wrote = [ids[i]]
             elif op[0] == "roster":
                 _, i, status, later = op
+                changed = statuses[i] != status
                 statuses[i] = status
                 write_roster(roster, statuses)
                 effective = now + timedelta(days=later) if later else None
                 import_roster(store, roster, now, effective)
-                if not later:
+                if changed and not later:  # an import that changes nothing writes nothing
                     wrote = [ids[i]]
             elif op[0] == "days":
                 now += timedelta(days=op[1])

@@ -1,0 +1,263 @@
+"""Current verdicts (one row per account) and flips (every change of state)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from monitor.dates import from_db, to_db, utcnow
+from monitor.store.base import StoreBase
+from monitor.store.sql import _id_list
+
+
+@dataclass(slots=True)
+class VerdictRow:
+    """An account's stored current verdict, with the roster fields lists filter on."""
+
+    account: int
+    state: str
+    since: datetime
+    as_of: date
+    valid_until: date | None
+    policy: str
+    evidence: int | None
+    reason: str
+    latest_post_date: date | None
+    roster_problem: str | None
+    platform: str
+    unit: int
+    region: str
+    name: str
+    roster_order: int
+    retired: bool
+
+
+_VERDICT_COLUMNS = (
+    "account, state, since, as_of, valid_until, policy, evidence, reason, latest_post_date, "
+    "roster_problem, platform, unit, region, name, roster_order, retired"
+)
+
+
+_VERDICT_NAMES = tuple(c.strip() for c in _VERDICT_COLUMNS.split(","))
+
+
+def _verdict_values(r: VerdictRow) -> tuple[Any, ...]:
+    return (
+        r.account,
+        r.state,
+        to_db(r.since),
+        r.as_of.isoformat(),
+        r.valid_until.isoformat() if r.valid_until else None,
+        r.policy,
+        r.evidence,
+        r.reason,
+        r.latest_post_date.isoformat() if r.latest_post_date else None,
+        r.roster_problem,
+        r.platform,
+        r.unit,
+        r.region,
+        r.name,
+        r.roster_order,
+        int(r.retired),
+    )
+
+
+def _verdict_row(r: Sequence[Any]) -> VerdictRow:
+    return VerdictRow(
+        account=r[0],
+        state=r[1],
+        since=from_db(r[2]) or utcnow(),
+        as_of=date.fromisoformat(r[3]),
+        valid_until=date.fromisoformat(r[4]) if r[4] else None,
+        policy=r[5],
+        evidence=r[6],
+        reason=r[7],
+        latest_post_date=date.fromisoformat(r[8]) if r[8] else None,
+        roster_problem=r[9],
+        platform=r[10],
+        unit=r[11],
+        region=r[12],
+        name=r[13],
+        roster_order=r[14],
+        retired=bool(r[15]),
+    )
+
+
+@dataclass(slots=True)
+class VerdictQuery:
+    """Filters on stored current verdicts (None = any)."""
+
+    unit: int | None = None
+    region: str | None = None
+    platform: str | None = None
+    states: frozenset[str] | None = None
+    name_contains: str | None = None
+    include_retired: bool = False
+    accounts: Sequence[int] | None = None
+
+
+def _verdict_where(day: date, policy: str, q: VerdictQuery) -> tuple[str, dict[str, Any]]:
+    """The WHERE clause of rows that hold on `day` under `policy` and match `q`."""
+    clauses = ["policy = :policy", "as_of <= :day", "(valid_until IS NULL OR valid_until > :day)"]
+    params: dict[str, Any] = {"policy": policy, "day": day.isoformat()}
+    if not q.include_retired:
+        clauses.append("retired = 0")
+    if q.unit is not None:
+        clauses.append("unit = :unit")
+        params["unit"] = int(q.unit)
+    if q.region is not None:
+        clauses.append("region = :region")
+        params["region"] = q.region
+    if q.platform is not None:
+        clauses.append("platform = :platform")
+        params["platform"] = q.platform
+    if q.states is not None:
+        names = sorted(q.states)
+        clauses.append(
+            f"state IN ({', '.join(f':s{i}' for i in range(len(names)))})" if names else "0"
+        )
+        params |= {f"s{i}": n for i, n in enumerate(names)}
+    if q.name_contains:
+        clauses.append("instr(name, :q) > 0")
+        params["q"] = q.name_contains
+    if q.accounts is not None:
+        clauses.append(f"account IN ({_id_list(q.accounts) or 'NULL'})")
+    return " AND ".join(clauses), params
+
+
+@dataclass(slots=True)
+class Flip:
+    """One change of an account's current state."""
+
+    account: int
+    at: datetime
+    from_state: str | None
+    to_state: str
+    evidence: int | None
+    reason: str
+    id: int | None = None
+
+
+class VerdictTables(StoreBase):
+    """Each account's current verdict, and every change of state (flips)."""
+
+    def accounts_of_import(self, import_id: int) -> list[int]:
+        """The accounts an import wrote a roster version for."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT account FROM account_versions WHERE import_id = ? ORDER BY account",
+            (import_id,),
+        )
+        return [r[0] for r in rows]
+
+    def account_ids(self) -> list[int]:
+        """Every account id, retired ones included, in roster order."""
+        return [
+            r[0] for r in self.conn.execute("SELECT id FROM accounts ORDER BY roster_order, id")
+        ]
+
+    def verdict_rows(self, accounts: Sequence[int]) -> dict[int, VerdictRow]:
+        """The stored current verdicts of some accounts (those that have one)."""
+        if not accounts:
+            return {}
+        rows = self.conn.execute(
+            f"SELECT {_VERDICT_COLUMNS} FROM verdicts WHERE account IN ({_id_list(accounts)})"
+        )
+        return {r[0]: _verdict_row(r) for r in rows}
+
+    def save_verdicts(self, rows: Sequence[VerdictRow], now: datetime) -> None:
+        """Insert or replace current verdict rows."""
+        if not rows:
+            return
+        stamp = to_db(now)
+        self.db["verdicts"].upsert_all(  # type: ignore[union-attr]
+            ({**dict(zip(_VERDICT_NAMES, _verdict_values(r), strict=True)), "updated_at": stamp}
+             for r in rows),
+            pk="account",
+        )  # fmt: skip
+
+    def add_flips(self, flips: Sequence[Flip]) -> None:
+        """Append changes of state."""
+        self.conn.executemany(
+            "INSERT INTO flips (account, at, from_state, to_state, evidence, reason) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                (f.account, to_db(f.at), f.from_state, f.to_state, f.evidence, f.reason)
+                for f in flips
+            ),
+        )
+
+    def flips(self, account: int | None = None, *, limit: int = 100) -> list[Flip]:
+        """Changes of state, newest first (one account's, or all)."""
+        where, params = ("WHERE account = ?", [account]) if account is not None else ("", [])
+        rows = self.conn.execute(
+            "SELECT account, at, from_state, to_state, evidence, reason, id FROM flips "
+            f"{where} ORDER BY at DESC, id DESC LIMIT ?",
+            (*params, limit),
+        )
+        return [Flip(r[0], from_db(r[1]) or utcnow(), r[2], r[3], r[4], r[5], r[6]) for r in rows]
+
+    def next_roster_changes(self, accounts: Sequence[int], after: datetime) -> dict[int, datetime]:
+        """For each account with a roster version taking effect after `after`: the first one's time."""
+        if not accounts:
+            return {}
+        rows = self.conn.execute(
+            "SELECT account, MIN(valid_from) FROM account_versions "
+            f"WHERE account IN ({_id_list(accounts)}) AND valid_from > ? GROUP BY account",
+            (to_db(after),),
+        )
+        out = {}
+        for account, when in rows:
+            moment = from_db(when)
+            if moment is not None:
+                out[account] = moment
+        return out
+
+    def stale_verdicts(self, day: date, policy: str) -> list[int]:
+        """Accounts whose stored verdict does not hold on `day` under `policy`, or who have none."""
+        d = day.isoformat()
+        rows = self.conn.execute(
+            "SELECT account FROM verdicts WHERE policy != :p OR as_of > :d "
+            "OR (valid_until IS NOT NULL AND valid_until <= :d) "
+            "UNION ALL SELECT a.id FROM accounts a "
+            "WHERE NOT EXISTS (SELECT 1 FROM verdicts v WHERE v.account = a.id)",
+            {"p": policy, "d": d},
+        )
+        return [r[0] for r in rows]
+
+    def current_verdicts(
+        self,
+        day: date,
+        policy: str,
+        where: VerdictQuery,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[tuple[int, int, str]]:
+        """Stored verdicts that hold on `day` and match: (account, roster_order, state), in order."""
+        sql, params = _verdict_where(day, policy, where)
+        page = ""
+        if limit is not None:
+            page = " LIMIT :limit OFFSET :offset"
+            params |= {"limit": int(limit), "offset": int(offset)}
+        rows = self.conn.execute(
+            f"SELECT account, roster_order, state FROM verdicts WHERE {sql} "
+            f"ORDER BY roster_order, account{page}",
+            params,
+        )
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def count_current_verdicts(
+        self, day: date, policy: str, where: VerdictQuery, *, by: str = "state"
+    ) -> dict[tuple[Any, ...], int]:
+        """Stored verdicts that hold on `day` and match, counted by `state` or `unit,state`."""
+        groups = {"state": "state", "unit,state": "unit, state", "region,state": "region, state"}
+        if by not in groups:
+            raise ValueError(f"cannot count verdicts by {by!r}")
+        sql, params = _verdict_where(day, policy, where)
+        rows = self.conn.execute(
+            f"SELECT {groups[by]}, COUNT(*) FROM verdicts WHERE {sql} GROUP BY {groups[by]}",
+            params,
+        )
+        return {tuple(r[:-1]): r[-1] for r in rows}
