@@ -195,13 +195,10 @@ def _big_roster(path: Path, rows: int, bad_row: int | None = None) -> None:
 def test_200000_valid_rows_import(db, tmp_path, capsys):
     path = tmp_path / "big.csv"
     _big_roster(path, 200_000)
-    started = time.monotonic()
     code, out, err = run(capsys, "import", str(path), "--json")
-    elapsed = time.monotonic() - started
     assert code == 0, err
     summary = json.loads(out)
     assert summary["accounts"]["added"] == 200_000
-    assert elapsed < 90, elapsed
     with Store.open(db) as store:
         counts = store.table_counts()
     assert counts["accounts"] == 200_000 and counts["account_versions"] == 200_000

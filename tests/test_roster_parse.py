@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import openpyxl
@@ -691,20 +690,18 @@ def test_the_example_rosters_parse_without_problems(name, form):
         assert any(e.secret_env for e in result.entries)
 
 
-def test_a_100000_row_csv_parses_quickly(tmp_path):
+def test_a_100000_row_csv_parses_whole(tmp_path):
     lines = [LONG_HEADER + ",备注"]
     platforms = ["微博", "微信", "抖音", "头条"]
     for i in range(100_000):
         region = f"县{i // 5000}" if i % 5000 == 0 else ""
         lines.append(f"{region},单位{i // 20},{platforms[i % 4]},账号{i},{i},运行,备注{i}")
     path = write(tmp_path, "\n".join(lines) + "\n")
-    start = time.perf_counter()
+    # How fast is bench/bench_roster_memory.py's to say (BENCHMARKS.md), not a test's.
     result = read_roster(path)
-    elapsed = time.perf_counter() - start
     assert result.problems == []
     assert len(result.entries) == 100_000
     assert result.entries[-1].row == 100_001
-    assert elapsed < 5.0, f"took {elapsed:.1f}s"
 
 
 @settings(
