@@ -103,7 +103,7 @@ def test_run_serve_warns_like_serve_when_it_listens_beyond_loopback_without_a_to
 
 
 def test_only_loopback_addresses_count_as_loopback():
-    from monitor.commands.serve import is_loopback
+    from monitor.cli.serve import is_loopback
 
     for host in (
         "127.0.0.1",

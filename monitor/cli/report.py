@@ -8,24 +8,20 @@ from typing import Annotated
 
 import typer
 
-from monitor.cli import (
+from monitor.cli.app import app
+from monitor.cli.options import (
     AsOfOption,
     ConfigOption,
     DbOption,
     EvidenceOption,
-    Session,
     SuspendedOption,
-    UsageProblem,
     WarnOption,
-    WorkFailed,
     ZombieOption,
 )
+from monitor.cli.session import Session, UsageProblem, WorkFailed
 
 
-def register(app: typer.Typer) -> None:
-    app.command("report")(report)
-
-
+@app.command("report")
 def report(
     ctx: typer.Context,
     month: Annotated[

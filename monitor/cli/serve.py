@@ -7,10 +7,13 @@ from typing import Annotated
 
 import typer
 
+from monitor.cli.app import app
+from monitor.cli.options import ConfigOption, DbOption
+
 
 def listening_socket(host: str, port: int) -> socket.socket:
     """A socket bound to host:port for uvicorn; a one-line WorkFailed when it cannot be."""
-    from monitor.cli import WorkFailed
+    from monitor.cli.session import WorkFailed
 
     # The family as uvicorn picks it, so "localhost" stays IPv4 as before.
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -55,56 +58,53 @@ def warn_if_open(log: logging.Logger, host: str, token: object) -> None:
         )
 
 
-def register(app: typer.Typer) -> None:
-    from monitor.cli import ConfigOption, DbOption
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[
+        str | None,
+        typer.Option("--host", help="Address to listen on (default api.host: 127.0.0.1)."),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option("--port", help="Port (default api.port: 8080).", min=0, max=65535),
+    ] = None,
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Serve the JSON API (/api, OpenAPI docs at /docs) and the dashboard (/).
 
-    @app.command()
-    def serve(
-        ctx: typer.Context,
-        host: Annotated[
-            str | None,
-            typer.Option("--host", help="Address to listen on (default api.host: 127.0.0.1)."),
-        ] = None,
-        port: Annotated[
-            int | None,
-            typer.Option("--port", help="Port (default api.port: 8080).", min=0, max=65535),
-        ] = None,
-        db: DbOption = None,
-        config: ConfigOption = None,
-    ) -> None:
-        """Serve the JSON API (/api, OpenAPI docs at /docs) and the dashboard (/).
+    Runs beside `monitor run` on the same database file. With api.token set
+    (MONITOR_API__TOKEN) every request needs `Authorization: Bearer <token>`
+    (a browser opens any page once with ?token=<token>); without it, writes
+    are refused.
 
-        Runs beside `monitor run` on the same database file. With api.token set
-        (MONITOR_API__TOKEN) every request needs `Authorization: Bearer <token>`
-        (a browser opens any page once with ?token=<token>); without it, writes
-        are refused.
+    Example: monitor serve --port 8080
+    """
+    import sys
 
-        Example: monitor serve --port 8080
-        """
-        import sys
+    import uvicorn
 
-        import uvicorn
+    from monitor.api import create_app
+    from monitor.cli.session import Session
 
-        from monitor.api import create_app
-        from monitor.cli import Session
-
-        s = Session(ctx, db, config)
-        api = s.settings.api
-        host = host or api.host
-        port = api.port if port is None else port
-        if not logging.getLogger().handlers:
-            logging.basicConfig(
-                level=logging.INFO,
-                stream=sys.stderr,
-                format="%(asctime)s %(levelname)s %(name)s %(message)s",
-            )
-        sock = listening_socket(host, port)
-        log = logging.getLogger("monitor.api")
-        warn_if_open(log, host, api.token)
-        bound = sock.getsockname()[1]
-        log.info("listening on http://%s:%d/", f"[{host}]" if ":" in host else host, bound)
-        app = create_app(s.settings, s.db_path)
-        config_ = uvicorn.Config(
-            app, host=host, port=port, log_config=None, server_header=False, lifespan="on"
+    s = Session(ctx, db, config)
+    api = s.settings.api
+    host = host or api.host
+    port = api.port if port is None else port
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO,
+            stream=sys.stderr,
+            format="%(asctime)s %(levelname)s %(name)s %(message)s",
         )
-        uvicorn.Server(config_).run(sockets=[sock])
+    sock = listening_socket(host, port)
+    log = logging.getLogger("monitor.api")
+    warn_if_open(log, host, api.token)
+    bound = sock.getsockname()[1]
+    log.info("listening on http://%s:%d/", f"[{host}]" if ":" in host else host, bound)
+    app = create_app(s.settings, s.db_path)
+    config_ = uvicorn.Config(
+        app, host=host, port=port, log_config=None, server_header=False, lifespan="on"
+    )
+    uvicorn.Server(config_).run(sockets=[sock])

@@ -1,0 +1,163 @@
+"""`monitor status`: each account's verdict as of a date, as a table or JSON."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+import typer
+
+from monitor.cli.app import app
+from monitor.cli.options import (
+    AsOfOption,
+    ConfigOption,
+    DbOption,
+    EvidenceOption,
+    JsonOption,
+    SuspendedOption,
+    WarnOption,
+    ZombieOption,
+)
+from monitor.cli.session import (
+    Session,
+    UsageProblem,
+    fail,
+    print_json,
+    rich_console,
+)
+from monitor.settings import Policy
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    query: Annotated[
+        str | None,
+        typer.Argument(
+            help="An account (id, platform:account_id, platform:name, name) or part of a name."
+        ),
+    ] = None,
+    unit: Annotated[str | None, typer.Option("--unit", help="Only this unit (主办单位).")] = None,
+    region: Annotated[str | None, typer.Option("--region", help="Only this region (类别).")] = None,
+    state: Annotated[
+        str | None,
+        typer.Option(
+            "--state",
+            help="Only this state: active, warning, zombie, suspended, cancelled, unknown.",
+        ),
+    ] = None,
+    platform: Annotated[str | None, typer.Option("--platform", help="Only this platform.")] = None,
+    as_of: AsOfOption = None,
+    zombie_after: ZombieOption = None,
+    suspended_after: SuspendedOption = None,
+    warn_before: WarnOption = None,
+    evidence_max_age: EvidenceOption = None,
+    db: DbOption = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show each account's verdict (state, latest post, days silent) as of a date.
+
+    Example: monitor status --as-of 2020-03-04 --zombie-after 14d --state zombie
+    """
+    from monitor.models import Platform, State
+
+    s = Session(ctx, db, config)
+    day = s.as_of(as_of)
+    policy = s.policy(zombie_after, suspended_after, warn_before, evidence_max_age)
+    if state is not None and state not in {x.value for x in State}:
+        raise UsageProblem(
+            f"--state: unknown state {state!r} (use {', '.join(x.value for x in State)})"
+        )
+    if platform is not None and platform not in {p.value for p in Platform}:
+        raise UsageProblem(
+            f"--platform: unknown platform {platform!r} (use {', '.join(p.value for p in Platform)})"
+        )
+    filters = {"unit": unit, "region": region, "state": state, "platform": platform}
+    ids = None
+    if query is not None:
+        rows = s.store.find_accounts(query)
+        ids = [r[0] for r in rows] or None
+        if ids is None:
+            filters["q"] = query
+    show_status(s, filters, ids, day, policy, as_json)
+    s.close()
+
+
+def show_status(
+    s: Session,
+    filters: dict[str, str | None] | None,
+    ids: list[int] | None,
+    day: date,
+    policy: Policy,
+    as_json: bool,
+    header: str | None = None,
+) -> None:
+    from monitor.checks.verdicts import status_record, verdicts_at
+
+    items = verdicts_at(s.store, day, policy, s.tz, ids=ids)
+    records = [status_record(i, s.tz) for i in items]
+    if filters:
+        records = [r for r in records if _matches(r, filters)]
+    if filters and filters.get("q") and not records:
+        fail(f"no account matches {filters['q']!r}")
+    if as_json:
+        print_json(records)
+        return
+    console = rich_console()
+    if header:
+        console.print(header)
+    _status_table(console, records, day, policy, s.settings.timezone)
+
+
+def _matches(record: dict[str, Any], filters: dict[str, str | None]) -> bool:
+    for key in ("unit", "region", "state", "platform"):
+        wanted = filters.get(key)
+        if wanted is not None and record[key] != wanted:
+            return False
+    q = filters.get("q")
+    return not (q and q not in record["name"])
+
+
+def _status_table(
+    console: Any, records: list[dict[str, Any]], day: date, policy: Policy, timezone: str
+) -> None:
+    """The verdicts as a table for reading (Chinese, as the notice writes them); --json for machines."""
+    from rich.table import Table
+
+    from monitor.messages import policy_of, policy_text
+    from monitor.models import PLATFORM_LABELS, STATE_LABELS, Platform, State
+
+    rules = policy_text(policy_of(policy), timezone, "zh")
+    table = Table(title=f"判定日期 {day.isoformat()} · {rules}", title_justify="left")
+    for column in ("编号", "类别", "主办单位", "平台", "账号名称", "状态", "最后更新时间",
+                   "未更新天数", "最近检测"):  # fmt: skip
+        table.add_column(column)
+    styles = {"zombie": "red", "suspended": "magenta", "warning": "yellow", "active": "green"}
+    for r in records:
+        latest = r["latest_post_date"] or (
+            "无内容"
+            if r["no_content"]
+            else f"早于 {r['silent_since']}"
+            if r["silent_since"]
+            else "-"
+        )
+        table.add_row(
+            str(r["id"]),
+            r["region"],
+            r["unit"],
+            PLATFORM_LABELS[Platform(r["platform"])],
+            r["name"],
+            f"[{styles.get(r['state'], 'dim')}]{r['state_label']}[/] ({r['state']})",
+            latest,
+            "" if r["days_silent"] is None else str(r["days_silent"]),
+            (r["last_checked_at"] or "从未")[:16].replace("T", " "),
+        )
+    console.print(table)
+    counts: dict[str, int] = {}
+    for r in records:
+        counts[r["state"]] = counts.get(r["state"], 0) + 1
+    console.print(
+        f"共 {len(records)} 个账号："
+        + "，".join(f"{STATE_LABELS[State(k)]} {v}" for k, v in sorted(counts.items()))
+    )
