@@ -22,9 +22,8 @@ from monitor.api.params import (
     queries_of,
 )
 from monitor.api.queries import Filters, IndexEntry, Tally, tally
-from monitor.api.serialize import alert_record, evidence_record, observation_record
-from monitor.checks.verdicts import status_record
 from monitor.models import Platform, State
+from monitor.records import alert_record, evidence_record, observation_record, status_record
 
 router = APIRouter(include_in_schema=False)
 

@@ -7,8 +7,8 @@ from datetime import datetime
 import jinja2
 
 from monitor import favicon
-from monitor.api.serialize import safe_url
 from monitor.models import OUTCOME_LABELS, PLATFORM_LABELS, STATE_LABELS, Platform, State
+from monitor.records import safe_url
 
 ALERT_KINDS = {
     "became_warning": "即将超期",

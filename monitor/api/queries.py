@@ -16,10 +16,11 @@ from datetime import date, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from monitor.api.context import ApiContext
-from monitor.checks.verdicts import AccountVerdict, CurrentVerdicts, status_record, verdicts_at
+from monitor.checks.verdicts import AccountVerdict, CurrentVerdicts, verdicts_at
 from monitor.dates import end_of_day
 from monitor.findings import roster_findings
 from monitor.models import FAILED_OUTCOMES, Outcome, State
+from monitor.records import status_record
 from monitor.store import Store, VerdictQuery
 
 T = TypeVar("T")

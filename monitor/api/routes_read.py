@@ -22,8 +22,7 @@ from monitor.api.params import (
     queries_of,
 )
 from monitor.api.queries import Filters, Tally, moment_of
-from monitor.api.serialize import alert_record, evidence_record, observation_record
-from monitor.checks.verdicts import status_record
+from monitor.records import alert_record, evidence_record, observation_record, status_record
 
 router = APIRouter(prefix="/api", tags=["read"])
 

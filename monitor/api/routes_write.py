@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
@@ -10,12 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from monitor.api.errors import ApiError
 from monitor.api.params import IdPath, ctx_of, queries_of
-from monitor.api.serialize import evidence_record, observation_record
-from monitor.checks.record import record_manual
-from monitor.checks.verdicts import status_record
-from monitor.dates import DateInputError, end_of_day, parse_recent, utcnow
+from monitor.checks.record import ManualInputError, manual_observation, record_manual
+from monitor.dates import end_of_day, utcnow
 from monitor.links import http_link
-from monitor.models import Observation, Outcome
+from monitor.records import evidence_record, observation_record, status_record
 
 router = APIRouter(prefix="/api", tags=["write"])
 
@@ -102,19 +101,21 @@ class ObservationIn(BaseModel):
 def add_observation(request: Request, body: ObservationIn) -> dict[str, Any]:
     """Record what an inspector saw by hand (like `monitor observe`); the new verdict."""
     ctx = ctx_of(request)
-    chosen = [body.latest_post is not None, body.no_content, body.not_found]
-    if sum(chosen) != 1:
-        raise ApiError(422, "give exactly one of latest_post, no_content, not_found")
-    now = utcnow()
-    moments = {}
-    for name, text in (("at", body.at), ("latest_post", body.latest_post)):
-        try:
-            moments[name] = parse_recent(text, ctx.tz) if text else None
-        except DateInputError as exc:
-            raise ApiError(422, f"{name}: {exc}") from exc
-    observed_at, post_at = moments["at"] or now, moments["latest_post"]
-    if observed_at > now:
-        raise ApiError(422, "at is in the future")
+    try:
+        obs = manual_observation(
+            0,  # the account is looked up once the fields are known to be sound
+            latest_post=body.latest_post,
+            no_content=body.no_content,
+            not_found=body.not_found,
+            at=body.at,
+            url=body.url,
+            title=body.title,
+            note=body.note,
+            tz=ctx.tz,
+            now=utcnow(),
+        )
+    except ManualInputError as exc:
+        raise ApiError(422, str(exc)) from exc
     store = ctx.store()
     matches = store.find_accounts(body.account)
     if not matches:
@@ -127,23 +128,7 @@ def add_observation(request: Request, body: ObservationIn) -> dict[str, Any]:
                         for r in matches[:20]],
         )  # fmt: skip
     account = int(matches[0][0])
-    outcome = (
-        Outcome.OK if post_at else Outcome.NO_CONTENT if body.no_content else Outcome.NOT_FOUND
-    )
-    if post_at is not None and post_at > observed_at:
-        # Clock skew or a typo: a post cannot be newer than the look at it (as the CLI).
-        post_at = observed_at
-    obs = Observation(
-        account=account,
-        observed_at=observed_at,
-        source="manual",
-        outcome=outcome,
-        latest_post_at=post_at,
-        post_url=body.url,
-        post_title=body.title,
-        detail=body.note,
-    )
-    (report,) = record_manual(store, ctx.settings, obs)
+    (report,) = record_manual(store, ctx.settings, replace(obs, account=account))
     ctx.wrote()
     return {
         "observation": observation_record(report.observation, ctx.tz),

@@ -19,7 +19,7 @@ import json
 import logging
 import random
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -28,8 +28,9 @@ from adapters import source_for
 from monitor.checks import alerts, backoff, notify
 from monitor.checks.timing import next_check_at
 from monitor.checks.verdicts import policy_key, refresh, refresh_batches
-from monitor.dates import utcnow
-from monitor.models import AccountView, Observation, Verdict
+from monitor.dates import DateInputError, parse_recent, utcnow
+from monitor.links import http_link
+from monitor.models import AccountView, Observation, Outcome, Verdict
 from monitor.store import SourceHealth, Store
 
 log = logging.getLogger(__name__)
@@ -121,6 +122,63 @@ def record(
             store.save_source_health(health[key], now)
         notify.enqueue(store, settings, events, now)
     return reports
+
+
+class ManualInputError(ValueError):
+    """A manual observation that cannot be recorded; `key` names what to fix."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(f"{key}: {message}" if key else message)
+        self.key = key
+
+
+def manual_observation(
+    account: int,
+    *,
+    latest_post: str | None,
+    no_content: bool,
+    not_found: bool,
+    at: str | None,
+    url: str | None,
+    title: str | None,
+    note: str | None,
+    tz: Any,
+    now: datetime,
+    name: Callable[[str], str] = str,
+) -> Observation:
+    """What an inspector saw, checked (the CLI and the API take the same fields).
+
+    `name` spells a field as the caller's user knows it ("--latest-post" on the CLI).
+    """
+    chosen = [latest_post is not None, no_content, not_found]
+    if sum(chosen) != 1:
+        wanted = ", ".join(name(f) for f in ("latest_post", "no_content", "not_found"))
+        raise ManualInputError("", f"give exactly one of {wanted}")
+    if url is not None and http_link(url) is None:
+        raise ManualInputError(name("url"), f"{url[:80]!r} is not an http(s) URL")
+    moments: dict[str, datetime | None] = {}
+    for key, text in (("at", at), ("latest_post", latest_post)):
+        try:
+            moments[key] = parse_recent(text, tz) if text else None
+        except DateInputError as exc:
+            raise ManualInputError(name(key), str(exc)) from exc
+    observed_at, post_at = moments["at"] or now, moments["latest_post"]
+    if observed_at > now:
+        raise ManualInputError(name("at"), "is in the future")
+    if post_at is not None and post_at > observed_at:
+        # Clock skew or a typo: a post cannot be newer than the look at it.
+        post_at = observed_at
+    outcome = Outcome.OK if post_at else Outcome.NO_CONTENT if no_content else Outcome.NOT_FOUND
+    return Observation(
+        account=account,
+        observed_at=observed_at,
+        source=MANUAL,
+        outcome=outcome,
+        latest_post_at=post_at,
+        post_url=http_link(url),
+        post_title=title,
+        detail=note,
+    )
 
 
 def record_manual(

@@ -1,46 +1,18 @@
 """`monitor alerts`: list alerts per unit/region; `monitor alerts ack ID` acknowledges one."""
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from monitor.cli.app import app
 from monitor.cli.options import ConfigOption, DbOption, JsonOption
 from monitor.cli.session import Session, UsageProblem, WorkFailed
+from monitor.records import alert_list_record
 
 alerts_app = typer.Typer(
     invoke_without_command=True,
     no_args_is_help=False,
 )
-
-
-def alert_record(item: dict[str, Any], tz: Any) -> dict[str, Any]:
-    """The JSON object of one alert in `monitor alerts --json`."""
-    from monitor.dates import iso
-
-    ev = item["evidence"] or {}
-    return {
-        "id": item["id"],
-        "kind": item["kind"],
-        "account": item["account"],
-        "unit": item["unit"],
-        "region": item["region"],
-        "opened_at": iso(item["opened_at"], tz),
-        "closed_at": iso(item["closed_at"], tz),
-        "evidence_url": ev.get("url"),
-        "close_reason": item["close_reason"],
-        "platform": item["platform"],
-        "account_id": item["account_id"],
-        "name": item["name"],
-        "source": item["source"] or ev.get("source"),
-        "state_label": ev.get("state_label"),
-        "latest_post_date": ev.get("latest_post_date"),
-        "days_silent": ev.get("days_silent"),
-        "observation": item["observation"],
-        "acked_at": iso(item["acked_at"], tz),
-        "ack_note": item["ack_note"],
-        "evidence": ev,
-    }
 
 
 @alerts_app.callback()
@@ -74,7 +46,7 @@ def alerts(
         items = [i for i in items if i["unit"] == unit]
     if region is not None:
         items = [i for i in items if i["region"] == region]
-    records = [alert_record(i, s.tz) for i in items]
+    records = [alert_list_record(i, s.tz) for i in items]
     s.close()
     if as_json:
         sys.stdout.write(json.dumps(records, ensure_ascii=False, indent=2) + "\n")

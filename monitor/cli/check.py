@@ -20,6 +20,7 @@ from monitor.cli.session import (
     print_json,
 )
 from monitor.dates import today
+from monitor.records import check_record
 
 
 @app.command()
@@ -70,7 +71,7 @@ def check(
     reports = asyncio.run(_run_checks(s, views, secrets, show_progress=not as_json))
     ran = [r for r in reports if r.observation is not None]
     if as_json:
-        print_json([_check_record(r, s.tz) for r in reports])
+        print_json([check_record(r, s.tz) for r in reports])
     else:
         _print_check_lines(reports, s.tz)
     s.close()
@@ -103,32 +104,11 @@ async def _run_checks(s: Session, views: list, secrets: Any, *, show_progress: b
             progress.stop()
 
 
-def _check_record(report: Any, tz: Any) -> dict[str, Any]:
-    from monitor.dates import iso
-
-    obs, verdict = report.observation, report.verdict
-    return {
-        "id": report.account.id,
-        "platform": report.account.platform.value,
-        "account_id": report.account.account_id,
-        "name": report.account.name,
-        "source": report.source,
-        "outcome": obs.outcome.value if obs else None,
-        "observed_at": iso(obs.observed_at, tz) if obs else None,
-        "latest_post_at": iso(obs.latest_post_at, tz) if obs else None,
-        "detail": (obs.detail if obs else report.note) or None,
-        "detail_code": obs.detail_code if obs else None,
-        "detail_params": obs.detail_params if obs else None,
-        "state": verdict.state.value if verdict else None,
-        "state_label": verdict.label if verdict else None,
-    }
-
-
 def _print_check_lines(reports: list, tz: Any) -> None:
     out = sys.stdout
     counts: dict[str, int] = {}
     for r in reports:
-        rec = _check_record(r, tz)
+        rec = check_record(r, tz)
         outcome = rec["outcome"] or "skipped"
         counts[outcome] = counts.get(outcome, 0) + 1
         latest = (rec["latest_post_at"] or "-")[:16].replace("T", " ")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 import typer
@@ -17,7 +18,7 @@ from monitor.cli.session import (
     UsageProblem,
 )
 from monitor.cli.status import show_status
-from monitor.dates import DateInputError, parse_recent, utcnow
+from monitor.dates import utcnow
 
 
 @app.command()
@@ -49,41 +50,27 @@ def observe(
 
     Example: monitor observe weibo:安康公积金 --latest-post 2020-02-18 --url https://m.weibo.cn/...
     """
-    from monitor.checks.record import record_manual
-    from monitor.links import http_link
-    from monitor.models import Observation, Outcome
+    from monitor.checks.record import ManualInputError, manual_observation, record_manual
 
-    chosen = [latest_post is not None, no_content, not_found]
-    if sum(chosen) != 1:
-        raise UsageProblem("give exactly one of --latest-post, --no-content, --not-found")
-    if url is not None and http_link(url) is None:
-        raise UsageProblem(f"--url: {url[:80]!r} is not an http(s) URL")
     s = Session(ctx, db, config)
-    moments = {}
-    for flag, text in (("--at", at), ("--latest-post", latest_post)):
-        try:
-            moments[flag] = parse_recent(text, s.tz) if text else None
-        except DateInputError as exc:
-            raise UsageProblem(f"{flag}: {exc}") from exc
-    observed_at, post_at = moments["--at"] or utcnow(), moments["--latest-post"]
-    if observed_at > utcnow():
-        raise UsageProblem("--at is in the future")
+    try:
+        obs = manual_observation(
+            0,  # checked before the account is looked up, as the API does
+            latest_post=latest_post,
+            no_content=no_content,
+            not_found=not_found,
+            at=at,
+            url=url,
+            title=title,
+            note=note,
+            tz=s.tz,
+            now=utcnow(),
+            name=lambda field: "--" + field.replace("_", "-"),
+        )
+    except ManualInputError as exc:
+        raise UsageProblem(str(exc)) from exc
     account_pk = s.store.resolve_account(account)
-    outcome = Outcome.OK if post_at else Outcome.NO_CONTENT if no_content else Outcome.NOT_FOUND
-    if post_at is not None and post_at > observed_at:
-        # Clock skew or a typo: a post cannot be newer than the look at it.
-        post_at = observed_at
-    obs = Observation(
-        account=account_pk,
-        observed_at=observed_at,
-        source="manual",
-        outcome=outcome,
-        latest_post_at=post_at,
-        post_url=http_link(url),
-        post_title=title,
-        detail=note,
-    )
-    (report,) = record_manual(s.store, s.settings, obs)
+    (report,) = record_manual(s.store, s.settings, replace(obs, account=account_pk))
     obs_id = report.observation.id if report.observation else None
     show_status(
         s,

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
 
 import typer
+
+R = TypeVar("R")
 
 DbOption = Annotated[
     str | None,
@@ -37,3 +43,45 @@ EvidenceOption = Annotated[
     str | None,
     typer.Option("--evidence-max-age", help="Older evidence makes a verdict unknown, e.g. 3d."),
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyFlags:
+    """The policy flags as given (None: from the configuration)."""
+
+    zombie_after: str | None = None
+    suspended_after: str | None = None
+    warn_before: str | None = None
+    evidence_max_age: str | None = None
+
+
+_POLICY_PARAMS = (
+    ("zombie_after", ZombieOption),
+    ("suspended_after", SuspendedOption),
+    ("warn_before", WarnOption),
+    ("evidence_max_age", EvidenceOption),
+)
+
+
+def policy_options(command: Callable[..., R]) -> Callable[..., R]:
+    """Give a command the four policy flags, handed to it as one `policy_flags: PolicyFlags`."""
+    signature = inspect.signature(command, eval_str=True)
+    params = [p for p in signature.parameters.values() if p.name != "policy_flags"]
+    extra = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=kind)
+        for name, kind in _POLICY_PARAMS
+    ]
+    # Keyword-only parameters go last, before none: typer reads them all as options.
+    positional = [p for p in params if p.kind is not inspect.Parameter.KEYWORD_ONLY]
+    keyword = [p for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY]
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> R:
+        flags = PolicyFlags(**{name: kwargs.pop(name, None) for name, _ in _POLICY_PARAMS})
+        return command(*args, policy_flags=flags, **kwargs)
+
+    wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[*positional, *keyword, *extra]
+    )
+    wrapper.__annotations__ = {p.name: p.annotation for p in (*positional, *keyword, *extra)}
+    return wrapper

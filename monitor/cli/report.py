@@ -13,15 +13,14 @@ from monitor.cli.options import (
     AsOfOption,
     ConfigOption,
     DbOption,
-    EvidenceOption,
-    SuspendedOption,
-    WarnOption,
-    ZombieOption,
+    PolicyFlags,
+    policy_options,
 )
 from monitor.cli.session import Session, UsageProblem, WorkFailed
 
 
 @app.command("report")
+@policy_options
 def report(
     ctx: typer.Context,
     month: Annotated[
@@ -46,12 +45,9 @@ def report(
     mkdir: Annotated[
         bool, typer.Option("--mkdir", help="Create -o's folder when it does not exist.")
     ] = False,
-    zombie_after: ZombieOption = None,
-    suspended_after: SuspendedOption = None,
-    warn_before: WarnOption = None,
-    evidence_max_age: EvidenceOption = None,
     db: DbOption = None,
     config: ConfigOption = None,
+    policy_flags: PolicyFlags = PolicyFlags(),
 ) -> None:
     """Write the check result of a month (as of its last day) or of one date.
 
@@ -98,7 +94,7 @@ def report(
             raise UsageProblem(f"-o: cannot tell the format of {output!r}; give --format")
     elif fmt not in FORMATS:
         raise UsageProblem(f"--format: unknown format {fmt!r} (use {', '.join(FORMATS)})")
-    policy = s.policy(zombie_after, suspended_after, warn_before, evidence_max_age)
+    policy = s.policy(policy_flags)
     to_stdout = output == "-" or (output is None and fmt not in BINARY_FORMATS)
     path = None
     if not to_stdout:

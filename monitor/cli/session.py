@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 
 import typer
 
+from monitor.cli.options import PolicyFlags
 from monitor.dates import DateInputError, parse_date, today
 from monitor.durations import Duration, DurationError
 from monitor.settings import Policy, Settings, database_path, load_settings, policy_problem
@@ -63,25 +64,17 @@ class Session:
         except DateInputError as exc:
             raise UsageProblem(f"--as-of: {exc}") from exc
 
-    def policy(
-        self,
-        zombie_after: str | None = None,
-        suspended_after: str | None = None,
-        warn_before: str | None = None,
-        evidence_max_age: str | None = None,
-    ) -> Policy:
+    def policy(self, flags: PolicyFlags | None = None) -> Policy:
+        """The configured policy with the command's policy flags applied."""
+        flags = flags or PolicyFlags()
         overrides = {}
-        for flag, key, value in (
-            ("--zombie-after", "zombie_after", zombie_after),
-            ("--suspended-after", "suspended_after", suspended_after),
-            ("--warn-before", "warn_before", warn_before),
-            ("--evidence-max-age", "evidence_max_age", evidence_max_age),
-        ):
+        for key in ("zombie_after", "suspended_after", "warn_before", "evidence_max_age"):
+            value = getattr(flags, key)
             if value is not None:
                 try:
                     overrides[key] = Duration.parse(value)
                 except DurationError as exc:
-                    raise UsageProblem(f"{flag}: {exc}") from exc
+                    raise UsageProblem(f"--{key.replace('_', '-')}: {exc}") from exc
         policy = self.settings.policy.model_copy(update=overrides)
         problem = policy_problem(policy)
         if problem:

@@ -12,11 +12,9 @@ from monitor.cli.options import (
     AsOfOption,
     ConfigOption,
     DbOption,
-    EvidenceOption,
     JsonOption,
-    SuspendedOption,
-    WarnOption,
-    ZombieOption,
+    PolicyFlags,
+    policy_options,
 )
 from monitor.cli.session import (
     Session,
@@ -29,6 +27,7 @@ from monitor.settings import Policy
 
 
 @app.command()
+@policy_options
 def status(
     ctx: typer.Context,
     query: Annotated[
@@ -48,13 +47,10 @@ def status(
     ] = None,
     platform: Annotated[str | None, typer.Option("--platform", help="Only this platform.")] = None,
     as_of: AsOfOption = None,
-    zombie_after: ZombieOption = None,
-    suspended_after: SuspendedOption = None,
-    warn_before: WarnOption = None,
-    evidence_max_age: EvidenceOption = None,
     db: DbOption = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
+    policy_flags: PolicyFlags = PolicyFlags(),
 ) -> None:
     """Show each account's verdict (state, latest post, days silent) as of a date.
 
@@ -64,7 +60,7 @@ def status(
 
     s = Session(ctx, db, config)
     day = s.as_of(as_of)
-    policy = s.policy(zombie_after, suspended_after, warn_before, evidence_max_age)
+    policy = s.policy(policy_flags)
     if state is not None and state not in {x.value for x in State}:
         raise UsageProblem(
             f"--state: unknown state {state!r} (use {', '.join(x.value for x in State)})"
@@ -93,7 +89,8 @@ def show_status(
     as_json: bool,
     header: str | None = None,
 ) -> None:
-    from monitor.checks.verdicts import status_record, verdicts_at
+    from monitor.checks.verdicts import verdicts_at
+    from monitor.records import status_record
 
     items = verdicts_at(s.store, day, policy, s.tz, ids=ids)
     records = [status_record(i, s.tz) for i in items]

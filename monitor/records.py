@@ -1,0 +1,162 @@
+"""The JSON records every edge prints: the CLI's `--json` and the API serve the same shapes.
+
+Times are ISO strings in the configured zone. Each shape is a contract (see docs/api.md
+and the README): fields are added, never renamed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+from typing import Any
+
+from monitor.checks.record import CheckReport
+from monitor.checks.verdicts import AccountVerdict
+from monitor.dates import iso
+from monitor.findings import FINDING_LABELS, roster_findings
+from monitor.links import http_link
+from monitor.messages import detail_text, reason_text, roster_problem_text
+from monitor.models import Evidence, Observation
+
+
+def observation_record(o: Observation, tz: tzinfo) -> dict[str, Any]:
+    return {
+        "id": o.id,
+        "observed_at": iso(o.observed_at, tz),
+        "source": o.source,
+        "outcome": o.outcome.value,
+        "is_evidence": o.is_evidence,
+        "latest_post_at": iso(o.latest_post_at, tz),
+        "post_id": o.post_id,
+        "post_url": o.post_url,
+        "post_title": o.post_title,
+        "detail": o.detail,
+        "detail_code": o.detail_code,
+        "detail_params": o.detail_params,
+        "detail_label": detail_text(o, "zh"),
+        "silent_since": o.silent_since.isoformat() if o.silent_since else None,
+        "profile": o.profile,
+    }
+
+
+def evidence_record(ev: Evidence | None, tz: tzinfo) -> dict[str, Any] | None:
+    if ev is None:
+        return None
+    return {
+        "observation_id": ev.observation_id,
+        "observed_at": iso(ev.observed_at, tz),
+        "source": ev.source,
+        "outcome": ev.outcome.value,
+        "url": ev.url,
+        "title": ev.title,
+    }
+
+
+def alert_record(row: dict[str, Any], tz: tzinfo) -> dict[str, Any]:
+    """An `alert_listing` row with its times as ISO strings (and `evidence_url`, as the CLI)."""
+    out = {k: iso(v, tz) if isinstance(v, datetime) else v for k, v in row.items()}
+    out["evidence_url"] = safe_url((row.get("evidence") or {}).get("url"))
+    return out
+
+
+def safe_url(url: str | None) -> str | None:
+    """The URL when it is an http(s) link, else None: a link must never become javascript:."""
+    return http_link(url)
+
+
+def status_record(item: AccountVerdict, tz: tzinfo) -> dict[str, Any]:
+    """The JSON object of `monitor status --json` (and of the API's account items).
+
+    `reason` and `roster_problem` stay in English as they always were; the codes,
+    their parameters and the Chinese wording (`*_label`, as `state_label`) stand beside.
+    """
+    a, v, s = item.account, item.verdict, item.state
+    ev = v.evidence
+    return {
+        "id": a.id,
+        "platform": a.platform.value,
+        "account_id": a.account_id,
+        "name": a.name,
+        "unit": a.unit,
+        "unit_id": a.unit_id,
+        "region": a.region,
+        "roster_status": a.status.value,
+        "state": v.state.value,
+        "state_label": v.label,
+        "as_of": v.as_of.isoformat(),
+        "latest_post_at": iso(v.latest_post_at, tz),
+        "latest_post_date": v.latest_post_date.isoformat() if v.latest_post_date else None,
+        "silent_since": v.silent_since.isoformat() if v.silent_since else None,
+        "no_content": v.no_content,
+        "days_silent": v.days_silent,
+        "last_checked_at": iso(s.last_checked_at, tz),
+        "last_outcome": s.last_outcome.value if s.last_outcome else None,
+        "reason": v.reason,
+        "reason_code": v.reason_code,
+        "reason_params": v.reason_params or {},
+        "reason_label": reason_text(v, "zh"),
+        "roster_problem": v.roster_problem,
+        "roster_problem_code": v.roster_problem_code,
+        "roster_problem_label": roster_problem_text(v, "zh"),
+        # Every roster problem, as the monthly report's 名单问题 lists them.
+        "roster_findings": [
+            {
+                "kind": f.kind.value,
+                "label": FINDING_LABELS["zh"][f.kind],
+                "detail": f.detail,
+                "detail_code": f.code,
+                "detail_params": f.params or {},
+                "detail_label": f.text("zh"),
+            }
+            for f in roster_findings(v, s.evidence, a.name)
+        ],
+        "evidence_url": ev.url if ev else None,
+        "evidence_title": ev.title if ev else None,
+        "evidence_observed_at": iso(ev.observed_at, tz) if ev else None,
+        "evidence_source": ev.source if ev else None,
+    }
+
+
+def check_record(report: CheckReport, tz: tzinfo) -> dict[str, Any]:
+    obs, verdict = report.observation, report.verdict
+    return {
+        "id": report.account.id,
+        "platform": report.account.platform.value,
+        "account_id": report.account.account_id,
+        "name": report.account.name,
+        "source": report.source,
+        "outcome": obs.outcome.value if obs else None,
+        "observed_at": iso(obs.observed_at, tz) if obs else None,
+        "latest_post_at": iso(obs.latest_post_at, tz) if obs else None,
+        "detail": (obs.detail if obs else report.note) or None,
+        "detail_code": obs.detail_code if obs else None,
+        "detail_params": obs.detail_params if obs else None,
+        "state": verdict.state.value if verdict else None,
+        "state_label": verdict.label if verdict else None,
+    }
+
+
+def alert_list_record(item: dict[str, Any], tz: tzinfo) -> dict[str, Any]:
+    """The JSON object of one alert in `monitor alerts --json`."""
+    ev = item["evidence"] or {}
+    return {
+        "id": item["id"],
+        "kind": item["kind"],
+        "account": item["account"],
+        "unit": item["unit"],
+        "region": item["region"],
+        "opened_at": iso(item["opened_at"], tz),
+        "closed_at": iso(item["closed_at"], tz),
+        "evidence_url": ev.get("url"),
+        "close_reason": item["close_reason"],
+        "platform": item["platform"],
+        "account_id": item["account_id"],
+        "name": item["name"],
+        "source": item["source"] or ev.get("source"),
+        "state_label": ev.get("state_label"),
+        "latest_post_date": ev.get("latest_post_date"),
+        "days_silent": ev.get("days_silent"),
+        "observation": item["observation"],
+        "acked_at": iso(item["acked_at"], tz),
+        "ack_note": item["ack_note"],
+        "evidence": ev,
+    }
