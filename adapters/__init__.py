@@ -15,10 +15,14 @@ import importlib
 import pkgutil
 import threading
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adapters.base import Adapter, Manifest
 from monitor.models import AccountView
+
+if TYPE_CHECKING:
+    from monitor.settings import Settings
+
 
 NO_SOURCE_REASON = "no source configured"
 
@@ -137,7 +141,7 @@ def roster_aliases() -> dict[str, str]:
     return out
 
 
-def source_urls(settings: Any) -> list[tuple[str, str]]:
+def source_urls(settings: Settings) -> list[tuple[str, str]]:
     """(URL prefix, source) of every source's own base URLs under these settings."""
     out = []
     for m in manifests().values():

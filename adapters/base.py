@@ -15,12 +15,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
 from adapters._http import HttpGetter
 from monitor.models import Observation, Outcome, Platform
+
+if TYPE_CHECKING:
+    from monitor.settings import Settings
+
 
 EXCERPT_CHARS = 200
 
@@ -87,7 +91,7 @@ class AdapterContext:
     """What every adapter may use; tests build one around a test client and clock."""
 
     http: httpx.AsyncClient | HttpGetter
-    settings: Any  # monitor.settings.Settings (duck-typed: adapters do not import it)
+    settings: Settings
     secrets: Secrets
     clock: Callable[[], datetime]
     # Raises nothing; returns a reason string when a roster URL must not be fetched.

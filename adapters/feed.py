@@ -105,8 +105,7 @@ async def _check(target: CheckTarget, ctx: AdapterContext, now: datetime) -> Che
     if isinstance(got, FetchFailure):
         if got.refused:
             return fail(Outcome.REFUSED, got.detail)
-        outcome = Outcome.PARSE_ERROR if got.invalid_url else Outcome.TRANSIENT
-        return fail(outcome, got.detail)
+        return fail(Outcome.PARSE_ERROR if got.invalid_url else Outcome.TRANSIENT, got.detail)
     status = got.status
     if status == 304:
         return _not_modified(target, now, fail)

@@ -29,8 +29,12 @@ import ipaddress
 import socket
 import urllib.request
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from monitor.settings import Settings
+
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -141,7 +145,7 @@ def origin(url: str) -> tuple[str, str, int] | None:
     return scheme, host, port
 
 
-def exempt_origins(settings: Any) -> set[tuple[str, int]]:
+def exempt_origins(settings: Settings) -> set[tuple[str, int]]:
     """(host, port) of the configured platform base URLs and of proxies set in the environment.
 
     Through a proxy the connection's peer is the proxy, which the operator chose; the
@@ -174,7 +178,7 @@ class AddressPolicy:
         self.exempt = {(h.lower(), p) for h, p in exempt}
 
     @classmethod
-    def from_settings(cls, settings: Any) -> AddressPolicy:
+    def from_settings(cls, settings: Settings) -> AddressPolicy:
         net = settings.network
         return cls(
             allow_private=bool(net.allow_private_addresses),
@@ -221,7 +225,7 @@ class AddressPolicy:
 class UrlGuard:
     """Callable guard: `await guard(url)` -> reason string to refuse, or None to allow."""
 
-    def __init__(self, settings: Any, resolver: Resolver | None = None):
+    def __init__(self, settings: Settings, resolver: Resolver | None = None):
         self.policy = AddressPolicy.from_settings(settings)
         # Looked up at call time, so tests can script the module's resolver.
         self._resolver = resolver

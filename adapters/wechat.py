@@ -409,8 +409,11 @@ def _freepublish_latest(published: Any, tz: ZoneInfo) -> Post | None:
     for item in published["item"]:
         if not isinstance(item, dict):
             raise BadBody("freepublish/batchget: item is not an object", _text(published))
-        content = item.get("content") if isinstance(item.get("content"), dict) else {}
-        stamp = item.get("update_time") or content.get("update_time") or content.get("create_time")
+        raw = item.get("content")
+        content: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        stamp: Any = (
+            item.get("update_time") or content.get("update_time") or content.get("create_time")
+        )
         try:
             at = datetime.fromtimestamp(int(stamp), tz)
         except (TypeError, ValueError, OverflowError, OSError) as exc:

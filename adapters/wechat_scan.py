@@ -178,8 +178,8 @@ def _after_empty_walk(
             return state  # not a single day scanned: nothing learned
         # New days cut short: [oldest, newest] is empty, everything older is unknown
         # again. The gap restarts at the old floor (or just after `through`).
-        floor = state.floor if state.floor else state.through + timedelta(days=1)
-        return replace(state, through=newest, empty_from=oldest, floor=floor)
+        restart = state.floor if state.floor else state.through + timedelta(days=1)
+        return replace(state, through=newest, empty_from=oldest, floor=restart)
     through = max(newest, state.through)
     if in_gap and oldest is not None:
         floor = None if oldest == gap_days[-1] else state.floor

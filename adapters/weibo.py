@@ -442,6 +442,8 @@ class _Check:
     def ok(self, posts: list[Post], read: _ProfileRead | None, container: str) -> CheckResult:
         latest = max(posts, key=lambda p: p.created_at)
         pinned = sum(p.pinned for p in posts)
+        state: dict[str, Any]
+        profile: dict[str, Any] | None
         if read is not None:
             profile, note = read.fields, read.note
             # A container the profile named is kept for the next checks; a guessed one is not.
@@ -458,7 +460,7 @@ class _Check:
             state = dict(self.target.state)
             kept = state.get("profile")
             profile = self.own_profile(posts) or (kept if isinstance(kept, dict) else None)
-            read_at = datetime.fromisoformat(state["profile_at"]).astimezone(UTC)
+            read_at = datetime.fromisoformat(str(state["profile_at"])).astimezone(UTC)
             note = (
                 f"container {container} as named by the profile read at "
                 f"{read_at:%Y-%m-%d %H:%M} UTC"

@@ -93,9 +93,14 @@ async def obtain(ctx: AdapterContext) -> tuple[str | None, str]:
     base = ctx.settings.weibo.visitor_url.rstrip("/")
     http = ctx.settings.http
     headers = {"User-Agent": http.user_agent, "Referer": f"{base}/visitor/visitor"}
-    limits = {"timeout": http.timeout_s, "max_bytes": min(http.max_body_bytes, MAX_ANSWER_BYTES)}
+    timeout, cap = http.timeout_s, min(http.max_body_bytes, MAX_ANSWER_BYTES)
     got = await post_form(
-        ctx.http, f"{base}/visitor/genvisitor2", GEN_FORM, headers=headers, **limits
+        ctx.http,
+        f"{base}/visitor/genvisitor2",
+        GEN_FORM,
+        headers=headers,
+        timeout=timeout,
+        max_bytes=cap,
     )
     data = _answer(got, "genvisitor2")
     if isinstance(data, str):
@@ -119,7 +124,9 @@ async def obtain(ctx: AdapterContext) -> tuple[str | None, str]:
             "_rand": f"{random.random():.16f}",
         }
     )
-    got = await fetch(ctx.http, f"{base}/visitor/visitor?{query}", headers=headers, **limits)
+    got = await fetch(
+        ctx.http, f"{base}/visitor/visitor?{query}", headers=headers, timeout=timeout, max_bytes=cap
+    )
     data = _answer(got, "incarnate")
     if isinstance(data, str):
         return None, data

@@ -106,7 +106,7 @@ def classify(
     platform = roster.platform
 
     def verdict(
-        state: State, code: str, params: dict[str, Any] | None = None, **extra: object
+        state: State, code: str, params: dict[str, Any] | None = None, /, **extra: object
     ) -> Verdict:
         label = state_label(state, platform, ever_checked=last_checked_at is not None)
         ev = None

@@ -51,8 +51,8 @@ def print_demo(console: Any, result: DemoResult) -> None:
     for region in order:
         c = regions[region]
         judged = sum(c.values()) - c["unknown"]
-        problems = c["zombie"] + c["suspended"]
-        rate = f"{(judged - problems) / judged:.0%}" if judged else "-"
+        faults = c["zombie"] + c["suspended"]
+        rate = f"{(judged - faults) / judged:.0%}" if judged else "-"
         table.add_row(
             region,
             str(sum(c.values())),

@@ -14,10 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from string import Formatter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from monitor.durations import Duration, DurationError
 from monitor.models import MessageCode as C
+
+if TYPE_CHECKING:
+    from monitor.settings import Policy
 
 LANGS = ("zh", "en")
 
@@ -178,7 +181,7 @@ def policy_text(policy: dict[str, Any], timezone: str, lang: str) -> str:
     )
 
 
-def policy_of(policy: Any) -> dict[str, str]:
+def policy_of(policy: Policy) -> dict[str, str]:
     """The four windows of a settings Policy (or Windows) as their config texts."""
     return {
         "zombie_after": str(policy.zombie_after),

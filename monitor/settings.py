@@ -106,7 +106,7 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
-def policy_problem(policy: Any) -> str | None:
+def policy_problem(policy: Policy) -> str | None:
     """Why these windows make no sense together, or None (suspension is not the shorter one)."""
     # Compared at a month end, where calendar months are shortest relative to days.
     probe = date(2021, 3, 31)

@@ -12,7 +12,8 @@ from monitor.cli.app import app
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = "\n".join(
-    p.read_text(encoding="utf-8") for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    p.read_text(encoding="utf-8")
+    for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 )
 
 

@@ -36,11 +36,13 @@ def install_docs(app: FastAPI) -> None:
 
     def page(request: Request, render: Callable[..., HTMLResponse], **assets: str) -> HTMLResponse:
         root = request.scope.get("root_path", "")
-        html = render(
-            openapi_url=f"{root}{app.openapi_url}",
-            title=f"{app.title} · API",
-            **{key: f"{root}{ASSETS_URL}/{name}" for key, name in assets.items()},
-        ).body.decode("utf-8")
+        html = bytes(
+            render(
+                openapi_url=f"{root}{app.openapi_url}",
+                title=f"{app.title} · API",
+                **{key: f"{root}{ASSETS_URL}/{name}" for key, name in assets.items()},
+            ).body
+        ).decode("utf-8")
         hashes = [
             "sha256-" + base64.b64encode(hashlib.sha256(body.encode("utf-8")).digest()).decode()
             for body in _INLINE_SCRIPT.findall(html)

@@ -79,7 +79,8 @@ def install_error_handlers(app: FastAPI) -> None:
         message = exc.detail if isinstance(exc.detail, str) else "error"
         if exc.status_code == 404 and message == "Not Found":
             message = f"no such path: {request.url.path}"
-        return error_response(request, exc.status_code, message, headers=exc.headers)
+        headers = dict(exc.headers) if exc.headers else None
+        return error_response(request, exc.status_code, message, headers=headers)
 
     @app.exception_handler(StoreError)
     async def _store(request: Request, exc: StoreError) -> Response:

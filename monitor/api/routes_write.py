@@ -130,6 +130,7 @@ def add_observation(request: Request, body: ObservationIn) -> dict[str, Any]:
     account = int(matches[0][0])
     (report,) = record_manual(store, ctx.settings, replace(obs, account=account))
     ctx.wrote()
+    assert report.observation is not None  # a manual observation is always stored
     return {
         "observation": observation_record(report.observation, ctx.tz),
         "verdict": _verdict_payload(request, account),

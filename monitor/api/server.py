@@ -18,6 +18,8 @@ from typing import Any
 
 import uvicorn
 
+from monitor.settings import Settings
+
 log = logging.getLogger(__name__)
 
 
@@ -120,7 +122,7 @@ class BackgroundServer:
 
 
 def serve_in_background(
-    settings: Any, db_path: str, host: str = "127.0.0.1", port: int = 0, **uvicorn_kwargs: Any
+    settings: Settings, db_path: str, host: str = "127.0.0.1", port: int = 0, **uvicorn_kwargs: Any
 ) -> BackgroundServer:
     """Create the app and serve it on a thread (port 0 = a free port); returns once listening."""
     from monitor.api.app import create_app

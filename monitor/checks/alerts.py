@@ -29,6 +29,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from monitor.models import AccountView, Observation, Outcome, State, Verdict
+from monitor.settings import Settings
 from monitor.store import AlertRow, ScheduleRow, Store
 
 BECAME_WARNING = "became_warning"
@@ -154,7 +155,7 @@ def reconcile_unit_alerts(
 # -- source health ---------------------------------------------------------------------
 
 
-def failing(row: ScheduleRow, settings: Any, now: datetime) -> bool:
+def failing(row: ScheduleRow, settings: Settings, now: datetime) -> bool:
     """True when an account's checks count as failing (never having succeeded counts)."""
     if row.failures <= 0 or row.last_outcome is None or row.last_outcome.is_evidence:
         return False
@@ -258,7 +259,7 @@ def source_down_open(store: Store, source: str) -> bool:
 
 def judge_source(
     store: Store,
-    settings: Any,
+    settings: Settings,
     source: str,
     checked: int,
     failed: Iterable[int],

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
 from urllib.parse import urlsplit
 
 from adapters import manifests
 from monitor.models import AccountView, Outcome
+from monitor.settings import Settings
 from monitor.store import SourceHealth
 
 BACKOFF_OUTCOMES = frozenset({Outcome.RATE_LIMITED, Outcome.BLOCKED})
@@ -54,7 +54,7 @@ def source_of_key(key: str) -> str:
     return key.partition(":")[0]
 
 
-def pause_for(settings: Any, level: int, retry_after: float | None) -> timedelta:
+def pause_for(settings: Settings, level: int, retry_after: float | None) -> timedelta:
     """How long a key rests at backoff `level` (>= 1): doubling, capped, >= Retry-After."""
     sched = settings.schedule
     # 2**63 doublings are far past any ceiling; a larger power would not fit a float.
@@ -73,7 +73,7 @@ def answer(
     outcome: Outcome,
     retry_after: float | None,
     now: datetime,
-    settings: Any,
+    settings: Settings,
 ) -> Step:
     """The health after one answer of the platform about `account` (`health` is not changed)."""
     if not outcome.is_platform_answer:

@@ -42,6 +42,7 @@ from monitor.checks.alerts import (
 )
 from monitor.messages import render as render_message
 from monitor.models import OUTCOME_LABELS, PLATFORM_LABELS, STATE_LABELS, Platform, State
+from monitor.settings import Settings
 from monitor.store import DeliveryRow, Store
 
 log = logging.getLogger(__name__)
@@ -71,25 +72,25 @@ class NotifyError(Exception):
 # -- routes --------------------------------------------------------------------------
 
 
-def operator_channels(settings: Any) -> list[str]:
+def operator_channels(settings: Settings) -> list[str]:
     return [f"operators#{i}" for i in range(len(settings.notify.operators))]
 
 
-def unit_channels(settings: Any, unit: str, region: str) -> list[str]:
+def unit_channels(settings: Settings, unit: str, region: str) -> list[str]:
     """The unit's and its region's channels, else the operators' (unrouted units)."""
     keys = [f"unit:{unit}#{i}" for i in range(len(settings.notify.units.get(unit, [])))]
     keys += [f"region:{region}#{i}" for i in range(len(settings.notify.regions.get(region, [])))]
     return keys or operator_channels(settings)
 
 
-def channels_for(settings: Any, event: AlertEvent) -> list[str]:
+def channels_for(settings: Settings, event: AlertEvent) -> list[str]:
     """Where an alert event goes: unit alerts to the unit's routes, the rest to operators."""
     if event.for_unit and event.account is not None:
         return unit_channels(settings, event.account.unit, event.account.region)
     return operator_channels(settings)
 
 
-def resolve(settings: Any, key: str) -> str | None:
+def resolve(settings: Settings, key: str) -> str | None:
     """The apprise URL behind a channel key, from the settings in force now."""
     name, sep, index = key.rpartition("#")
     if not sep or not index.isdigit():
@@ -106,7 +107,7 @@ def resolve(settings: Any, key: str) -> str | None:
     return urls[i] if i < len(urls) else None
 
 
-def all_urls(settings: Any) -> list[str]:
+def all_urls(settings: Settings) -> list[str]:
     urls = list(settings.notify.operators)
     for group in (settings.notify.units, settings.notify.regions):
         for values in group.values():
@@ -245,7 +246,7 @@ def render_digest(unit: str, alerts: list[dict[str, Any]], day: str) -> tuple[st
 # -- the outbox ----------------------------------------------------------------------
 
 
-def enqueue(store: Store, settings: Any, events: Iterable[AlertEvent], now: datetime) -> int:
+def enqueue(store: Store, settings: Settings, events: Iterable[AlertEvent], now: datetime) -> int:
     """Write the outbox rows for alert events (call inside the alert's transaction)."""
     written = 0
     for event in events:
@@ -266,7 +267,7 @@ def enqueue(store: Store, settings: Any, events: Iterable[AlertEvent], now: date
     return written
 
 
-def enqueue_digests(store: Store, settings: Any, now: datetime, tz: tzinfo) -> int:
+def enqueue_digests(store: Store, settings: Settings, now: datetime, tz: tzinfo) -> int:
     """One digest per unit with open unit alerts, once per day (the event key says so)."""
     day = now.astimezone(tz).date().isoformat()
     by_unit: dict[int, list[dict[str, Any]]] = {}
@@ -319,7 +320,8 @@ class AppriseSender:
         if not ap.add(url):
             raise NotifyError("channel URL not understood by apprise", permanent=True)
         guard = guarding(self.judge) if self.judge is not None else contextlib.nullcontext([])
-        with guard as refusals, apprise.LogCapture(level=logging.WARNING) as captured:
+        capture = apprise.LogCapture(level=logging.WARNING)
+        with guard as refusals, capture as captured:  # type: ignore[attr-defined]
             result = ap.notify(body=body, title=title)
         if refusals:
             raise NotifyError(scrub(refusals[0], [url]), permanent=True)
@@ -343,7 +345,7 @@ class DeliverySummary:
     errors: list[str] = field(default_factory=list)
 
 
-def next_attempt(settings: Any, attempts: int, now: datetime) -> datetime | None:
+def next_attempt(settings: Settings, attempts: int, now: datetime) -> datetime | None:
     """When to retry after `attempts` failed tries; None once max_attempts is reached."""
     if attempts >= settings.notify.max_attempts:
         return None
@@ -354,7 +356,7 @@ def next_attempt(settings: Any, attempts: int, now: datetime) -> datetime | None
 
 async def deliver_due(
     store: Store,
-    settings: Any,
+    settings: Settings,
     sender: Sender,
     now: datetime,
     *,

@@ -31,6 +31,7 @@ from monitor.checks.verdicts import policy_key, refresh, refresh_batches
 from monitor.dates import DateInputError, parse_recent, utcnow
 from monitor.links import http_link
 from monitor.models import AccountView, Observation, Outcome, Verdict
+from monitor.settings import Settings
 from monitor.store import SourceHealth, Store
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ class CheckReport:
 
 def record(
     store: Store,
-    settings: Any,
+    settings: Settings,
     seen: list[Seen],
     *,
     now: datetime,
@@ -182,7 +183,7 @@ def manual_observation(
 
 
 def record_manual(
-    store: Store, settings: Any, observation: Observation, *, now: datetime | None = None
+    store: Store, settings: Settings, observation: Observation, *, now: datetime | None = None
 ) -> list[CheckReport]:
     """Record what an inspector saw by hand (`monitor observe`, the API); its verdict."""
     now = now or utcnow()
@@ -230,7 +231,7 @@ class SourceTally:
 
 
 def judge_sweep(
-    store: Store, settings: Any, by_source: dict[str, SourceTally], now: datetime
+    store: Store, settings: Settings, by_source: dict[str, SourceTally], now: datetime
 ) -> None:
     """After a sweep: source_down for a source failing for most accounts, else per-account
     check_failing alerts."""
@@ -255,7 +256,7 @@ def judge_sweep(
 # -- what time alone changes ---------------------------------------------------------------------
 
 
-def catch_up(store: Store, settings: Any, now: datetime) -> int:
+def catch_up(store: Store, settings: Settings, now: datetime) -> int:
     """Judge the accounts whose stored verdict no longer holds today (or that have none).
 
     After an upgrade, a change of policy, or a day the daily job has not reached yet;
@@ -269,7 +270,7 @@ def catch_up(store: Store, settings: Any, now: datetime) -> int:
 
 
 def reclassify(
-    store: Store, settings: Any, now: datetime, ids: Sequence[int] | None = None
+    store: Store, settings: Settings, now: datetime, ids: Sequence[int] | None = None
 ) -> dict[str, Any]:
     """Judge every account (or `ids`) as of today; alerts follow the verdicts.
 

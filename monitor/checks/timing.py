@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta
-from typing import Any
 
 from monitor.models import AccountView, Outcome
+from monitor.settings import Settings
 
 # Failures worth trying again soon; anything else waits for the normal interval (a
 # refused URL or a wrong AppSecret will not mend itself in minutes).
@@ -19,7 +19,7 @@ RETRY_OUTCOMES = frozenset({Outcome.TRANSIENT, Outcome.RATE_LIMITED, Outcome.BLO
 MAX_RETRY_AFTER = timedelta(days=1)
 
 
-def interval_for(settings: Any, account: AccountView) -> timedelta:
+def interval_for(settings: Settings, account: AccountView) -> timedelta:
     """The account's normal check interval: per account, else per platform, else default."""
     sched = settings.schedule
     for key in (str(account.id), f"{account.platform.value}:{account.account_id}"):
@@ -30,7 +30,7 @@ def interval_for(settings: Any, account: AccountView) -> timedelta:
 
 
 def next_check_at(
-    settings: Any,
+    settings: Settings,
     account: AccountView,
     outcome: Outcome,
     failures: int,

@@ -26,6 +26,7 @@ from adapters import NO_SOURCE_REASON, choose_source
 from monitor.classify import Windows, classify, thresholds
 from monitor.dates import end_of_day, local_date
 from monitor.models import AccountView, MessageCode, RosterFacts, RosterStatus, State, Verdict
+from monitor.settings import Policy, Settings
 from monitor.store import AccountState, Flip, Store, VerdictQuery, VerdictRow
 
 
@@ -41,7 +42,7 @@ class AccountVerdict:
         return self.state.account
 
 
-def windows_of(policy: Any) -> Windows:
+def windows_of(policy: Policy) -> Windows:
     """The classifier's windows from a settings Policy (or anything with the same fields)."""
     return Windows(
         zombie_after=policy.zombie_after,
@@ -54,7 +55,7 @@ def windows_of(policy: Any) -> Windows:
 def verdicts_at(
     store: Store,
     as_of: date,
-    policy: Any,
+    policy: Policy,
     tz: tzinfo,
     *,
     ids: Sequence[int] | None = None,
@@ -92,7 +93,7 @@ REFRESH_CHUNK = 1000
 HORIZON_DAYS = 4096
 
 
-def policy_key(policy: Any) -> str:
+def policy_key(policy: Policy) -> str:
     """The windows a stored verdict was judged under; rows of another policy do not hold."""
     w = windows_of(policy)
     return f"{w.zombie_after}|{w.suspended_after}|{w.warn_before}|{w.evidence_max_age}"
@@ -154,7 +155,7 @@ class Change:
 
 
 def refresh(
-    store: Store, settings: Any, now: datetime, ids: Sequence[int] | None = None
+    store: Store, settings: Settings, now: datetime, ids: Sequence[int] | None = None
 ) -> list[Change]:
     """Judge `ids` (every account when None) as of today; store what changed. In a transaction."""
     out: list[Change] = []
@@ -164,7 +165,7 @@ def refresh(
 
 
 def refresh_batches(
-    store: Store, settings: Any, now: datetime, ids: Sequence[int] | None = None
+    store: Store, settings: Settings, now: datetime, ids: Sequence[int] | None = None
 ) -> Iterator[list[Change]]:
     """`refresh` a chunk at a time (the daily reclassification of 100,000 accounts)."""
     tz = settings.tz
@@ -228,7 +229,7 @@ class Page:
 class CurrentVerdicts:
     """Today's lists and counts under the configured policy, read from the stored rows."""
 
-    def __init__(self, store: Store, settings: Any):
+    def __init__(self, store: Store, settings: Settings):
         self.store = store
         self.settings = settings
         self.key = policy_key(settings.policy)

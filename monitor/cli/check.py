@@ -92,13 +92,12 @@ async def _run_checks(s: Session, views: list, secrets: Any, *, show_progress: b
         progress.start()
         task = progress.add_task("checking", total=len(views))
     try:
-        return await check_accounts(
-            s.store,
-            s.settings,
-            views,
-            secrets=secrets,
-            progress=(lambda _r: progress.advance(task)) if progress is not None else None,
-        )
+
+        def advance(_report: Any) -> None:
+            if progress is not None and task is not None:
+                progress.advance(task)
+
+        return await check_accounts(s.store, s.settings, views, secrets=secrets, progress=advance)
     finally:
         if progress is not None:
             progress.stop()

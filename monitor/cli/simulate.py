@@ -78,7 +78,11 @@ def simulate(
         if value is not None and not 0 <= value <= top:  # also refuses nan
             raise UsageProblem(f"{flag}: give a number from 0 to {top:g}")
     try:
-        world = sim.generate_city(generate, seed=seed) if generate else sim.load_scenario(scenario)
+        if generate is not None:
+            world = sim.generate_city(generate, seed=seed)
+        else:
+            assert scenario is not None  # one of the two, checked above
+            world = sim.load_scenario(scenario)
     except sim.ScenarioError as exc:
         raise WorkFailed(str(exc)) from exc
     updates: dict[str, Any] = {}

@@ -29,6 +29,7 @@ from monitor.reports.model import (
     UnitTally,
 )
 from monitor.reports.periods import month_bounds, previous_month
+from monitor.settings import Policy
 
 PROBLEM_STATES = frozenset({State.ZOMBIE, State.SUSPENDED})
 DEFAULT_TOP_UNITS = 10
@@ -37,7 +38,7 @@ DEFAULT_TOP_UNITS = 10
 def build_report(
     store: Any,
     as_of: date,
-    policy: Any,
+    policy: Policy,
     tz: tzinfo,
     *,
     month: str | None = None,

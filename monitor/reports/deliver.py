@@ -14,6 +14,7 @@ from monitor.output_paths import check_folder, check_output
 from monitor.reports.build import build_report
 from monitor.reports.model import Report
 from monitor.reports.periods import month_as_of
+from monitor.settings import Settings
 
 Renderer = Callable[[Report, str], bytes]
 MKDIR_SETTING_HINT = "set reports.mkdir = true to create it"
@@ -91,7 +92,7 @@ def write_atomic(path: Path, data: bytes) -> Path:
 
 def write_monthly_report(
     store: Any,
-    settings: Any,
+    settings: Settings,
     month: str,
     folder: Path,
     formats: list[str],

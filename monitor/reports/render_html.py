@@ -181,7 +181,7 @@ def render_html(report: Report, lang: str = "zh", *, home: str | None = None) ->
         previous_as_of=report.previous_as_of.isoformat(),
         policy=L.policy_text(report, lang),
         summary=L.summary_items(report, lang),
-        table=_macros.table,
+        table=_macros.table,  # type: ignore[attr-defined]  # a macro of the template module
         region_columns=L.REGION_COLUMNS[lang],
         regions=[L.region_cells(r.region, r.tally) for r in report.regions],
         # The SVG is built by an autoescaping template from report values: safe to inline.

@@ -14,6 +14,7 @@ from typing import Any
 
 from monitor.checks.record import reclassify
 from monitor.roster import RosterEntry, identity_key
+from monitor.settings import Settings
 from monitor.store import VERSIONED_FIELDS, AccountChange, ImportRecord, Store, StoredAccount
 
 # Every roster form gives these for each account.
@@ -149,7 +150,7 @@ def apply_plan(
     form: str,
     now: datetime,
     effective_at: datetime | None = None,
-    settings: Any = None,
+    settings: Settings | None = None,
 ) -> int | None:
     """Write the plan in one transaction; the import's id, or None when nothing changed.
 

@@ -48,6 +48,7 @@ import os
 import re
 import stat
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
@@ -180,7 +181,7 @@ def read_bytes(data: bytes, sheet: str | None = None, limits: RosterLimits = LIM
 class _Budget:
     """Counts rows and cells holding data against the limits; `where` names the place."""
 
-    def __init__(self, limits: RosterLimits, where: str):
+    def __init__(self, limits: RosterLimits, where: Callable[[int, int], str]):
         self.limits = limits
         self.where = where
         self.rows = 0

@@ -12,6 +12,7 @@ import hashlib
 import random
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from monitor.simulator.names import (
@@ -188,7 +189,8 @@ def generate_city(
             )
         else:
             posts = []
-        extra: dict[str, object] = {}
+        # Validated below, all at once: built unchecked (model_construct) for speed.
+        extra: dict[str, Any] = {}
         if k == "fault":
             extra["fault"] = FAULTS[fault_no % len(FAULTS)]
             fault_no += 1
@@ -206,9 +208,9 @@ def generate_city(
         else:
             extra["platform_label"] = label
             extra["format"] = "atom" if rng.random() < 0.2 else "rss"
+        extra["platform"] = platform
         accounts.append(
             SimAccount.model_construct(
-                platform=platform,
                 account_id=ident,
                 name=_unique(
                     account_name(unit.region, unit.stem, rng, unit.township),

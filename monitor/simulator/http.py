@@ -104,7 +104,7 @@ def make_request(
 ) -> Request:
     """A Request from its parts; absolute-form targets keep only path and query."""
     split = urlsplit(target)
-    query = {}
+    query: dict[str, str] = {}
     for key, value in parse_qsl(split.query, keep_blank_values=True):
         query.setdefault(key, value)
     return Request(method, target, split.path or "/", query, headers, body, peer)
