@@ -2,7 +2,8 @@
 
 One definition for the monthly report and the dashboard, so both count the same
 accounts: gone from the platform while the roster says operating, not verified
-as a government account, or named differently on the platform.
+as a government account, named differently on the platform, or listed with a URL
+the outbound guard refuses.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ class RosterIssue(StrEnum):
     MISSING = "missing"  # not found on the platform, roster says operating
     NOT_VERIFIED = "not_verified"  # the platform does not verify it as a government account
     NAME_DIFFERS = "name_differs"  # the platform's name differs from the roster's
+    URL_REFUSED = "url_refused"  # the roster's URL points where the monitor may not go
 
 
 FINDING_LABELS = {
@@ -28,11 +30,13 @@ FINDING_LABELS = {
         RosterIssue.MISSING: "平台上已不存在",
         RosterIssue.NOT_VERIFIED: "非政务认证",
         RosterIssue.NAME_DIFFERS: "名称与名单不一致",
+        RosterIssue.URL_REFUSED: "地址被拒绝",
     },
     "en": {
         RosterIssue.MISSING: "Missing on the platform",
         RosterIssue.NOT_VERIFIED: "Not government-verified",
         RosterIssue.NAME_DIFFERS: "Name differs from the roster",
+        RosterIssue.URL_REFUSED: "URL refused",
     },
 }
 
@@ -54,9 +58,14 @@ def _finding(kind: RosterIssue, code: str, params: dict[str, Any] | None = None)
     return Finding(kind, code, params, render(code, params, "en"))
 
 
-def roster_findings(verdict: Any, evidence: Any, name: str) -> list[Finding]:
-    """The roster problems of one account: its verdict, its evidence observation, its roster name."""
+def roster_findings(
+    verdict: Any, evidence: Any, name: str, last_outcome: Outcome | None = None
+) -> list[Finding]:
+    """The roster problems of one account: its verdict, its evidence, its roster name and
+    the outcome of its newest check (a URL our outbound guard refuses is the roster's)."""
     out = []
+    if last_outcome is Outcome.REFUSED:
+        out.append(_finding(RosterIssue.URL_REFUSED, MessageCode.URL_REFUSED))
     if verdict.roster_problem:
         code = verdict.roster_problem_code or MessageCode.MISSING_ON_PLATFORM
         out.append(Finding(RosterIssue.MISSING, code, None, verdict.roster_problem))

@@ -89,6 +89,13 @@ WORDINGS: dict[str, Wording] = {
         "verified={verified}, verified_type={verified_type} {verified_reason}",
     ),
     C.NAME_DIFFERS: Wording("平台上的名称为「{screen_name}」", "{screen_name}"),
+    C.URL_REFUSED: Wording(
+        "名单中的地址被出站规则拒绝（指向内网或保留地址），无法检测：请核对地址，"
+        "或在配置的允许网段中放行该网段",
+        "the roster's URL was refused by the outbound rules (an internal or reserved "
+        "address), so the account cannot be checked: correct it, or allow its network in "
+        "network.allowed_networks",
+    ),
     C.ADAPTER_ERROR: Wording(
         "采集程序出错：{error_type}: {error}", "adapter error: {error_type}: {error}"
     ),

@@ -254,6 +254,7 @@ class MessageCode(StrEnum):
     MISSING_ON_PLATFORM = "roster.missing_on_platform"
     NOT_VERIFIED = "roster.not_verified"
     NAME_DIFFERS = "roster.name_differs"
+    URL_REFUSED = "roster.url_refused"
     # Details of checks made by the monitor itself (adapters' own details: see adapters/).
     ADAPTER_ERROR = "check.adapter_error"
 

@@ -107,7 +107,7 @@ def status_record(item: AccountVerdict, tz: tzinfo) -> dict[str, Any]:
                 "detail_params": f.params or {},
                 "detail_label": f.text("zh"),
             }
-            for f in roster_findings(v, s.evidence, a.name)
+            for f in roster_findings(v, s.evidence, a.name, s.last_outcome)
         ],
         "evidence_url": ev.url if ev else None,
         "evidence_title": ev.title if ev else None,

@@ -141,7 +141,9 @@ class Queries:
                 label=i.verdict.label,
                 findings=tuple(
                     f.kind.value
-                    for f in roster_findings(i.verdict, i.state.evidence, i.account.name)
+                    for f in roster_findings(
+                        i.verdict, i.state.evidence, i.account.name, i.state.last_outcome
+                    )
                 ),
             )
             for i in items

@@ -216,5 +216,5 @@ def _roster_findings(item: AccountVerdict) -> list[RosterFinding]:
     a = item.account
     return [
         RosterFinding(f.kind, a.region, a.unit, a.platform, a.name, f.detail, f.code, f.params)
-        for f in roster_findings(item.verdict, item.state.evidence, a.name)
+        for f in roster_findings(item.verdict, item.state.evidence, a.name, item.state.last_outcome)
     ]
