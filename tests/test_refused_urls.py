@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from test_daemon import START, Clock, feed, make_world  # noqa: F401  (fixture)
+import pytest
+from test_daemon import START, Clock, feed, world_factory
 
 from monitor.checks import alerts
 from monitor.checks.verdicts import verdicts_at
@@ -22,6 +23,11 @@ from monitor.simulator import write_roster
 
 BAD = ["9001", "9002", "9003"]
 GOOD = ["9101", "9102"]
+
+
+@pytest.fixture
+def make_world(tmp_path):
+    yield from world_factory(tmp_path)
 
 
 def test_refused_urls_are_the_rosters_problem_and_never_pause_the_source(make_world, tmp_path):
