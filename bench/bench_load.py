@@ -151,6 +151,52 @@ def vm_rss_kb(pid: int) -> int | None:
     return None
 
 
+def vm_hwm_kb(pid: int) -> int | None:
+    """VmHWM (peak resident set) of a live process in kB."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return None
+
+
+RECLASSIFY = """
+import sys, time
+from monitor.checks.record import reclassify
+from monitor.dates import utcnow
+from monitor.settings import load_settings
+from monitor.store import Store
+settings = load_settings(None)
+with Store.open(sys.argv[1]) as store:
+    started = time.monotonic()
+    out = reclassify(store, settings, utcnow())
+    print(out["accounts"], round(time.monotonic() - started, 1))
+with open("/proc/self/status") as fh:
+    print(next(line.split()[1] for line in fh if line.startswith("VmHWM:")))
+"""
+
+
+def reclassify_alone(db: Path, env: dict[str, str], cwd: Path) -> dict[str, Any]:
+    """The daily reclassification of every account, in a process of its own: its peak RSS."""
+    done = subprocess.run(
+        [sys.executable, "-c", RECLASSIFY, str(db)],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    lines = done.stdout.split()
+    return {
+        "accounts": int(lines[0]),
+        "seconds": float(lines[1]),
+        "peak_rss_mb": round(int(lines[2]) / 1024, 1),
+    }
+
+
 def cpu_s(pid: int) -> float | None:
     """User + system CPU seconds of a live process (None once it is gone)."""
     try:
@@ -219,7 +265,8 @@ class Readers:
             return "account", f"/api/accounts/{rng.randint(1, self.n)}"
         if roll < 0.9:
             region = rng.choice(self.regions)
-            return "region_list", f"/api/accounts?region={region}&limit=50"
+            state = rng.choice(("", "&state=zombie", "&state=active", "&state=unknown"))
+            return "region_list", f"/api/accounts?region={region}{state}&limit=50"
         return "healthz", "/healthz"
 
     def _work(self, k: int) -> None:
@@ -406,8 +453,11 @@ def run_load(
         reader.stop()
         reads = reader.summary((run_started, run_end))
         read_errors = reader.errors[:10]
+        api_peak_kb = vm_hwm_kb(api.pid)
         api_exit = stop_process(api)
         stop_process(sim)
+        log("reclassifying every account in a process of its own")
+        daily = reclassify_alone(db, env, workdir)
     finally:
         for proc in procs:
             if proc.poll() is None:
@@ -514,7 +564,9 @@ def run_load(
             "first": round(api_rss[0] / 1024, 1) if api_rss else None,
             "last": round(api_rss[-1] / 1024, 1) if api_rss else None,
             "max": round(max(api_rss) / 1024, 1) if api_rss else None,
+            "peak_hwm": round(api_peak_kb / 1024, 1) if api_peak_kb else None,
         },
+        "reclassify_alone": daily,
         "cpu_s_last_sample": dict(zip(("run", "serve", "simulate"), cpu[-1], strict=True))
         if cpu
         else None,

@@ -57,6 +57,18 @@ def test_the_demo_runs_offline_and_leaves_reports_and_nothing_running(tmp_path):
             walled,
         ).fetchone()[0]
         assert evidence == 0
+        # As the daemon would: one open unit alert per warning, zombie and suspended
+        # account (and the dashboard's alerts panel is not empty).
+        problem_states = ("warning", "zombie", "suspended")
+        in_states = conn.execute(
+            f"SELECT account FROM verdicts WHERE state IN ({','.join('?' * 3)})", problem_states
+        ).fetchall()
+        alerted = conn.execute(
+            "SELECT account, kind FROM alerts WHERE closed_at IS NULL "
+            "AND kind IN ('became_warning', 'became_zombie', 'became_suspended')"
+        ).fetchall()
+        assert len(in_states) > 20
+        assert sorted(a for a, _ in alerted) == sorted(a for (a,) in in_states)
     finally:
         conn.close()
 
