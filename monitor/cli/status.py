@@ -92,6 +92,8 @@ def show_status(
     from monitor.checks.verdicts import verdicts_at
     from monitor.records import status_record
 
+    if ids is None and filters and any(v is not None for v in filters.values()):
+        ids = _current_ids(s, filters, day, policy)
     items = verdicts_at(s.store, day, policy, s.tz, ids=ids)
     records = [status_record(i, s.tz) for i in items]
     if filters:
@@ -105,6 +107,34 @@ def show_status(
     if header:
         console.print(header)
     _status_table(console, records, day, policy, s.settings.timezone)
+
+
+def _current_ids(
+    s: Session, filters: dict[str, str | None], day: date, policy: Policy
+) -> list[int] | None:
+    """For today under the configured policy: the matching accounts, from the stored
+    verdicts' indexes (None: judge every account, as for another date or policy)."""
+    from monitor.checks.verdicts import CurrentVerdicts, policy_key
+    from monitor.dates import today
+    from monitor.store import VerdictQuery
+
+    if day != today(s.tz) or policy_key(policy) != policy_key(s.settings.policy):
+        return None
+    unit: int | None = None
+    if filters.get("unit") is not None:
+        found = s.store.unit_id(filters["unit"] or "")
+        if found is None:
+            return []
+        unit = found
+    state = filters.get("state")
+    query = VerdictQuery(
+        unit=unit,
+        region=filters.get("region"),
+        platform=filters.get("platform"),
+        states=frozenset({state}) if state else None,
+        name_contains=filters.get("q"),
+    )
+    return CurrentVerdicts(s.store, s.settings).page(day, query, limit=None).ids
 
 
 def _matches(record: dict[str, Any], filters: dict[str, str | None]) -> bool:
