@@ -234,14 +234,19 @@ class CurrentVerdicts:
         self.settings = settings
         self.key = policy_key(settings.policy)
 
-    def _stale(self, day: date, where: VerdictQuery) -> list[AccountVerdict]:
-        """Accounts whose row does not hold on `day`, judged now, that match `where`."""
-        ids = self.store.stale_verdicts(day, self.key)
+    def _stale(
+        self, day: date, where: VerdictQuery
+    ) -> tuple[list[int] | None, list[AccountVerdict]]:
+        """The accounts whose row does not hold on `day` (None when rows are not uniform: the
+        lists then test every row's policy and day), and those of them that match, judged now."""
+        uniform = self.store.verdicts_uniform(day, self.key)
+        ids = self.store.stale_verdicts(day, self.key, uniform=uniform)
+        stale = ids if uniform else None
         if where.accounts is not None:
             wanted = set(where.accounts)
             ids = [i for i in ids if i in wanted]
         if not ids:
-            return []
+            return stale, []
         items = verdicts_at(
             self.store,
             day,
@@ -250,18 +255,20 @@ class CurrentVerdicts:
             ids=ids,
             include_retired=where.include_retired,
         )
-        return [i for i in items if _matches(i, where)]
+        return stale, [i for i in items if _matches(i, where)]
 
     def page(self, day: date, where: VerdictQuery, *, limit: int | None, offset: int = 0) -> Page:
         """Matching accounts in roster order, a page of them, and how many match in all."""
-        stale = self._stale(day, where)
-        if not stale:
-            total = sum(self.store.count_current_verdicts(day, self.key, where).values())
-            rows = self.store.current_verdicts(day, self.key, where, limit=limit, offset=offset)
-            return Page([r[0] for r in rows], total)
-        fresh = self.store.current_verdicts(day, self.key, where)
+        stale, judged = self._stale(day, where)
+        if not judged:
+            counts = self.store.count_current_verdicts(day, self.key, where, stale=stale)
+            rows = self.store.current_verdicts(
+                day, self.key, where, limit=limit, offset=offset, stale=stale
+            )
+            return Page([r[0] for r in rows], sum(counts.values()))
+        fresh = self.store.current_verdicts(day, self.key, where, stale=stale)
         merged = sorted(
-            [(r[1], r[0]) for r in fresh] + [(i.account.roster_order, i.account.id) for i in stale]
+            [(r[1], r[0]) for r in fresh] + [(i.account.roster_order, i.account.id) for i in judged]
         )
         end = None if limit is None else offset + limit
         return Page([account for _, account in merged[offset:end]], len(merged))
@@ -270,8 +277,9 @@ class CurrentVerdicts:
         self, day: date, where: VerdictQuery, *, by: str = "state"
     ) -> dict[tuple[Any, ...], int]:
         """How many matching accounts per state (`by="state"`) or per unit and state."""
-        out = dict(self.store.count_current_verdicts(day, self.key, where, by=by))
-        for item in self._stale(day, where):
+        stale, judged = self._stale(day, where)
+        out = dict(self.store.count_current_verdicts(day, self.key, where, by=by, stale=stale))
+        for item in judged:
             a, state = item.account, item.verdict.state.value
             group = {
                 "state": (state,),

@@ -226,12 +226,18 @@ MIGRATIONS: list[tuple[str, str]] = [
             retired INTEGER NOT NULL DEFAULT 0,
             updated_at TEXT NOT NULL
         );
-        CREATE INDEX verdicts_order ON verdicts(retired, roster_order, account);
-        CREATE INDEX verdicts_state ON verdicts(state, roster_order, account);
-        CREATE INDEX verdicts_region ON verdicts(region, state, roster_order);
-        CREATE INDEX verdicts_unit ON verdicts(unit, state, roster_order);
-        CREATE INDEX verdicts_platform ON verdicts(platform, state, roster_order);
+        -- Lists and counts of accounts in the roster read these alone (covering).
+        CREATE INDEX verdicts_live_order ON verdicts(roster_order, account) WHERE retired = 0;
+        CREATE INDEX verdicts_live_state ON verdicts(state, roster_order, account)
+            WHERE retired = 0;
+        CREATE INDEX verdicts_live_region ON verdicts(region, state, roster_order, account)
+            WHERE retired = 0;
+        CREATE INDEX verdicts_live_unit ON verdicts(unit, state, roster_order, account)
+            WHERE retired = 0;
+        CREATE INDEX verdicts_live_platform ON verdicts(platform, state, roster_order, account)
+            WHERE retired = 0;
         CREATE INDEX verdicts_valid ON verdicts(valid_until);
+        CREATE INDEX verdicts_policy ON verdicts(policy, as_of);
         -- Every change of an account's current state, with the evidence it rests on.
         CREATE TABLE flips (
             id INTEGER PRIMARY KEY,

@@ -98,10 +98,24 @@ class VerdictQuery:
     accounts: Sequence[int] | None = None
 
 
-def _verdict_where(day: date, policy: str, q: VerdictQuery) -> tuple[str, dict[str, Any]]:
-    """The WHERE clause of rows that hold on `day` under `policy` and match `q`."""
-    clauses = ["policy = :policy", "as_of <= :day", "(valid_until IS NULL OR valid_until > :day)"]
-    params: dict[str, Any] = {"policy": policy, "day": day.isoformat()}
+def _verdict_where(
+    day: date, policy: str, q: VerdictQuery, stale: Sequence[int] | None = None
+) -> tuple[str, dict[str, Any]]:
+    """The WHERE clause of rows that hold on `day` under `policy` and match `q`.
+
+    With `stale` (the rows are uniform: see `verdicts_uniform`) only those accounts are
+    left out, so the partial indexes on `retired = 0` answer alone.
+    """
+    if stale is None:
+        clauses = [
+            "policy = :policy",
+            "as_of <= :day",
+            "(valid_until IS NULL OR valid_until > :day)",
+        ]
+        params: dict[str, Any] = {"policy": policy, "day": day.isoformat()}
+    else:
+        clauses = [f"account NOT IN ({_id_list(stale)})"] if stale else []
+        params = {}
     if not q.include_retired:
         clauses.append("retired = 0")
     if q.unit is not None:
@@ -124,7 +138,7 @@ def _verdict_where(day: date, policy: str, q: VerdictQuery) -> tuple[str, dict[s
         params["q"] = q.name_contains
     if q.accounts is not None:
         clauses.append(f"account IN ({_id_list(q.accounts) or 'NULL'})")
-    return " AND ".join(clauses), params
+    return " AND ".join(clauses) or "1", params
 
 
 @dataclass(slots=True)
@@ -214,16 +228,35 @@ class VerdictTables(StoreBase):
                 out[account] = moment
         return out
 
-    def stale_verdicts(self, day: date, policy: str) -> list[int]:
+    def verdicts_uniform(self, day: date, policy: str) -> bool:
+        """Whether every account has a row judged under `policy` on or before `day`.
+
+        Then only rows past their `valid_until` are stale, and lists need not test each
+        row's policy and day: asked before every list, answered from indexes.
+        """
+        odd = self.conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM verdicts WHERE policy < :p OR policy > :p) "
+            "OR EXISTS (SELECT 1 FROM verdicts WHERE policy = :p AND as_of > :d) "
+            "OR (SELECT COUNT(*) FROM verdicts) < (SELECT COUNT(*) FROM accounts)",
+            {"p": policy, "d": day.isoformat()},
+        ).fetchone()[0]
+        return not odd
+
+    def stale_verdicts(self, day: date, policy: str, *, uniform: bool | None = None) -> list[int]:
         """Accounts whose stored verdict does not hold on `day` under `policy`, or who have none."""
         d = day.isoformat()
-        rows = self.conn.execute(
-            "SELECT account FROM verdicts WHERE policy != :p OR as_of > :d "
-            "OR (valid_until IS NOT NULL AND valid_until <= :d) "
-            "UNION ALL SELECT a.id FROM accounts a "
-            "WHERE NOT EXISTS (SELECT 1 FROM verdicts v WHERE v.account = a.id)",
-            {"p": policy, "d": d},
-        )
+        if uniform is None:
+            uniform = self.verdicts_uniform(day, policy)
+        if uniform:
+            rows = self.conn.execute("SELECT account FROM verdicts WHERE valid_until <= ?", (d,))
+        else:
+            rows = self.conn.execute(
+                "SELECT account FROM verdicts WHERE policy != :p OR as_of > :d "
+                "OR (valid_until IS NOT NULL AND valid_until <= :d) "
+                "UNION ALL SELECT a.id FROM accounts a "
+                "WHERE NOT EXISTS (SELECT 1 FROM verdicts v WHERE v.account = a.id)",
+                {"p": policy, "d": d},
+            )
         return [r[0] for r in rows]
 
     def current_verdicts(
@@ -234,9 +267,14 @@ class VerdictTables(StoreBase):
         *,
         limit: int | None = None,
         offset: int = 0,
+        stale: Sequence[int] | None = None,
     ) -> list[tuple[int, int, str]]:
-        """Stored verdicts that hold on `day` and match: (account, roster_order, state), in order."""
-        sql, params = _verdict_where(day, policy, where)
+        """Stored verdicts that hold on `day` and match: (account, roster_order, state), in order.
+
+        `stale`: when every row is uniform (`verdicts_uniform`), the accounts whose row
+        expired; the others are then taken as they are, from the indexes alone.
+        """
+        sql, params = _verdict_where(day, policy, where, stale)
         page = ""
         if limit is not None:
             page = " LIMIT :limit OFFSET :offset"
@@ -249,13 +287,19 @@ class VerdictTables(StoreBase):
         return [(r[0], r[1], r[2]) for r in rows]
 
     def count_current_verdicts(
-        self, day: date, policy: str, where: VerdictQuery, *, by: str = "state"
+        self,
+        day: date,
+        policy: str,
+        where: VerdictQuery,
+        *,
+        by: str = "state",
+        stale: Sequence[int] | None = None,
     ) -> dict[tuple[Any, ...], int]:
         """Stored verdicts that hold on `day` and match, counted by `state` or `unit,state`."""
         groups = {"state": "state", "unit,state": "unit, state", "region,state": "region, state"}
         if by not in groups:
             raise ValueError(f"cannot count verdicts by {by!r}")
-        sql, params = _verdict_where(day, policy, where)
+        sql, params = _verdict_where(day, policy, where, stale)
         rows = self.conn.execute(
             f"SELECT {groups[by]}, COUNT(*) FROM verdicts WHERE {sql} GROUP BY {groups[by]}",
             params,
