@@ -9,6 +9,8 @@ verdicts read for today (stored rows, stale ones judged on the fly) equal
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -68,16 +70,22 @@ step = st.one_of(
 )
 
 
-def judged_now(store: Store, now: datetime) -> dict[int, str]:
+def judged_now(store: Store, now: datetime) -> dict[int, tuple[str, bool]]:
+    """Each account's state judged afresh, and whether it has a roster problem (名单问题)."""
     day = now.astimezone(SETTINGS.tz).date()
     return {
-        i.account.id: i.verdict.state.value
+        i.account.id: (i.verdict.state.value, bool(i.findings()))
         for i in verdicts_at(store, day, SETTINGS.policy, SETTINGS.tz, include_retired=True)
     }
 
 
-def read_now(store: Store, now: datetime) -> dict[int, str]:
-    """Today's states as the API reads them: stored rows that hold, stale ones judged."""
+def states_of(judged: dict[int, tuple[str, bool]]) -> dict[int, str]:
+    return {k: v[0] for k, v in judged.items()}
+
+
+def read_now(store: Store, now: datetime) -> dict[int, tuple[str, bool]]:
+    """Today's states (and roster problems) as the API and dashboard read them: stored
+    rows that hold, stale ones judged; lists and counts agree."""
     day = now.astimezone(SETTINGS.tz).date()
     current = CurrentVerdicts(store, SETTINGS)
     ids = current.page(day, VerdictQuery(include_retired=True), limit=None).ids
@@ -87,7 +95,15 @@ def read_now(store: Store, now: datetime) -> dict[int, str]:
         for account_id in current.page(day, q, limit=None).ids:
             out[account_id] = state
     assert sorted(out) == sorted(ids)
-    return out
+    everyone = VerdictQuery(include_retired=True)
+    flagged = set(current.page(day, replace(everyone, with_findings=True), limit=None).ids)
+    read = {i: (state, i in flagged) for i, state in out.items()}
+    attention = frozenset({"zombie", "unknown"})
+    assert set(current.page(day, replace(everyone, attention=attention), limit=None).ids) == {
+        i for i, (state, problem) in read.items() if state in attention or problem
+    }
+    assert current.counts(day, everyone, by="state,roster") == Counter(read.values())
+    return read
 
 
 def holding(store: Store, now: datetime) -> dict[int, str]:
@@ -114,7 +130,7 @@ def test_stored_verdicts_equal_verdicts_judged_afresh(tmp_path_factory, steps):
     with Store.open(folder / "m.db") as store:
         import_roster(store, roster, now, START - timedelta(days=400))
         ids = sorted(v.id for v in store.accounts_at(now))
-        assert holding(store, now) == judged_now(store, now)  # the import judged them all
+        assert holding(store, now) == states_of(judged_now(store, now))  # the import judged all
         for op in steps:
             wrote: list[int] = []
             if op[0] == "check":
@@ -151,12 +167,12 @@ def test_stored_verdicts_equal_verdicts_judged_afresh(tmp_path_factory, steps):
             assert read_now(store, now) == expected, op
             rows = holding(store, now)
             for account_id in wrote:
-                assert rows.get(account_id) == expected[account_id], (op, account_id)
+                assert rows.get(account_id) == expected[account_id][0], (op, account_id)
         # However far time has run, the daily job leaves no row stale.
         reclassify(store, SETTINGS, now)
         day = now.astimezone(SETTINGS.tz).date()
         assert store.stale_verdicts(day, policy_key(SETTINGS.policy)) == []
-        assert holding(store, now) == judged_now(store, now)
+        assert holding(store, now) == states_of(judged_now(store, now))
 
 
 def test_a_row_judged_under_another_policy_is_not_used(tmp_path):
@@ -214,4 +230,5 @@ def test_a_roster_version_taking_effect_later_ends_the_row_on_its_day(tmp_path):
         assert holding(store, START)[view.id] == "active"
         later = START + timedelta(days=2, hours=1)
         assert view.id not in holding(store, later)  # the row ends where the roster changes
-        assert read_now(store, later)[view.id] == judged_now(store, later)[view.id] == "cancelled"
+        assert read_now(store, later)[view.id] == judged_now(store, later)[view.id]
+        assert judged_now(store, later)[view.id] == ("cancelled", False)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
@@ -21,7 +20,7 @@ from monitor.api.params import (
     parse_as_of,
     queries_of,
 )
-from monitor.api.queries import Filters, IndexEntry, Tally, tally
+from monitor.api.queries import Filters, Tally
 from monitor.models import Platform, State
 from monitor.records import alert_record, evidence_record, observation_record, status_record
 
@@ -51,13 +50,6 @@ def render(request: Request, template: str, nav: str, **values: Any) -> HTMLResp
     return HTMLResponse(html)
 
 
-def _region_rows(entries: list[IndexEntry]) -> list[tuple[str, Tally]]:
-    by_region: dict[str, Tally] = {}
-    for e in entries:  # roster order: regions appear as the roster lists them
-        by_region.setdefault(e.region, Tally()).add(e.state, e.findings)
-    return list(by_region.items())
-
-
 @router.get("/favicon.ico")
 def favicon_ico() -> Response:
     """The icon, for browsers that ask for it although every page inlines it."""
@@ -69,12 +61,11 @@ def overview(request: Request, as_of: TextQuery = None) -> HTMLResponse:
     """总览: counts by state and region, 合格率, sources' health, newest alerts."""
     ctx, queries = ctx_of(request), queries_of(request)
     day = parse_as_of(ctx, blank_to_none(as_of))
-    entries = queries.index(day)
-    units: dict[int, list[IndexEntry]] = {}
-    for e in entries:
-        units.setdefault(e.unit_id, []).append(e)
+    everything = Filters()
+    regions, units = queries.layout(day, everything)
+    by_region, by_unit = queries.region_counts(day), queries.unit_counts(day)
     worst = sorted(
-        ((es[0].unit, uid, tally(es)) for uid, es in units.items()),
+        ((u.name, u.id, by_unit.get(u.id, Tally())) for u in units),
         key=lambda row: (-row[2].problems, row[1]),
     )
     return render(
@@ -82,8 +73,8 @@ def overview(request: Request, as_of: TextQuery = None) -> HTMLResponse:
         "overview.html",
         "overview",
         as_of=day,
-        total=tally(entries),
-        regions=_region_rows(entries),
+        total=queries.state_counts(day),
+        regions=[(r, by_region[r]) for r in regions if r in by_region],
         worst_units=[w for w in worst if w[2].problems][:10],
         units_count=len(units),
         sources=queries.source_health(),
@@ -111,36 +102,32 @@ def problems(
     if platform is not None and platform not in {p.value for p in Platform}:
         raise ApiError(422, f"未知平台 {platform!r}")
     form = {"region": region, "unit": unit, "state": state, "platform": platform, "q": q}
-    entries = queries.index(day)
     filters = Filters(unit=unit, region=region, platform=platform, q=q)
-    matched = [e for e in entries if filters.matches(e) and _wanted(e, state)]
-    start = (page - 1) * PAGE_SIZE
-    records = queries.records([e.id for e in matched[start : start + PAGE_SIZE]], day)
+    if state == ROSTER_FILTER:
+        filters.with_findings = True
+    elif state:
+        filters.states = frozenset({state})
+    else:
+        filters.attention = PROBLEM_STATES
+    ids, total = queries.page(day, filters, PAGE_SIZE, (page - 1) * PAGE_SIZE)
+    counts = queries.state_counts(day, filters)
+    regions, units = queries.layout(day, Filters())
     return render(
         request,
         "problems.html",
         "problems",
         as_of=day,
-        records=records,
-        total=len(matched),
-        counts=Counter(e.state for e in matched),
-        roster_count=sum(1 for e in matched if e.findings),
+        records=queries.records(ids, day),
+        total=total,
+        counts=counts.states,
+        roster_count=counts.roster,
         page=page,
-        pages=max(1, -(-len(matched) // PAGE_SIZE)),
+        pages=max(1, -(-total // PAGE_SIZE)),
         form=form,
         page_query=lambda n: urlencode({**{k: v for k, v in form.items() if v}, "page": n}),
-        regions=list(dict.fromkeys(e.region for e in entries)),
-        units=sorted({(e.unit_id, e.unit) for e in entries}, key=lambda u: u[0]),
+        regions=regions,
+        units=sorted(((u.id, u.name) for u in units), key=lambda u: u[0]),
     )
-
-
-def _wanted(e: IndexEntry, state: str | None) -> bool:
-    """The problem list's state choice: one state, roster problems, or all that need attention."""
-    if state == ROSTER_FILTER:
-        return bool(e.findings)
-    if state:
-        return e.state == state
-    return e.state in PROBLEM_STATES or bool(e.findings)
 
 
 @router.get("/units", response_class=HTMLResponse)
@@ -149,11 +136,10 @@ def units_page(request: Request, region: TextQuery = None) -> HTMLResponse:
     ctx, queries = ctx_of(request), queries_of(request)
     day = ctx.today()
     region = blank_to_none(region)
-    by_unit: dict[int, list[IndexEntry]] = {}
-    for e in queries.index(day):
-        if region is None or e.region == region:
-            by_unit.setdefault(e.unit_id, []).append(e)
-    rows = [(uid, es[0].unit, es[0].region, tally(es)) for uid, es in by_unit.items()]
+    filters = Filters(region=region)
+    _, units = queries.layout(day, filters)
+    counts = queries.unit_counts(day, filters)
+    rows = [(u.id, u.name, u.regions[0], counts.get(u.id, Tally())) for u in units]
     return render(request, "units.html", "units", as_of=day, rows=rows, region=region)
 
 
@@ -165,8 +151,9 @@ def unit_page(request: Request, unit_id: UnitIdPath, as_of: TextQuery = None) ->
     name = ctx.store().unit_by_id(unit_id)
     if name is None:
         raise ApiError(404, f"没有编号为 {unit_id} 的主办单位")
-    entries = [e for e in queries.index(day) if e.unit_id == unit_id]
-    ids = [e.id for e in entries]
+    filters = Filters(unit=str(unit_id))
+    ids, _ = queries.page(day, filters, None)
+    regions, _ = queries.layout(day, filters)
     alerts = queries.alerts(open_only=True, unit=str(unit_id), unit_accounts=ids)
     return render(
         request,
@@ -174,8 +161,8 @@ def unit_page(request: Request, unit_id: UnitIdPath, as_of: TextQuery = None) ->
         "units",
         as_of=day,
         unit={"id": unit_id, "name": name},
-        regions=list(dict.fromkeys(e.region for e in entries)),
-        total=tally(entries),
+        regions=regions,
+        total=queries.state_counts(day, filters),
         records=queries.records(ids, day),
         alerts=[alert_record(a, ctx.tz) for a in alerts],
     )

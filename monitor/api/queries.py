@@ -18,7 +18,6 @@ from typing import Any, Generic, TypeVar
 from monitor.api.context import ApiContext
 from monitor.checks.verdicts import AccountVerdict, CurrentVerdicts, verdicts_at
 from monitor.dates import end_of_day
-from monitor.findings import roster_findings
 from monitor.models import FAILED_OUTCOMES, Outcome, State
 from monitor.records import status_record
 from monitor.store import Store, VerdictQuery
@@ -95,6 +94,10 @@ class Filters:
     platform: str | None = None
     states: frozenset[str] | None = None
     q: str | None = None
+    # Only accounts with a roster problem (名单问题).
+    with_findings: bool = False
+    # These states, or any account with a roster problem (the problem list's default).
+    attention: frozenset[str] | None = None
 
     def matches(self, e: IndexEntry) -> bool:
         if self.unit is not None:
@@ -107,7 +110,24 @@ class Filters:
             return False
         if self.states is not None and e.state not in self.states:
             return False
+        if self.with_findings and not e.findings:
+            return False
+        if self.attention is not None and e.state not in self.attention and not e.findings:
+            return False
         return not (self.q and self.q not in e.name)
+
+    def key(self) -> tuple[Any, ...]:
+        return (self.unit, self.region, self.platform, self.states, self.q, self.with_findings,
+                self.attention)  # fmt: skip
+
+
+@dataclass(slots=True)
+class UnitRow:
+    """A unit on the dashboard: its id, name and regions (roster order)."""
+
+    id: int
+    name: str
+    regions: list[str] = field(default_factory=list)
 
 
 class Queries:
@@ -139,12 +159,7 @@ class Queries:
                 name=i.account.name,
                 state=i.verdict.state.value,
                 label=i.verdict.label,
-                findings=tuple(
-                    f.kind.value
-                    for f in roster_findings(
-                        i.verdict, i.state.evidence, i.account.name, i.state.last_outcome
-                    )
-                ),
+                findings=tuple(k for k in i.findings().split(",") if k),
             )
             for i in items
         ]
@@ -174,19 +189,41 @@ class Queries:
             platform=filters.platform,
             states=filters.states,
             name_contains=filters.q,
+            with_findings=filters.with_findings,
+            attention=filters.attention,
         )
 
-    def page(self, as_of: date, filters: Filters, limit: int, offset: int) -> tuple[list[int], int]:
-        """Ids of one page of matching accounts (roster order), and how many match."""
+    def page(
+        self, as_of: date, filters: Filters, limit: int | None, offset: int = 0
+    ) -> tuple[list[int], int]:
+        """Ids of one page (None: all) of matching accounts (roster order), and how many match."""
         current = self._current(as_of)
         if current is None:
             matched = self.filtered(as_of, filters)
-            return [e.id for e in matched[offset : offset + limit]], len(matched)
+            end = None if limit is None else offset + limit
+            return [e.id for e in matched[offset:end]], len(matched)
         query = self._query(filters)
         if query is None:
             return [], 0
         found = current.page(as_of, query, limit=limit, offset=offset)
         return found.ids, found.total
+
+    def layout(self, as_of: date, filters: Filters) -> tuple[list[str], list[UnitRow]]:
+        """Regions and units of the matching accounts, as the roster lists them (no states)."""
+        units: dict[int, UnitRow] = {}
+        regions: dict[str, None] = {}
+        current = self._current(as_of)
+        if current is None:
+            rows = [(e.unit_id, e.unit, e.region) for e in self.filtered(as_of, filters)]
+        else:
+            query = self._query(filters)
+            rows = current.groups(as_of, query) if query is not None else []
+        for unit_id, name, region in rows:
+            unit = units.setdefault(unit_id, UnitRow(unit_id, name))
+            if region not in unit.regions:
+                unit.regions.append(region)
+            regions.setdefault(region, None)
+        return list(regions), list(units.values())
 
     def state_counts(self, as_of: date, filters: Filters | None = None) -> Tally:
         """Accounts per state (and the 合格率) of the accounts matching `filters`."""
@@ -194,30 +231,40 @@ class Queries:
         filters = filters or Filters()
         if current is None:
             return tally(self.filtered(as_of, filters))
-        query = self._query(filters)
-        t = Tally()
-        if query is None:
-            return t
-        for (state,), n in current.counts(as_of, query).items():
-            t.states[state] += n
-        return t
+        return self._grouped(as_of, filters, "state").get((), Tally())
 
-    def unit_counts(self, as_of: date) -> dict[int, Tally]:
-        """Per unit id: its accounts per state."""
+    def unit_counts(self, as_of: date, filters: Filters | None = None) -> dict[int, Tally]:
+        """Per unit id: its accounts per state (and with a roster problem)."""
+        return {k[0]: t for k, t in self._grouped(as_of, filters or Filters(), "unit").items()}
+
+    def region_counts(self, as_of: date, filters: Filters | None = None) -> dict[str, Tally]:
+        """Per region: its accounts per state (and with a roster problem)."""
+        return {k[0]: t for k, t in self._grouped(as_of, filters or Filters(), "region").items()}
+
+    def _grouped(self, as_of: date, filters: Filters, by: str) -> dict[tuple[Any, ...], Tally]:
+        """Tallies of the accounts matching `filters`, per group (`by`: state, unit, region)."""
+        out: dict[tuple[Any, ...], Tally] = {}
         current = self._current(as_of)
-        out: dict[int, Tally] = {}
         if current is None:
-            for e in self.index(as_of):
-                out.setdefault(e.unit_id, Tally()).add(e.state)
+            for e in self.filtered(as_of, filters):
+                group = {"state": (), "unit": (e.unit_id,), "region": (e.region,)}[by]
+                out.setdefault(group, Tally()).add(e.state, e.findings)
             return out
-        for (unit, state), n in current.counts(as_of, VerdictQuery(), by="unit,state").items():
-            out.setdefault(unit, Tally()).states[state] += n
+        query = self._query(filters)
+        if query is None:
+            return out
+        grouping = "state,roster" if by == "state" else f"{by},state,roster"
+        for key, n in current.counts(as_of, query, by=grouping).items():
+            t = out.setdefault(tuple(key[:-2]), Tally())
+            state, roster = key[-2], key[-1]
+            t.states[state] += n
+            t.roster += n if roster else 0
         return out
 
     def filtered(self, as_of: date, filters: Filters) -> list[IndexEntry]:
         """The index entries matching `filters`; repeated filters are answered from a cache."""
         version = self.ctx.data_version()
-        key = (as_of, filters.unit, filters.region, filters.platform, filters.states, filters.q)
+        key = (as_of, *filters.key())
         return self._filtered.get(
             key, version, lambda: [e for e in self.index(as_of) if filters.matches(e)]
         )

@@ -25,6 +25,7 @@ from typing import Any
 from adapters import NO_SOURCE_REASON, choose_source
 from monitor.classify import Windows, classify, thresholds
 from monitor.dates import end_of_day, local_date
+from monitor.findings import roster_findings
 from monitor.models import AccountView, MessageCode, RosterFacts, RosterStatus, State, Verdict
 from monitor.settings import Policy, Settings
 from monitor.store import AccountState, Flip, Store, VerdictQuery, VerdictRow
@@ -40,6 +41,13 @@ class AccountVerdict:
     @property
     def account(self) -> AccountView:
         return self.state.account
+
+    def findings(self) -> str:
+        """Its roster problems' kinds (名单问题, as the report lists them), comma-separated."""
+        found = roster_findings(
+            self.verdict, self.state.evidence, self.account.name, self.state.last_outcome
+        )
+        return ",".join(f.kind.value for f in found)
 
 
 def windows_of(policy: Policy) -> Windows:
@@ -205,6 +213,7 @@ def refresh_batches(
                 name=a.name,
                 roster_order=a.roster_order,
                 retired=a.retired,
+                findings=item.findings(),
             )
             if row != old:
                 rows.append(row)
@@ -281,13 +290,24 @@ class CurrentVerdicts:
         out = dict(self.store.count_current_verdicts(day, self.key, where, by=by, stale=stale))
         for item in judged:
             a, state = item.account, item.verdict.state.value
-            group = {
-                "state": (state,),
-                "unit,state": (a.unit_id, state),
-                "region,state": (a.region, state),
-            }[by]
+            keys = {"state": (state,), "unit": (a.unit_id, state), "region": (a.region, state)}
+            group: tuple[Any, ...] = keys[by.split(",")[0]]
+            if by.endswith(",roster"):
+                group = (*group, bool(item.findings()))
             out[group] = out.get(group, 0) + 1
         return out
+
+    def groups(self, day: date, where: VerdictQuery) -> list[tuple[int, str, str]]:
+        """(unit id, unit name, region) of the matching accounts, in roster order of each
+        pair's first account: the regions and units a page lists."""
+        stale, judged = self._stale(day, where)
+        rows = self.store.verdict_groups(day, self.key, where, stale=stale)
+        first = {(u, name, region): order for u, name, region, order in rows}
+        for item in judged:
+            a = item.account
+            key = (a.unit_id, a.unit, a.region)
+            first[key] = min(first.get(key, a.roster_order), a.roster_order)
+        return sorted(first, key=lambda k: (first[k], k[0]))
 
 
 def _matches(item: AccountVerdict, q: VerdictQuery) -> bool:
@@ -299,4 +319,8 @@ def _matches(item: AccountVerdict, q: VerdictQuery) -> bool:
         and (q.platform is None or a.platform.value == q.platform)
         and (q.states is None or item.verdict.state.value in q.states)
         and (not q.name_contains or q.name_contains in a.name)
+        and (not q.with_findings or bool(item.findings()))
+        and (
+            q.attention is None or item.verdict.state.value in q.attention or bool(item.findings())
+        )
     )

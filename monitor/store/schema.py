@@ -282,6 +282,18 @@ MIGRATIONS: list[tuple[str, str]] = [
             WHERE json_extract(evidence, '$.url') IS NOT NULL;
         """,
     ),
+    (
+        "0020_verdict_findings",
+        """
+        -- each current verdict's roster problems (名单问题, kinds comma-separated), so
+        -- the dashboard's problem lists and counts read the stored rows; existing rows
+        -- expire at once and are judged again (same state: same `since`, no flip)
+        ALTER TABLE verdicts ADD COLUMN findings TEXT NOT NULL DEFAULT '';
+        CREATE INDEX verdicts_live_findings ON verdicts(roster_order, account)
+            WHERE retired = 0 AND findings != '';
+        UPDATE verdicts SET valid_until = as_of;
+        """,
+    ),
 ]
 
 

@@ -32,11 +32,13 @@ class VerdictRow:
     name: str
     roster_order: int
     retired: bool
+    # The kinds of its roster problems (名单问题), comma-separated; "" when none.
+    findings: str = ""
 
 
 _VERDICT_COLUMNS = (
     "account, state, since, as_of, valid_until, policy, evidence, reason, latest_post_date, "
-    "roster_problem, platform, unit, region, name, roster_order, retired"
+    "roster_problem, platform, unit, region, name, roster_order, retired, findings"
 )
 
 
@@ -61,6 +63,7 @@ def _verdict_values(r: VerdictRow) -> tuple[Any, ...]:
         r.name,
         r.roster_order,
         int(r.retired),
+        r.findings,
     )
 
 
@@ -82,6 +85,7 @@ def _verdict_row(r: Sequence[Any]) -> VerdictRow:
         name=r[13],
         roster_order=r[14],
         retired=bool(r[15]),
+        findings=r[16] or "",
     )
 
 
@@ -96,6 +100,10 @@ class VerdictQuery:
     name_contains: str | None = None
     include_retired: bool = False
     accounts: Sequence[int] | None = None
+    # Only accounts with a roster problem (名单问题).
+    with_findings: bool = False
+    # What needs attention: these states, or any state with a roster problem.
+    attention: frozenset[str] | None = None
 
 
 def _verdict_where(
@@ -133,6 +141,13 @@ def _verdict_where(
             f"state IN ({', '.join(f':s{i}' for i in range(len(names)))})" if names else "0"
         )
         params |= {f"s{i}": n for i, n in enumerate(names)}
+    if q.with_findings:
+        clauses.append("findings != ''")
+    if q.attention is not None:
+        names = sorted(q.attention)
+        marks = ", ".join(f":a{i}" for i in range(len(names)))
+        clauses.append(f"(state IN ({marks or 'NULL'}) OR findings != '')")
+        params |= {f"a{i}": n for i, n in enumerate(names)}
     if q.name_contains:
         clauses.append("instr(name, :q) > 0")
         params["q"] = q.name_contains
@@ -286,6 +301,20 @@ class VerdictTables(StoreBase):
         )
         return [(r[0], r[1], r[2]) for r in rows]
 
+    def verdict_groups(
+        self, day: date, policy: str, where: VerdictQuery, *, stale: Sequence[int] | None = None
+    ) -> list[tuple[int, str, str, int]]:
+        """(unit id, unit name, region, first roster order) of the stored rows that hold on
+        `day` and match `where`, in roster order of each pair's first account."""
+        sql, params = _verdict_where(day, policy, where, stale)
+        rows = self.conn.execute(
+            "SELECT unit, (SELECT u.name FROM units u WHERE u.id = verdicts.unit), region, "
+            f"MIN(roster_order) AS first FROM verdicts WHERE {sql} GROUP BY unit, region "
+            "ORDER BY first, unit",
+            params,
+        )
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
+
     def count_current_verdicts(
         self,
         day: date,
@@ -295,8 +324,13 @@ class VerdictTables(StoreBase):
         by: str = "state",
         stale: Sequence[int] | None = None,
     ) -> dict[tuple[Any, ...], int]:
-        """Stored verdicts that hold on `day` and match, counted by `state` or `unit,state`."""
+        """Stored verdicts that hold on `day` and match, counted by the columns `by` names.
+
+        `by`: "state", "unit,state" or "region,state"; with ",roster" the last key
+        says whether the account has a roster problem (名单问题).
+        """
         groups = {"state": "state", "unit,state": "unit, state", "region,state": "region, state"}
+        groups |= {f"{k},roster": f"{v}, findings != ''" for k, v in groups.items()}
         if by not in groups:
             raise ValueError(f"cannot count verdicts by {by!r}")
         sql, params = _verdict_where(day, policy, where, stale)
@@ -304,4 +338,5 @@ class VerdictTables(StoreBase):
             f"SELECT {groups[by]}, COUNT(*) FROM verdicts WHERE {sql} GROUP BY {groups[by]}",
             params,
         )
-        return {tuple(r[:-1]): r[-1] for r in rows}
+        roster = by.endswith(",roster")
+        return {(*r[:-2], bool(r[-2])) if roster else tuple(r[:-1]): r[-1] for r in rows}
