@@ -99,6 +99,10 @@ WORDINGS: dict[str, Wording] = {
     C.ADAPTER_ERROR: Wording(
         "采集程序出错：{error_type}: {error}", "adapter error: {error_type}: {error}"
     ),
+    C.POST_DATE_OUT_OF_RANGE: Wording(
+        "平台给出的发布日期 {post} 不可信（应在 {earliest} 至 {latest} 之间），本次检测不作为证据",
+        "the platform gave post date {post}, outside {earliest} to {latest}: not evidence",
+    ),
 }
 
 

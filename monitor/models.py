@@ -257,6 +257,7 @@ class MessageCode(StrEnum):
     URL_REFUSED = "roster.url_refused"
     # Details of checks made by the monitor itself (adapters' own details: see adapters/).
     ADAPTER_ERROR = "check.adapter_error"
+    POST_DATE_OUT_OF_RANGE = "check.post_date_out_of_range"
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -43,7 +43,7 @@ from monitor.checks.pacing import Pacer
 from monitor.checks.record import CheckReport, Seen, record
 from monitor.checks.verdicts import verdicts_at, windows_of
 from monitor.classify import thresholds
-from monitor.dates import utcnow
+from monitor.dates import EARLIEST_DATE, local_date, utcnow
 from monitor.messages import render
 from monitor.models import AccountView, MessageCode, Observation, Outcome, Verdict
 from monitor.settings import SecretLookup, Settings
@@ -361,6 +361,9 @@ class Checker:
                 state = target.state
         if observation.account != account.id:
             observation = replace(observation, account=account.id)
+        implausible = implausible_post(observation, self.settings.tz)
+        if implausible is not None:
+            observation, state = implausible, target.state
         if observation.detail_code and not observation.detail:
             # Adapters give a code only; the English text is kept for the JSON `detail`.
             detail = render(observation.detail_code, observation.detail_params, "en")
@@ -430,3 +433,31 @@ async def check_accounts(
         store.ensure_schedule(clock())
     async with Checker(store, settings, secrets, clock=clock, transport=transport) as checker:
         return await checker.check_many(accounts, progress=progress)
+
+
+def implausible_post(observation: Observation, tz: tzinfo) -> Observation | None:
+    """A failed check in place of an answer whose post date cannot be true (before 2000 or
+    after tomorrow): a malformed answer is never evidence, whichever adapter read it."""
+    post = observation.latest_post_at
+    if post is None:
+        return None
+    day, latest = local_date(post, tz), local_date(observation.observed_at, tz) + timedelta(days=1)
+    if EARLIEST_DATE <= day <= latest:
+        return None
+    params = {
+        "post": day.isoformat(),
+        "earliest": EARLIEST_DATE.isoformat(),
+        "latest": latest.isoformat(),
+    }
+    code = MessageCode.POST_DATE_OUT_OF_RANGE
+    return replace(
+        observation,
+        outcome=Outcome.PARSE_ERROR,
+        latest_post_at=None,
+        post_id=None,
+        post_url=None,
+        post_title=None,
+        detail=render(code, params, "en"),
+        detail_code=code,
+        detail_params=params,
+    )
