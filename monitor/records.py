@@ -15,7 +15,8 @@ from monitor.dates import iso
 from monitor.findings import FINDING_LABELS, roster_findings
 from monitor.links import http_link
 from monitor.messages import detail_text, reason_text, roster_problem_text
-from monitor.models import Evidence, Observation
+from monitor.models import AccountView, Evidence, Observation
+from monitor.roster.apply import ImportOutcome
 
 
 def observation_record(o: Observation, tz: tzinfo) -> dict[str, Any]:
@@ -160,3 +161,48 @@ def alert_list_record(item: dict[str, Any], tz: tzinfo) -> dict[str, Any]:
         "ack_note": item["ack_note"],
         "evidence": ev,
     }
+
+
+def import_record(outcome: ImportOutcome) -> dict[str, Any]:
+    """`monitor import --json`: what a roster import read, planned and wrote."""
+    plan = outcome.plan
+    return {
+        "file": outcome.file,
+        "form": outcome.form,
+        "dry_run": outcome.dry_run,
+        "import_id": outcome.import_id,
+        "changed": not plan.is_noop,
+        **plan.summary(),
+        "not_in_roster": [
+            {"id": a.id, "platform": a.platform.value, "name": a.fields["name"]}
+            for a in plan.not_in_roster
+        ],
+        "problems": [str(p) for p in outcome.problems],
+    }
+
+
+def roster_account_record(v: AccountView) -> dict[str, Any]:
+    """`monitor accounts --json`: one account's roster fields in force."""
+    return {
+        "id": v.id,
+        "platform": v.platform.value,
+        "account_id": v.account_id,
+        "name": v.name,
+        "unit": v.unit,
+        "unit_id": v.unit_id,
+        "region": v.region,
+        "status": v.status.value,
+        "supervisor": v.supervisor,
+        "contact": v.contact,
+        "note": v.note,
+        "source": v.source,
+        "feed_url": v.feed_url,
+        "appid": v.appid,
+        "secret_env": v.secret_env,
+        "retired": v.retired,
+    }
+
+
+def unit_record(u: dict[str, Any]) -> dict[str, Any]:
+    """`monitor units --json`: a unit, its regions and how many accounts it has."""
+    return {"id": u["id"], "name": u["name"], "regions": u["regions"], "accounts": u["accounts"]}

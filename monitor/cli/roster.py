@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -22,7 +23,10 @@ from monitor.cli.session import (
     print_json,
     rich_console,
 )
-from monitor.dates import DateInputError, parse_moment, utcnow
+from monitor.dates import DateInputError, parse_moment
+
+if TYPE_CHECKING:
+    from monitor.roster.apply import ImportOutcome
 
 
 @app.command("import")
@@ -52,69 +56,42 @@ def import_roster(
 
     Example: monitor import config/roster.example.csv --dry-run
     """
-    from monitor.roster import read_roster
-    from monitor.roster.apply import apply_plan, plan_import
+    from monitor.records import import_record
+    from monitor.roster.apply import RosterRejected, import_file
 
     s = Session(ctx, db, config)
-    effective_at = None
-    if effective is not None:
-        try:
-            effective_at = parse_moment(effective, s.tz)
-        except DateInputError as exc:
-            raise UsageProblem(f"--effective: {exc}") from exc
-    roster = read_roster(file, sheet=sheet)
-    err = sys.stderr
-    for problem in roster.problems:
-        err.write(f"{problem}\n")
-    entries = roster.entries
-    rejected = 0
-    if roster.problems:
-        if not skip_invalid:
-            err.write(
-                f"{file}: {len(roster.problems)} problem(s); nothing imported "
-                "(fix them, or use --skip-invalid to import the valid rows)\n"
-            )
-            raise typer.Exit(1)
-        entries = roster.valid_entries()
-        rejected = len({p.row for p in roster.problems if p.row is not None})
-        if not entries:
-            fail(f"{file}: no valid rows to import")
-    plan = plan_import(
-        s.store, entries, prune=prune, rejected_rows=rejected, columns=roster.columns
-    )
-    summary = plan.summary()
-    import_id = None
-    if not dry_run:
-        import_id = apply_plan(
-            s.store,
-            plan,
-            file=str(file),
-            form=roster.form,
-            now=utcnow(),
-            effective_at=effective_at,
-            settings=s.settings,
-        )
+    effective_at = _effective(effective, s)
+    try:
+        outcome = import_file(
+            s.store, file, sheet=sheet, skip_invalid=skip_invalid, prune=prune,
+            dry_run=dry_run, effective_at=effective_at, settings=s.settings,
+        )  # fmt: skip
+    except RosterRejected as exc:
+        sys.stderr.writelines(f"{p}\n" for p in exc.problems)
+        fail(str(exc))
+    sys.stderr.writelines(f"{p}\n" for p in outcome.problems)
     if as_json:
-        print_json(
-            {
-                "file": str(file),
-                "form": roster.form,
-                "dry_run": dry_run,
-                "import_id": import_id,
-                "changed": not plan.is_noop,
-                **summary,
-                "not_in_roster": [
-                    {"id": a.id, "platform": a.platform.value, "name": a.fields["name"]}
-                    for a in plan.not_in_roster
-                ],
-                "problems": [str(p) for p in roster.problems],
-            }
-        )
-        return
-    out = sys.stdout
+        print_json(import_record(outcome))
+    else:
+        _print_import(outcome)
+    s.close()
+
+
+def _effective(text: str | None, s: Session) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return parse_moment(text, s.tz)
+    except DateInputError as exc:
+        raise UsageProblem(f"--effective: {exc}") from exc
+
+
+def _print_import(outcome: ImportOutcome) -> None:
+    out, plan = sys.stdout, outcome.plan
+    summary = plan.summary()
     u, a = summary["units"], summary["accounts"]
-    verb = "would be" if dry_run else "were"
-    out.write(f"{file}: {roster.form} form, {len(entries)} account(s) read\n")
+    verb = "would be" if outcome.dry_run else "were"
+    out.write(f"{outcome.file}: {outcome.form} form, {outcome.read} account(s) read\n")
     out.write(
         f"units:    {u['added']} added, {u['unchanged']} unchanged, "
         f"{u['not_in_roster']} not in this roster\n"
@@ -122,7 +99,7 @@ def import_roster(
     out.write(
         f"accounts: {a['added']} added, {a['updated']} updated, {a['unchanged']} unchanged, "
         f"{a['not_in_roster']} not in this roster, {a['rejected']} rejected"
-        + (f", {a['retired']} retired" if prune else "")
+        + (f", {a['retired']} retired" if outcome.prune else "")
         + "\n"
     )
     for change, fields in plan.updated[:20]:
@@ -130,14 +107,13 @@ def import_roster(
     for account in plan.not_in_roster[:20]:
         out.write(
             f"  not in this roster: [{account.id}] {account.platform.value}:{account.fields['name']}"
-            + (" (retired)" if prune else "")
+            + (" (retired)" if outcome.prune else "")
             + "\n"
         )
     if plan.is_noop:
         out.write("nothing changed: the database already matches this roster\n")
-    elif dry_run:
+    elif outcome.dry_run:
         out.write(f"dry run: nothing written ({len(plan.changes)} change(s) {verb} made)\n")
-    s.close()
 
 
 @app.command()
@@ -156,33 +132,19 @@ def accounts(
     Example: monitor accounts --json
     """
     from monitor.dates import end_of_day
+    from monitor.records import roster_account_record
 
     s = Session(ctx, db, config)
     views = s.store.accounts_at(end_of_day(s.as_of(as_of), s.tz), include_retired=include_retired)
-    records = [
-        {
-            "id": v.id,
-            "platform": v.platform.value,
-            "account_id": v.account_id,
-            "name": v.name,
-            "unit": v.unit,
-            "unit_id": v.unit_id,
-            "region": v.region,
-            "status": v.status.value,
-            "supervisor": v.supervisor,
-            "contact": v.contact,
-            "note": v.note,
-            "source": v.source,
-            "feed_url": v.feed_url,
-            "appid": v.appid,
-            "secret_env": v.secret_env,
-            "retired": v.retired,
-        }
-        for v in views
-    ]
+    records = [roster_account_record(v) for v in views]
     if as_json:
         print_json(records)
-        return
+    else:
+        _print_accounts(records)
+    s.close()
+
+
+def _print_accounts(records: list[dict[str, Any]]) -> None:
     from rich.table import Table
 
     from monitor.models import PLATFORM_LABELS, ROSTER_STATUS_LABELS, Platform, RosterStatus
@@ -203,7 +165,6 @@ def accounts(
     console = rich_console()
     console.print(table)
     console.print(f"共 {len(records)} 个账号")
-    s.close()
 
 
 @app.command()
@@ -219,16 +180,18 @@ def units(
     Example: monitor units --json
     """
     from monitor.dates import end_of_day
+    from monitor.records import unit_record
 
     s = Session(ctx, db, config)
-    rows = s.store.units(end_of_day(s.as_of(as_of), s.tz))
-    records = [
-        {"id": u["id"], "name": u["name"], "regions": u["regions"], "accounts": u["accounts"]}
-        for u in rows
-    ]
+    records = [unit_record(u) for u in s.store.units(end_of_day(s.as_of(as_of), s.tz))]
     if as_json:
         print_json(records)
-        return
+    else:
+        _print_units(records)
+    s.close()
+
+
+def _print_units(records: list[dict[str, Any]]) -> None:
     from rich.table import Table
 
     table = Table()
@@ -239,4 +202,3 @@ def units(
     console = rich_console()
     console.print(table)
     console.print(f"共 {len(records)} 个主办单位")
-    s.close()

@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from monitor.checks.record import reclassify
-from monitor.roster import RosterEntry, identity_key
+from monitor.dates import utcnow
+from monitor.roster import Problem, RosterEntry, identity_key, read_roster
 from monitor.settings import Settings
 from monitor.store import VERSIONED_FIELDS, AccountChange, ImportRecord, Store, StoredAccount
 
@@ -167,3 +169,63 @@ def apply_plan(
         if settings is not None:
             reclassify(store, settings, now, store.accounts_of_import(import_id))
     return import_id
+
+
+class RosterRejected(Exception):
+    """An import that wrote nothing because of bad rows; `problems` name file, row and field."""
+
+    def __init__(self, message: str, problems: Sequence[Problem]):
+        super().__init__(message)
+        self.problems = list(problems)
+
+
+@dataclass(slots=True)
+class ImportOutcome:
+    """What one roster file import read, planned and wrote."""
+
+    file: str
+    form: str
+    read: int
+    plan: ImportPlan
+    problems: list[Problem]
+    dry_run: bool
+    prune: bool
+    import_id: int | None = None
+
+
+def import_file(
+    store: Store,
+    file: Path,
+    *,
+    sheet: str | None = None,
+    skip_invalid: bool = False,
+    prune: bool = False,
+    dry_run: bool = False,
+    effective_at: datetime | None = None,
+    settings: Settings | None = None,
+) -> ImportOutcome:
+    """Read, plan and (unless `dry_run`) apply a roster file: all or nothing, unless
+    `skip_invalid`. Raises RosterRejected when bad rows stop it."""
+    roster = read_roster(file, sheet=sheet)
+    entries, rejected = roster.entries, 0
+    if roster.problems:
+        if not skip_invalid:
+            raise RosterRejected(
+                f"{file}: {len(roster.problems)} problem(s); nothing imported "
+                "(fix them, or use --skip-invalid to import the valid rows)",
+                roster.problems,
+            )
+        entries = roster.valid_entries()
+        rejected = len({p.row for p in roster.problems if p.row is not None})
+        if not entries:
+            raise RosterRejected(f"{file}: no valid rows to import", roster.problems)
+    plan = plan_import(store, entries, prune=prune, rejected_rows=rejected, columns=roster.columns)
+    outcome = ImportOutcome(
+        str(file), roster.form, len(entries), plan, roster.problems, dry_run, prune
+    )
+    if not dry_run:
+        outcome.import_id = apply_plan(
+            store, plan, file=str(file), form=roster.form, now=utcnow(),
+            effective_at=effective_at, settings=settings,
+        )  # fmt: skip
+    return outcome
