@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -12,6 +12,7 @@ from monitor.cli.options import (
     ConfigOption,
     DbOption,
     JsonOption,
+    one_of,
 )
 from monitor.cli.session import (
     Session,
@@ -21,6 +22,9 @@ from monitor.cli.session import (
 )
 from monitor.dates import today
 from monitor.records import check_record
+
+if TYPE_CHECKING:
+    from monitor.models import AccountView
 
 
 @app.command()
@@ -47,16 +51,32 @@ def check(
     """
     import asyncio
 
-    from monitor.models import Platform
     from monitor.settings import SecretLookup, read_secrets_file
+
+    _require_choice(accounts, platform, check_all)
+    s = Session(ctx, db, config)
+    views = _chosen(s, accounts, platform)
+    secrets = SecretLookup(read_secrets_file(s.settings.secrets_file))
+    reports = asyncio.run(_run_checks(s, views, secrets, show_progress=not as_json))
+    if as_json:
+        print_json([check_record(r, s.tz) for r in reports])
+    else:
+        _print_check_lines(reports, s.tz)
+    s.close()
+    if not any(r.observation is not None for r in reports):
+        fail("nothing could be checked: no account has a source configured")
+
+
+def _require_choice(accounts: list[str] | None, platform: str | None, check_all: bool) -> None:
+    from monitor.models import Platform
 
     if not accounts and not platform and not check_all:
         raise UsageProblem("name accounts to check, or use --platform P or --all")
-    if platform is not None and platform not in {p.value for p in Platform}:
-        raise UsageProblem(
-            f"--platform: unknown platform {platform!r} (use {', '.join(p.value for p in Platform)})"
-        )
-    s = Session(ctx, db, config)
+    one_of("--platform", platform, Platform, "platform")
+
+
+def _chosen(s: Session, accounts: list[str] | None, platform: str | None) -> list[AccountView]:
+    """The accounts in the roster today that the arguments name (at least one)."""
     from monitor.dates import end_of_day
 
     views = s.store.accounts_at(end_of_day(today(s.tz), s.tz))
@@ -67,16 +87,7 @@ def check(
         views = [v for v in views if v.platform.value == platform]
     if not views:
         fail("no accounts to check")
-    secrets = SecretLookup(read_secrets_file(s.settings.secrets_file))
-    reports = asyncio.run(_run_checks(s, views, secrets, show_progress=not as_json))
-    ran = [r for r in reports if r.observation is not None]
-    if as_json:
-        print_json([check_record(r, s.tz) for r in reports])
-    else:
-        _print_check_lines(reports, s.tz)
-    s.close()
-    if not ran:
-        fail("nothing could be checked: no account has a source configured")
+    return views
 
 
 async def _run_checks(s: Session, views: list, secrets: Any, *, show_progress: bool) -> list:

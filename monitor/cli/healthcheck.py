@@ -37,11 +37,21 @@ def healthcheck(
     Example: monitor healthcheck --max-age-min 30
     """
     from monitor.cli.session import UsageProblem
-    from monitor.dates import utcnow
 
     if not 0 < max_age_min <= 366 * 24 * 60:  # also refuses nan
         raise UsageProblem("--max-age-min: give minutes from more than 0 to a year")
     s = Session(ctx, db, config)
+    report = _health(s, max_age_min, require_daemon)
+    sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
+    s.close()
+    if not report["healthy"]:
+        raise typer.Exit(1)
+
+
+def _health(s: Session, max_age_min: float, require_daemon: bool) -> dict[str, object]:
+    """The one-line report: the database answers, and the daemon's last sign of life."""
+    from monitor.dates import utcnow
+
     report: dict[str, object] = {"database": s.db_path}
     healthy = True
     try:
@@ -65,7 +75,4 @@ def healthcheck(
         healthy = False
         report["error"] = "no daemon has run on this database"
     report["healthy"] = healthy
-    sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
-    s.close()
-    if not healthy:
-        raise typer.Exit(1)
+    return report

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -19,6 +19,9 @@ from monitor.cli.session import (
 )
 from monitor.cli.status import show_status
 from monitor.dates import utcnow
+
+if TYPE_CHECKING:
+    from monitor.models import Observation
 
 
 @app.command()
@@ -50,35 +53,27 @@ def observe(
 
     Example: monitor observe weibo:安康公积金 --latest-post 2020-02-18 --url https://m.weibo.cn/...
     """
-    from monitor.checks.record import ManualInputError, manual_observation, record_manual
+    from monitor.checks.record import record_manual
 
     s = Session(ctx, db, config)
-    try:
-        obs = manual_observation(
-            0,  # checked before the account is looked up, as the API does
-            latest_post=latest_post,
-            no_content=no_content,
-            not_found=not_found,
-            at=at,
-            url=url,
-            title=title,
-            note=note,
-            tz=s.tz,
-            now=utcnow(),
-            name=lambda field: "--" + field.replace("_", "-"),
-        )
-    except ManualInputError as exc:
-        raise UsageProblem(str(exc)) from exc
+    seen = dict(latest_post=latest_post, no_content=no_content, not_found=not_found, at=at)
+    obs = _observation(s, **seen, url=url, title=title, note=note)
     account_pk = s.store.resolve_account(account)
     (report,) = record_manual(s.store, s.settings, replace(obs, account=account_pk))
     obs_id = report.observation.id if report.observation else None
-    show_status(
-        s,
-        None,
-        [account_pk],
-        s.as_of(None),
-        s.policy(),
-        as_json,
-        header=f"observation {obs_id} recorded",
-    )
+    header = f"observation {obs_id} recorded"
+    show_status(s, None, [account_pk], s.as_of(None), s.policy(), as_json, header=header)
     s.close()
+
+
+def _observation(s: Session, **given: Any) -> Observation:
+    """The manual observation the options describe (for an account looked up later, as
+    the API does), or a usage error naming the option."""
+    from monitor.checks.record import ManualInputError, manual_observation
+
+    try:
+        return manual_observation(
+            0, **given, tz=s.tz, now=utcnow(), name=lambda field: "--" + field.replace("_", "-")
+        )
+    except ManualInputError as exc:
+        raise UsageProblem(str(exc)) from exc

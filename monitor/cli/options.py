@@ -6,6 +6,7 @@ import functools
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -85,3 +86,13 @@ def policy_options(command: Callable[..., R]) -> Callable[..., R]:
     )
     wrapper.__annotations__ = {p.name: p.annotation for p in (*positional, *keyword, *extra)}
     return wrapper
+
+
+def one_of(flag: str, value: str | None, allowed: type[StrEnum], what: str) -> str | None:
+    """`value` when it is one of the enum's values (or None); else a usage error naming `flag`."""
+    from monitor.cli.session import UsageProblem
+
+    names = [x.value for x in allowed]
+    if value is not None and value not in names:
+        raise UsageProblem(f"{flag}: unknown {what} {value!r} (use {', '.join(names)})")
+    return value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -57,58 +58,81 @@ def report(
 
     Example: monitor report --month 2020-02 --format xlsx -o 2020-02.xlsx
     """
-    from monitor.dates import today
-    from monitor.output_paths import OutputRefused, check_output
-    from monitor.reports import (
-        FORMATS,
-        PeriodError,
-        build_report,
-        format_of_path,
-        month_as_of,
-        render,
-        write_atomic,
-    )
-    from monitor.reports.deliver import BINARY_FORMATS, report_filename
-    from monitor.reports.periods import month_of
+    from monitor.reports import build_report, render
 
     s = Session(ctx, db, config)
+    day, period = _report_day(s, month, as_of)
+    lang = _report_lang(s, lang)
+    fmt = _report_format(fmt, output)
+    policy = s.policy(policy_flags)
+    path, replaces = _report_path(s, output, fmt, period or day.isoformat(), mkdir)
+    top = s.settings.reports.top_units
+    built = build_report(s.store, day, policy, s.tz, month=period, top_units=top, fmt=fmt)
+    data = render(built, fmt, lang)
+    s.close()
+    _emit(data, fmt, path, replaces)
+
+
+def _report_day(s: Session, month: str | None, as_of: str | None) -> tuple[date, str | None]:
+    """The as-of date and the month (None for a report of one date)."""
+    from monitor.dates import today
+    from monitor.reports import PeriodError, month_as_of
+    from monitor.reports.periods import month_of
+
     now = today(s.tz)
     if month is not None and as_of is not None:
         raise UsageProblem("give --month or --as-of, not both")
     if as_of is not None:
-        day, period = s.as_of(as_of), None
+        day = s.as_of(as_of)
         if day > now:
             raise UsageProblem(f"--as-of: {day.isoformat()} is in the future")
-    else:
-        period = month if month is not None else month_of(now)
-        try:
-            day = month_as_of(period, now)
-        except PeriodError as exc:
-            raise UsageProblem(f"--month: {exc}") from exc
+        return day, None
+    period = month if month is not None else month_of(now)
+    try:
+        return month_as_of(period, now), period
+    except PeriodError as exc:
+        raise UsageProblem(f"--month: {exc}") from exc
+
+
+def _report_lang(s: Session, lang: str | None) -> str:
     lang = lang or s.settings.reports.lang
     if lang not in ("zh", "en"):
         raise UsageProblem(f"--lang: unknown language {lang!r} (use zh or en)")
+    return lang
+
+
+def _report_format(fmt: str | None, output: str | None) -> str:
+    from monitor.reports import FORMATS, format_of_path
+
     if fmt is None:
         fmt = format_of_path(output) if output and output != "-" else "md"
         if fmt is None:
             raise UsageProblem(f"-o: cannot tell the format of {output!r}; give --format")
     elif fmt not in FORMATS:
         raise UsageProblem(f"--format: unknown format {fmt!r} (use {', '.join(FORMATS)})")
-    policy = s.policy(policy_flags)
-    to_stdout = output == "-" or (output is None and fmt not in BINARY_FORMATS)
-    path = None
-    if not to_stdout:
-        path = Path(output) if output else Path(report_filename(period or day.isoformat(), fmt))
-        try:
-            replaces = check_output(path, database=s.db_path, mkdir=mkdir)
-        except OutputRefused as exc:
-            raise WorkFailed(str(exc)) from exc
+    return fmt
 
-    built = build_report(
-        s.store, day, policy, s.tz, month=period, top_units=s.settings.reports.top_units, fmt=fmt
-    )
-    data = render(built, fmt, lang)
-    s.close()
+
+def _report_path(
+    s: Session, output: str | None, fmt: str, name: str, mkdir: bool
+) -> tuple[Path | None, bool]:
+    """Where the report goes (None: stdout), and whether it replaces a file."""
+    from monitor.output_paths import OutputRefused, check_output
+    from monitor.reports.deliver import BINARY_FORMATS, report_filename
+
+    if output == "-" or (output is None and fmt not in BINARY_FORMATS):
+        return None, False
+    path = Path(output) if output else Path(report_filename(name, fmt))
+    try:
+        return path, check_output(path, database=s.db_path, mkdir=mkdir)
+    except OutputRefused as exc:
+        raise WorkFailed(str(exc)) from exc
+
+
+def _emit(data: bytes, fmt: str, path: Path | None, replaces: bool) -> None:
+    from monitor.reports import write_atomic
+    from monitor.reports.deliver import BINARY_FORMATS
+
     if path is None:
         if fmt in BINARY_FORMATS:
             sys.stdout.flush()

@@ -14,11 +14,11 @@ from monitor.cli.options import (
     DbOption,
     JsonOption,
     PolicyFlags,
+    one_of,
     policy_options,
 )
 from monitor.cli.session import (
     Session,
-    UsageProblem,
     fail,
     print_json,
     rich_console,
@@ -59,24 +59,15 @@ def status(
     from monitor.models import Platform, State
 
     s = Session(ctx, db, config)
-    day = s.as_of(as_of)
-    policy = s.policy(policy_flags)
-    if state is not None and state not in {x.value for x in State}:
-        raise UsageProblem(
-            f"--state: unknown state {state!r} (use {', '.join(x.value for x in State)})"
-        )
-    if platform is not None and platform not in {p.value for p in Platform}:
-        raise UsageProblem(
-            f"--platform: unknown platform {platform!r} (use {', '.join(p.value for p in Platform)})"
-        )
+    day, policy = s.as_of(as_of), s.policy(policy_flags)
+    state = one_of("--state", state, State, "state")
+    platform = one_of("--platform", platform, Platform, "platform")
     filters = {"unit": unit, "region": region, "state": state, "platform": platform}
-    ids = None
-    if query is not None:
-        rows = s.store.find_accounts(query)
-        ids = [r[0] for r in rows] or None
-        if ids is None:
-            filters["q"] = query
-    show_status(s, filters, ids, day, policy, as_json)
+    # A query that names accounts shows them; otherwise it searches names.
+    ids = [r[0] for r in s.store.find_accounts(query)] if query is not None else []
+    if query is not None and not ids:
+        filters["q"] = query
+    show_status(s, filters, ids or None, day, policy, as_json)
     s.close()
 
 
