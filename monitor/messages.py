@@ -11,27 +11,22 @@ unchanged.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
 from functools import lru_cache
 from string import Formatter
 from typing import TYPE_CHECKING, Any
 
+from monitor.check_details import CHECK_WORDINGS
 from monitor.durations import Duration, DurationError
 from monitor.models import MessageCode as C
+from monitor.wording import Wording
 
 if TYPE_CHECKING:
     from monitor.settings import Policy
 
 LANGS = ("zh", "en")
-
-
-@dataclass(frozen=True, slots=True)
-class Wording:
-    """A message's templates (str.format fields name its parameters)."""
-
-    zh: str
-    en: str
-    durations: tuple[str, ...] = ()  # parameters that are durations (spelled out in Chinese)
+# How `check.parts` joins its parts.
+SEPARATORS = {"zh": "；", "en": "; "}
 
 
 WORDINGS: dict[str, Wording] = {
@@ -97,9 +92,64 @@ WORDINGS: dict[str, Wording] = {
         "network.allowed_networks",
     ),
     C.ADAPTER_ERROR: Wording(
-        "采集程序出错：{error_type}: {error}", "adapter error: {error_type}: {error}"
+        "采集程序出错：{error_type}: {error}",
+        "adapter error: {error_type}: {error}",
+        quoted=("error_type", "error"),
     ),
+    **CHECK_WORDINGS,
 }
+
+
+class Message(str):
+    """A message as its English text (what a detail read before it had a code) that keeps
+    its code and parameters, so each reader can have it in their own language.
+
+    Built by `message()`; being a str, it goes wherever a detail or a reason string went.
+    """
+
+    code: str
+    params: dict[str, Any]
+
+
+def message(code: str, **params: Any) -> Message:
+    """The message `code` with `params`; a parameter may be a Message (kept as a nested one)."""
+    plain = {k: _plain(v) for k, v in params.items()}
+    text = Message(render(code, plain, "en"))
+    text.code, text.params = str(code), plain
+    return text
+
+
+def _plain(value: Any) -> Any:
+    """A parameter as JSON keeps it: a nested Message as {"code", "params"}."""
+    if isinstance(value, Message):
+        return {"code": value.code, "params": value.params}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def parts(*items: Message | str) -> Message:
+    """The non-empty messages joined ("; " in English, "；" in Chinese); one alone is itself."""
+    kept = [m for m in items if m]
+    if len(kept) == 1 and isinstance(kept[0], Message):
+        return kept[0]
+    return message(C.PARTS, parts=kept)
+
+
+def rewritten(msg: Message, fix: Callable[[str], str]) -> Message:
+    """`msg` with `fix` applied to every text parameter, nested ones too (scrubbing secrets)."""
+    return message(msg.code, **{k: _rewrite(v, fix) for k, v in msg.params.items()})
+
+
+def _rewrite(value: Any, fix: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return fix(value)
+    if isinstance(value, list):
+        return [_rewrite(v, fix) for v in value]
+    if isinstance(value, dict) and "code" in value:
+        params = value.get("params") or {}
+        return {"code": value["code"], "params": {k: _rewrite(v, fix) for k, v in params.items()}}
+    return value
 
 
 def params_of(wording: Wording) -> set[str]:
@@ -124,11 +174,15 @@ def render(
     if wording is None:
         return fallback if fallback is not None else (code or "")
     values = params or {}
+    if any(type(v) is dict or type(v) is list for v in values.values()):
+        values = {k: _nested(v, lang) for k, v in values.items()}
     if lang == "zh":
         template = wording.zh
-        if wording.durations or not all(v is not None and v is not True and v is not False
-                                        for v in values.values()):  # fmt: skip
-            values = {k: _zh_value(v, k in wording.durations) for k, v in values.items()}
+        if wording.durations or wording.terms or not all(v is not None and v is not True
+                                                         and v is not False
+                                                         for v in values.values()):  # fmt: skip
+            values = {k: _zh_value(v, k in wording.durations, wording.terms.get(k))
+                      for k, v in values.items()}  # fmt: skip
     else:
         template = wording.en
     try:  # a plain dict: this runs for every verdict and every row of a report
@@ -144,10 +198,21 @@ class _Missing(dict):
         return "?"
 
 
-def _zh_value(value: Any, duration: bool) -> Any:
+def _nested(value: Any, lang: str) -> Any:
+    """A nested message rendered in `lang`; a list of them joined; anything else as it is."""
+    if type(value) is dict and "code" in value:
+        return render(value["code"], value.get("params"), lang, str(value.get("code")))
+    if type(value) is list:
+        return SEPARATORS.get(lang, "; ").join(str(_nested(v, lang)) for v in value)
+    return value
+
+
+def _zh_value(value: Any, duration: bool, terms: Any = None) -> Any:
     """A parameter as Chinese text shows it: durations spelled out, no None or True."""
     if duration:
         return duration_text(value, "zh")
+    if terms is not None and isinstance(value, str):
+        return terms.get(value, value)
     if value is None:
         return "—"
     if isinstance(value, bool):
