@@ -293,7 +293,7 @@ CHECK_WORDINGS: dict[str, Wording] = {
         terms={
             "via": {
                 "freepublish": "freepublish（已发布列表）",
-                "datacube send date": " datacube 的群发日期",
+                "datacube send date": "datacube 的群发日期",
             }
         },
     ),
