@@ -4,9 +4,14 @@ Verdict reasons, check details and roster findings travel as (code, params):
 JSON keeps the stable code, each page, report and notification words it in its
 reader's language. Parameters are plain JSON values: dates as ISO text and
 durations as the config writes them (`1mo`), which the Chinese wording spells
-"1 个月". The English wording is the text these messages had before they had
-codes, so the English `reason` and `detail` fields of the JSON outputs are
-unchanged.
+"1 个月". A parameter may be a message itself (`{"code", "params"}`, rendered in
+the same language) or a list of them (joined). The English wording is the text
+these messages had before they had codes, so the English `reason` and `detail`
+fields of the JSON outputs are unchanged.
+
+Adapters build their details with `message(code, **params)`: a `Message` is the
+English text (a str, so it goes wherever a detail string went) that keeps its code
+and parameters. Check details are worded in `monitor/check_details.py`.
 """
 
 from __future__ import annotations
@@ -276,7 +281,7 @@ def roster_problem_text(verdict: Any, lang: str) -> str | None:
 
 
 def detail_text(observation: Any, lang: str) -> str | None:
-    """An observation's detail in `lang` (adapters' free text as they wrote it), or None."""
+    """An observation's detail in `lang` (free text, e.g. an inspector's note, as written), or None."""
     if observation.detail_code is None:
         return observation.detail
     return render(observation.detail_code, observation.detail_params, lang, observation.detail)

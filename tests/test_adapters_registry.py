@@ -11,8 +11,8 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -20,6 +20,7 @@ import pytest
 import requests
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
+from zh_check import assert_worded
 
 import adapters
 from adapters import (
@@ -34,7 +35,6 @@ from adapters import (
 from adapters.base import AdapterContext, CheckResult, CheckTarget
 from monitor.models import Outcome, Platform
 from monitor.settings import Settings
-from zh_check import assert_worded
 
 NOW = datetime(2026, 12, 6, 7, 30, tzinfo=UTC)
 

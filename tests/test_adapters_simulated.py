@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from zh_check import assert_worded
 
 from adapters.base import AdapterContext, CheckResult, CheckTarget
 from adapters.feed import FeedAdapter
@@ -31,7 +32,6 @@ from monitor.settings import SecretLookup, Settings
 from monitor.simulator import SECRET_ENV, Scenario, SimAccount, SimulatorServer
 from monitor.simulator.feeds import feed_path
 from monitor.store import AccountChange, ImportRecord, Store
-from zh_check import assert_worded
 
 SH = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2025, 3, 15, 10, 30, tzinfo=SH)

@@ -7,6 +7,7 @@ import re
 from datetime import UTC, date, datetime
 
 import pytest
+from zh_check import english_words
 
 from monitor.classify import Windows, classify
 from monitor.dates import zone
@@ -22,7 +23,6 @@ from monitor.messages import (
 )
 from monitor.models import MessageCode, Observation, Outcome, Platform, RosterFacts, RosterStatus
 from monitor.settings import Settings
-from zh_check import english_words
 
 # A nested message and a list of them, as check details carry (rendered in either language).
 NESTED = {"code": MessageCode.NEVER_CHECKED.value, "params": {}}
@@ -77,7 +77,6 @@ SAMPLES = {
     "days": 30,
     "uid": "一号",
     "type": "列表",
-    "post": "一号",
     "text": "三天前",
     "hour": 25,
     "minute": 0,

@@ -14,12 +14,13 @@ from typing import Any
 from monitor.messages import WORDINGS, render
 
 TERMS = frozenset(
-    """
-    HTTP HTTPS http https JSON JSONP Feed RSS Atom XML HTML URL IP DNS UID UTC ID Teredo
-    AppID AppSecret Cookie auto errcode retcode freepublish datacube getarticletotaldetail
-    getarticletotal incarnate tid sub subp data list item items mblog userInfo containerid
-    Location ok id
-    """.split()
+    (
+        *("HTTP", "HTTPS", "http", "https", "JSON", "JSONP", "Feed", "RSS", "Atom", "XML"),
+        *("HTML", "URL", "IP", "DNS", "UID", "UTC", "ID", "Teredo", "AppID", "AppSecret"),
+        *("Cookie", "auto", "errcode", "retcode", "freepublish", "datacube", "incarnate"),
+        *("getarticletotaldetail", "getarticletotal", "tid", "sub", "subp", "data", "list"),
+        *("item", "items", "mblog", "userInfo", "containerid", "Location", "ok", "id"),
+    )
 )
 # A token that is an identifier, a setting, a path or a number-bearing name: kept as is.
 _NAMEISH = re.compile(r"[_./:\-0-9@]")
