@@ -30,11 +30,8 @@ QUOTED = "…"
 
 def english_words(text: str) -> list[str]:
     """The Latin-letter words of `text` that are neither technical terms nor identifiers."""
-    return [
-        t
-        for t in _TOKEN.findall(text)
-        if len(t) >= 2 and t not in TERMS and not _NAMEISH.search(t.rstrip(".:-"))
-    ]
+    words = (t.rstrip(".:-") for t in _TOKEN.findall(text))
+    return [w for w in words if len(w) >= 2 and w not in TERMS and not _NAMEISH.search(w)]
 
 
 def masked(code: str, params: dict[str, Any] | None) -> dict[str, Any]:
