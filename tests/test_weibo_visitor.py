@@ -115,7 +115,8 @@ def test_when_the_flow_fails_every_check_is_blocked_naming_the_setting_never_sil
         assert "/visitor/visitor (visitor wall)" in report["detail"]
         assert "getting a visitor cookie failed: genvisitor2: retcode 50020" in report["detail"]
         assert "set weibo.cookie (MONITOR_WEIBO__COOKIE" in report["detail"]
-        zh = render(report["detail_code"], report["detail_params"], "zh")
+        zh = report["detail_label"]
+        assert zh == render(report["detail_code"], report["detail_params"], "zh")
         assert "获取访客 Cookie 失败：genvisitor2：retcode 50020" in zh, zh
         assert "（访客验证墙）" in zh and "请把 weibo.cookie" in zh
     status = {r["account_id"]: r for r in _cli(capsys, "status", "--json")}
