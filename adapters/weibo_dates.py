@@ -55,7 +55,8 @@ def parse_weibo_time(text: str, now: datetime) -> datetime:
         try:
             day = date(int(m[1]), int(m[2]), int(m[3]))
         except ValueError as exc:
-            raise ValueError(message(C.WEIBO_BAD_DATE, text=str(text))) from exc
+            why = message(C.WEIBO_BAD_DATE_WHY, text=str(text), error=str(exc))
+            raise ValueError(why) from exc
         return _at(day, int(m[4] or 0), int(m[5] or 0), int(m[6] or 0))
     raise ValueError(message(C.WEIBO_TIME_FORM, text=str(text)))
 
@@ -76,7 +77,7 @@ def _at(day: date, hour: int, minute: int, second: int = 0) -> datetime:
         return datetime.combine(day, time(hour, minute, second), tzinfo=SHANGHAI)
     except ValueError as exc:
         raise ValueError(
-            message(C.WEIBO_BAD_TIME, hour=hour, minute=minute, second=second)
+            message(C.WEIBO_BAD_TIME, hour=hour, minute=minute, second=second, error=str(exc))
         ) from exc
 
 

@@ -336,9 +336,15 @@ CHECK_WORDINGS: dict[str, Wording] = {
         "无法识别的微博时间格式 {text!r}", "unknown Weibo time form {text!r}", quoted=("text",)
     ),
     C.WEIBO_BAD_DATE: W("无效的微博日期 {text!r}", "invalid Weibo date {text!r}", quoted=("text",)),
+    C.WEIBO_BAD_DATE_WHY: W(
+        "无效的微博日期 {text!r}：{error}",
+        "invalid Weibo date {text!r}: {error}",
+        quoted=("text", "error"),
+    ),
     C.WEIBO_BAD_TIME: W(
-        "无效的时间 {hour}:{minute}:{second}",
-        "invalid time {hour}:{minute}:{second}",
+        "无效的时间 {hour}:{minute}:{second}：{error}",
+        "invalid time {hour}:{minute}:{second}: {error}",
+        quoted=("error",),
     ),
     C.WEIBO_BAD_MONTH: W("无法识别的月份 {month!r}", "unknown month {month!r}", quoted=("month",)),
     C.WEIBO_WALL_COOKIE_REFUSED: W(

@@ -352,6 +352,7 @@ class MessageCode(StrEnum):
     WEIBO_NO_POST_ID = "weibo.no_post_id"
     WEIBO_TIME_FORM = "weibo.time_form"
     WEIBO_BAD_DATE = "weibo.bad_date"
+    WEIBO_BAD_DATE_WHY = "weibo.bad_date_why"
     WEIBO_BAD_TIME = "weibo.bad_time"
     WEIBO_BAD_MONTH = "weibo.bad_month"
     WEIBO_WALL_COOKIE_REFUSED = "weibo.wall_cookie_refused"
