@@ -170,7 +170,7 @@ def params_of(wording: Wording) -> set[str]:
 def render(
     code: str | None, params: dict[str, Any] | None, lang: str, fallback: str | None = None
 ) -> str:
-    """A message in `lang`; `fallback` (free text, e.g. an adapter's detail) for no or unknown code.
+    """A message in `lang`; `fallback` (free text, e.g. an inspector's note) for no or unknown code.
 
     A missing parameter shows as "?" rather than failing: a page must never break
     on an old or partial record.
@@ -179,15 +179,17 @@ def render(
     if wording is None:
         return fallback if fallback is not None else (code or "")
     values = params or {}
-    if any(type(v) is dict or type(v) is list for v in values.values()):
+    # Only check details nest messages; verdict reasons (100,000 per listing) skip the look.
+    if code in CHECK_WORDINGS and any(type(v) is dict or type(v) is list for v in values.values()):
         values = {k: _nested(v, lang) for k, v in values.items()}
     if lang == "zh":
         template = wording.zh
-        if wording.durations or wording.terms or not all(v is not None and v is not True
-                                                         and v is not False
-                                                         for v in values.values()):  # fmt: skip
+        if wording.terms:
             values = {k: _zh_value(v, k in wording.durations, wording.terms.get(k))
                       for k, v in values.items()}  # fmt: skip
+        elif wording.durations or not all(v is not None and v is not True and v is not False
+                                          for v in values.values()):  # fmt: skip
+            values = {k: _zh_value(v, k in wording.durations) for k, v in values.items()}
     else:
         template = wording.en
     try:  # a plain dict: this runs for every verdict and every row of a report
