@@ -146,7 +146,7 @@ def test_peer_reason_judges_the_address_a_connection_reached() -> None:
         ("http://100.100.100.200/", {}, "已拒绝 100.100.100.200：云元数据服务地址"),
         ("https://rss.example.org/x", {"rss.example.org": ["10.0.0.7"]},
          "已拒绝 rss.example.org：解析到 10.0.0.7，内网（私有）地址"),
-        ("ftp://x.org/a", {}, "已拒绝 'ftp://x.org/a'：协议 'ftp' 不是 http 或 https"),
+        ("ftp://x.org:21/a", {}, "已拒绝 'ftp://x.org:21/a'：协议 'ftp' 不是 http 或 https"),
         ("not a url", {}, "已拒绝 'not a url'：不是完整的 http(s) 地址"),
     ],
 )  # fmt: skip
