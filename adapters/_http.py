@@ -18,7 +18,9 @@ from typing import Protocol
 
 import httpx
 
-from adapters.netguard import GuardRefusal
+from adapters.netguard import GuardRefusal, refusal_message
+from monitor.messages import Message, message
+from monitor.models import MessageCode as C
 from monitor.models import Outcome
 
 
@@ -44,7 +46,7 @@ class FetchFailure:
     `refused`: the outbound guard refused the address the name resolved to at connect time.
     """
 
-    detail: str
+    detail: Message
     invalid_url: bool = False
     refused: bool = False
 
@@ -108,15 +110,15 @@ class HttpxGetter:
             async with asyncio.timeout(timeout):
                 return await self._exchange(method, url, form, headers, timeout, max_bytes)
         except (TimeoutError, httpx.TimeoutException) as exc:
-            return FetchFailure(f"timed out after {timeout:g}s ({type(exc).__name__})")
+            return FetchFailure(
+                message(C.HTTP_TIMEOUT, seconds=f"{timeout:g}", error_type=type(exc).__name__)
+            )
         except GuardRefusal as exc:
-            return FetchFailure(exc.reason, refused=True)
+            return FetchFailure(refusal_message(exc.reason), refused=True)
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
-            return FetchFailure(f"invalid URL: {exc}", invalid_url=True)
-        except httpx.HTTPError as exc:
-            return FetchFailure(f"connection failed ({type(exc).__name__}: {exc})")
-        except OSError as exc:  # raised by some transports outside httpx's own tree
-            return FetchFailure(f"connection failed ({type(exc).__name__}: {exc})")
+            return FetchFailure(message(C.INVALID_URL, error=str(exc)), invalid_url=True)
+        except (httpx.HTTPError, OSError) as exc:  # OSError: some transports, outside httpx
+            return FetchFailure(connection_failed(exc))
 
     async def _exchange(
         self,
@@ -146,6 +148,11 @@ class HttpxGetter:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+def connection_failed(exc: BaseException) -> Message:
+    """The detail of a connection that failed with `exc`."""
+    return message(C.CONNECTION_FAILED, error_type=type(exc).__name__, error=str(exc))
 
 
 async def fetch(

@@ -5,7 +5,9 @@ from its previous check) and an `AdapterContext` (shared HTTP client, settings,
 secrets, clock, outbound URL guard) and returns a `CheckResult`. It never
 raises for anything a platform does: every failure is an `Observation` with
 one of the failed outcomes (blocked, rate_limited, auth_error, transient,
-parse_error) and a useful `detail`.
+parse_error) and a useful `detail`: a `monitor.messages.Message` (a code plus
+parameters, worded in `monitor/check_details.py`), so each reader gets it in
+their own language.
 
 Adapters import nothing of `monitor` but the shared models.
 """
@@ -20,7 +22,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import httpx
 
 from adapters._http import HttpGetter
-from monitor.models import Observation, Outcome, Platform
+from monitor.messages import Message, message
+from monitor.models import MessageCode, Observation, Outcome, Platform
 
 if TYPE_CHECKING:
     from monitor.settings import Settings
@@ -117,12 +120,33 @@ class Adapter(Protocol):
     async def check(self, target: CheckTarget, ctx: AdapterContext) -> CheckResult: ...
 
 
+def observation(
+    target: CheckTarget,
+    now: datetime,
+    source: str,
+    outcome: Outcome,
+    detail: Message,
+    **fields: Any,
+) -> Observation:
+    """An observation whose detail is `detail`: its English text, code and parameters."""
+    return Observation(
+        account=target.id,
+        observed_at=now,
+        source=source,
+        outcome=outcome,
+        detail=str(detail),
+        detail_code=detail.code,
+        detail_params=detail.params,
+        **fields,
+    )
+
+
 def failed(
     target: CheckTarget,
     ctx: AdapterContext,
     source: str,
     outcome: Outcome,
-    detail: str,
+    detail: Message,
     *,
     body: str | bytes | None = None,
     retry_after: float | None = None,
@@ -133,13 +157,8 @@ def failed(
     if body is not None:
         text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
         excerpt = " ".join(text[:EXCERPT_CHARS].split())
-        detail = f"{detail}; body: {excerpt!r}"
-    obs = Observation(
-        account=target.id,
-        observed_at=observed_at or ctx.clock(),
-        source=source,
-        outcome=outcome,
-        detail=detail,
-        retry_after=retry_after,
+        detail = message(MessageCode.WITH_BODY, detail=detail, body=excerpt)
+    obs = observation(
+        target, observed_at or ctx.clock(), source, outcome, detail, retry_after=retry_after
     )
     return CheckResult(obs, dict(target.state) if state is None else state)

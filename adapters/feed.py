@@ -36,10 +36,12 @@ from adapters._http import (
     status_outcome,
 )
 from adapters._http import retry_after as parse_retry_after
-from adapters.base import AdapterContext, CheckResult, CheckTarget, Manifest, failed
+from adapters.base import AdapterContext, CheckResult, CheckTarget, Manifest, failed, observation
 from adapters.feed_dates import entry_time, read_time
-from adapters.netguard import UrlGuard
-from monitor.models import Observation, Outcome
+from adapters.netguard import UrlGuard, refusal_message
+from monitor.messages import Message, message
+from monitor.models import MessageCode as C
+from monitor.models import Outcome
 
 SOURCE = "feed"
 MANIFEST = Manifest(
@@ -84,7 +86,7 @@ class FeedAdapter:
                 ctx,
                 SOURCE,
                 Outcome.PARSE_ERROR,
-                f"unexpected error while reading the feed: {type(exc).__name__}: {exc}",
+                message(C.FEED_UNEXPECTED, error_type=type(exc).__name__, error=str(exc)),
                 observed_at=now,
             )
 
@@ -93,14 +95,14 @@ ADAPTER = FeedAdapter
 
 
 async def _check(target: CheckTarget, ctx: AdapterContext, now: datetime) -> CheckResult:
-    def fail(outcome: Outcome, detail: str, **kw: Any) -> CheckResult:
+    def fail(outcome: Outcome, detail: Message, **kw: Any) -> CheckResult:
         return failed(target, ctx, SOURCE, outcome, detail, observed_at=now, **kw)
 
     url = target.feed_url.strip()
     if not url:
-        return fail(Outcome.PARSE_ERROR, "no feed URL configured")
+        return fail(Outcome.PARSE_ERROR, message(C.FEED_NO_URL))
     got = await _fetch_guarded(url, _conditional_headers(target.state), ctx)
-    if isinstance(got, str):
+    if isinstance(got, Message):
         return fail(Outcome.REFUSED, got)
     if isinstance(got, FetchFailure):
         if got.refused:
@@ -113,36 +115,35 @@ async def _check(target: CheckTarget, ctx: AdapterContext, now: datetime) -> Che
     if outcome is Outcome.RATE_LIMITED:
         return fail(
             Outcome.RATE_LIMITED,
-            f"HTTP {status} from the feed",
+            message(C.FEED_HTTP, status=status),
             retry_after=parse_retry_after(got.headers, now),
         )
     if outcome is Outcome.TRANSIENT:
-        return fail(Outcome.TRANSIENT, f"HTTP {status} from the feed", body=got.body)
+        return fail(Outcome.TRANSIENT, message(C.FEED_HTTP, status=status), body=got.body)
     if status in (404, 410):
         # For a bridge (RSSHub, WeWe RSS, ...) a 404 usually means a broken route or a
         # lost subscription, not a deleted account: a broken source, never evidence.
         return fail(
-            Outcome.PARSE_ERROR,
-            f"HTTP {status}: feed route missing (broken bridge or wrong URL; "
-            "not evidence the account is gone)",
-            body=got.body,
+            Outcome.PARSE_ERROR, message(C.FEED_ROUTE_MISSING, status=status), body=got.body
         )
     if outcome is Outcome.AUTH_ERROR:
-        return fail(outcome, f"HTTP {status}: the feed wants credentials", body=got.body)
+        return fail(outcome, message(C.FEED_WANTS_CREDENTIALS, status=status), body=got.body)
     if outcome is not None:
-        return fail(outcome, f"HTTP {status}: access refused", body=got.body)
+        return fail(outcome, message(C.FEED_ACCESS_REFUSED, status=status), body=got.body)
     if status != 200:
-        return fail(Outcome.PARSE_ERROR, f"unexpected HTTP {status}", body=got.body)
+        return fail(
+            Outcome.PARSE_ERROR, message(C.FEED_UNEXPECTED_STATUS, status=status), body=got.body
+        )
     if got.too_large:
         cap = ctx.settings.http.max_body_bytes
-        return fail(Outcome.PARSE_ERROR, f"feed larger than {cap} bytes (http.max_body_bytes)")
+        return fail(Outcome.PARSE_ERROR, message(C.FEED_TOO_LARGE, cap=cap))
     return _parse(target, ctx, now, got, fail)
 
 
 async def _fetch_guarded(
     url: str, headers: dict[str, str], ctx: AdapterContext
-) -> Fetched | FetchFailure | str:
-    """GET with redirects followed by hand; a str is the guard's refusal."""
+) -> Fetched | FetchFailure | Message:
+    """GET with redirects followed by hand; a Message is the guard's refusal."""
     guard = ctx.url_guard or UrlGuard(ctx.settings)
     http = ctx.settings.http
     current = url
@@ -151,7 +152,10 @@ async def _fetch_guarded(
         if inspect.isawaitable(reason):
             reason = await reason
         if reason:
-            return reason if hop == 0 else f"redirect hop {hop} to {current}: {reason}"
+            refusal = refusal_message(reason)
+            if hop == 0:
+                return refusal
+            return message(C.FEED_REDIRECT_REFUSED, hop=hop, url=current, reason=refusal)
         got = await fetch(
             ctx.http,
             current,
@@ -163,9 +167,9 @@ async def _fetch_guarded(
             return got
         location = got.headers.get("location")
         if not location:
-            return FetchFailure(f"HTTP {got.status} redirect without a Location header")
+            return FetchFailure(message(C.FEED_REDIRECT_NO_LOCATION, status=got.status))
         current = urljoin(current, location)
-    return FetchFailure(f"more than {MAX_REDIRECTS} redirects (last: {current})")
+    return FetchFailure(message(C.FEED_TOO_MANY_REDIRECTS, max=MAX_REDIRECTS, url=current))
 
 
 def _conditional_headers(state: dict[str, Any]) -> dict[str, str]:
@@ -185,17 +189,17 @@ def _not_modified(target: CheckTarget, now: datetime, fail: Fail) -> CheckResult
     try:
         latest = datetime.fromisoformat(str(state["latest_post_at"]))
     except (KeyError, ValueError):
-        return fail(Outcome.PARSE_ERROR, "HTTP 304 but no stored latest post to repeat")
-    obs = Observation(
-        account=target.id,
-        observed_at=now,
-        source=SOURCE,
-        outcome=Outcome.OK,
+        return fail(Outcome.PARSE_ERROR, message(C.FEED_304_NOTHING_STORED))
+    obs = observation(
+        target,
+        now,
+        SOURCE,
+        Outcome.OK,
+        message(C.FEED_NOT_MODIFIED),
         latest_post_at=latest,
         post_id=state.get("post_id"),
         post_url=state.get("post_url"),
         post_title=state.get("post_title"),
-        detail="not modified",
     )
     return CheckResult(obs, state)
 
@@ -209,29 +213,30 @@ def _parse(
 ) -> CheckResult:
     if looks_like_html(got.body):
         if looks_like_login(got.text):
-            return fail(
-                Outcome.BLOCKED, "HTML login/verification page instead of a feed", body=got.body
-            )
-        return fail(Outcome.PARSE_ERROR, "HTML page instead of a feed", body=got.body)
+            return fail(Outcome.BLOCKED, message(C.FEED_LOGIN_PAGE), body=got.body)
+        return fail(Outcome.PARSE_ERROR, message(C.FEED_HTML_PAGE), body=got.body)
     tz = ctx.settings.tz
     entries = _json_feed_entries(got.body, tz) if _looks_like_json(got.body) else None
-    if isinstance(entries, str):
+    if isinstance(entries, Message):
         return fail(Outcome.PARSE_ERROR, entries, body=got.body)
     if entries is None:
         parsed = feedparser.parse(got.body)
         if not parsed.get("version") and not parsed.entries:
             why = parsed.get("bozo_exception")
-            return fail(
-                Outcome.PARSE_ERROR,
-                f"not an RSS/Atom feed ({type(why).__name__ if why else 'unknown format'})",
-                body=got.body,
+            detail = (
+                message(C.FEED_NOT_A_FEED, error_type=type(why).__name__)
+                if why
+                else message(C.FEED_UNKNOWN_FORMAT)
             )
+            return fail(Outcome.PARSE_ERROR, detail, body=got.body)
         broken = parsed.get("bozo_exception")
         if isinstance(broken, xml.sax.SAXParseException):
             # A cut-off or mangled feed may still yield some entries, but not necessarily
             # the newest: judging from it could invent a silence.
             return fail(
-                Outcome.PARSE_ERROR, f"feed is not well-formed XML ({broken})", body=got.body
+                Outcome.PARSE_ERROR,
+                message(C.FEED_NOT_WELL_FORMED, error=str(broken)),
+                body=got.body,
             )
         entries = [
             _Entry(
@@ -243,13 +248,11 @@ def _parse(
             for e in parsed.entries
         ]
     if not entries:
-        return fail(Outcome.PARSE_ERROR, "feed has no entries", body=got.body)
+        return fail(Outcome.PARSE_ERROR, message(C.FEED_NO_ENTRIES), body=got.body)
     dated = [(e.when, e) for e in entries if e.when is not None]
     if not dated:
         return fail(
-            Outcome.PARSE_ERROR,
-            f"none of the {len(entries)} entries has a published/updated date",
-            body=got.body,
+            Outcome.PARSE_ERROR, message(C.FEED_NO_DATES, entries=len(entries)), body=got.body
         )
     when, entry = max(dated, key=lambda pair: pair[0])
     latest = when.astimezone(tz)
@@ -264,16 +267,16 @@ def _parse(
         state["etag"] = got.headers["etag"]
     if got.headers.get("last-modified"):
         state["last_modified"] = got.headers["last-modified"]
-    obs = Observation(
-        account=target.id,
-        observed_at=now,
-        source=SOURCE,
-        outcome=Outcome.OK,
+    obs = observation(
+        target,
+        now,
+        SOURCE,
+        Outcome.OK,
+        message(C.FEED_ENTRIES, entries=len(entries), dated=len(dated)),
         latest_post_at=latest,
         post_id=entry.id,
         post_url=entry.url,
         post_title=entry.title,
-        detail=f"{len(entries)} entries, {len(dated)} dated",
     )
     return CheckResult(obs, state)
 
@@ -286,18 +289,18 @@ def _looks_like_json(body: bytes) -> bool:
     return body.lstrip().removeprefix(b"\xef\xbb\xbf").startswith(b"{")
 
 
-def _json_feed_entries(body: bytes, tz: tzinfo) -> list[_Entry] | str:
-    """A JSON Feed's items, or why the JSON is not one (a str)."""
+def _json_feed_entries(body: bytes, tz: tzinfo) -> list[_Entry] | Message:
+    """A JSON Feed's items, or why the JSON is not one (a Message)."""
     try:
         feed = json.loads(body.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError) as exc:
-        return f"not an RSS/Atom or JSON feed (bad JSON: {exc})"
+        return message(C.FEED_BAD_JSON, error=str(exc))
     version = feed.get("version") if isinstance(feed, dict) else None
     if not isinstance(version, str) or not version.startswith(JSON_FEED_VERSION):
-        return "JSON that is not a JSON Feed (no jsonfeed.org version)"
+        return message(C.FEED_NOT_JSON_FEED)
     items = feed.get("items")
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        return "JSON Feed without an items list"
+        return message(C.FEED_JSON_NO_ITEMS)
     entries = []
     for item in items:
         times = [

@@ -32,6 +32,9 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from monitor.messages import Message, message
+from monitor.models import MessageCode as C
+
 if TYPE_CHECKING:
     from monitor.settings import Settings
 
@@ -58,17 +61,18 @@ class GuardRefusal(Exception):
 
     def __init__(self, reason: str):
         super().__init__(reason)
+        # A Message from this module's rules; a plain str from another judge.
         self.reason = reason
 
 
-def forbidden_reason(addr: Address) -> str | None:
+def forbidden_reason(addr: Address) -> Message | None:
     """Why an address is not an ordinary public one, or None for a public address."""
     embedded = _embedded(addr)
     if embedded is not None:
         inner = forbidden_reason(embedded)
-        return f"{inner} (embedded in {addr})" if inner else None
+        return message(C.GUARD_EMBEDDED, inner=inner, addr=str(addr)) if inner else None
     if isinstance(addr, ipaddress.IPv6Address) and addr.teredo is not None:
-        return "a Teredo tunnel address"
+        return message(C.GUARD_TEREDO)
     checks = (
         ("loopback", addr.is_loopback),
         ("unspecified", addr.is_unspecified),
@@ -82,20 +86,20 @@ def forbidden_reason(addr: Address) -> str | None:
     )
     for label, hit in checks:
         if hit:
-            return f"a {label} address"
+            return message(C.GUARD_ADDRESS_KIND, kind=label)
     return None
 
 
-def never_without_listing(addr: Address) -> str | None:
+def never_without_listing(addr: Address) -> Message | None:
     """Why an address stays refused even with allow_private_addresses (link-local, metadata)."""
     embedded = _embedded(addr)
     if embedded is not None:
         inner = never_without_listing(embedded)
-        return f"{inner} (embedded in {addr})" if inner else None
+        return message(C.GUARD_EMBEDDED, inner=inner, addr=str(addr)) if inner else None
     if addr in METADATA_ADDRESSES:
-        return "a cloud metadata address"
+        return message(C.GUARD_METADATA)
     if addr.is_link_local:
-        return "a link-local address (cloud metadata lives there)"
+        return message(C.GUARD_LINK_LOCAL)
     return None
 
 
@@ -104,6 +108,13 @@ def _embedded(addr: Address) -> Address | None:
     if isinstance(addr, ipaddress.IPv6Address):
         return addr.ipv4_mapped or addr.sixtofour
     return None
+
+
+def refusal_message(reason: str) -> Message:
+    """A refusal as a message: this module's own reasons are one already."""
+    if isinstance(reason, Message):
+        return reason
+    return message(C.REFUSED_OTHER, reason=str(reason))
 
 
 def parse_address(text: str) -> Address | None:
@@ -189,7 +200,7 @@ class AddressPolicy:
     def is_exempt(self, host: str, port: int) -> bool:
         return (host.lower().strip("[]"), port) in self.exempt
 
-    def reason(self, addr: Address) -> str | None:
+    def reason(self, addr: Address) -> Message | None:
         """Why `addr` must not be contacted, or None."""
         if any(addr in net for net in self.allowed_networks):
             return None
@@ -204,22 +215,19 @@ class AddressPolicy:
             return None
         return reason
 
-    def peer_reason(self, host: str, port: int, peer: str) -> str | None:
+    def peer_reason(self, host: str, port: int, peer: str) -> Message | None:
         """Why a connection made for (host, port) must not be used, having reached `peer`."""
         if self.is_exempt(host, port):
             return None
         addr = parse_address(peer)
         if addr is None:
-            return f"refused {host}: connected to an unreadable address {peer!r}"
+            return message(C.GUARD_UNREADABLE_PEER, host=host, peer=peer)
         reason = self.reason(addr)
         if reason is None:
             return None
         if parse_address(host) is not None:
-            return f"refused {host}: {reason}"
-        return (
-            f"refused {host}: connected to {addr}, {reason} "
-            "(the name resolved to another address when checked: DNS rebinding?)"
-        )
+            return message(C.GUARD_REFUSED_HOST, host=host, reason=reason)
+        return message(C.GUARD_REBINDING, host=host, addr=str(addr), reason=reason)
 
 
 class UrlGuard:
@@ -230,23 +238,23 @@ class UrlGuard:
         # Looked up at call time, so tests can script the module's resolver.
         self._resolver = resolver
 
-    def peer_reason(self, host: str, port: int, peer: str) -> str | None:
+    def peer_reason(self, host: str, port: int, peer: str) -> Message | None:
         """The connect-time check (see AddressPolicy.peer_reason)."""
         return self.policy.peer_reason(host, port, peer)
 
-    async def __call__(self, url: str) -> str | None:
+    async def __call__(self, url: str) -> Message | None:
         o = origin(url)
         if o is None:
-            return f"refused {url!r}: not an absolute http(s) URL"
+            return message(C.GUARD_NOT_ABSOLUTE, url=url)
         scheme, host, port = o
         if scheme not in _DEFAULT_PORTS:
-            return f"refused {url!r}: scheme {scheme!r} is not http or https"
+            return message(C.GUARD_SCHEME, url=url, scheme=scheme)
         if self.policy.is_exempt(host, port):
             return None
         literal = parse_address(host)
         if literal is not None:
             reason = self.policy.reason(literal)
-            return f"refused {host}: {reason}" if reason else None
+            return message(C.GUARD_REFUSED_HOST, host=host, reason=reason) if reason else None
         resolve = self._resolver or system_resolver
         try:
             addresses = await resolve(host, port)
@@ -256,8 +264,8 @@ class UrlGuard:
         for text in addresses:
             addr = parse_address(text)
             if addr is None:
-                return f"refused {host}: resolver returned unreadable address {text!r}"
+                return message(C.GUARD_UNREADABLE_RESOLVED, host=host, address=text)
             reason = self.policy.reason(addr)
             if reason:
-                return f"refused {host}: resolves to {addr}, {reason}"
+                return message(C.GUARD_RESOLVES_TO, host=host, addr=str(addr), reason=reason)
         return None

@@ -22,6 +22,8 @@ import httpx
 
 from adapters._http import HttpxGetter
 from adapters.netguard import GuardRefusal
+from monitor.messages import message
+from monitor.models import MessageCode
 
 PeerJudge = Callable[[str, int, str], str | None]
 
@@ -59,7 +61,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         timeout: float | None = None,
         socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        raise GuardRefusal(f"refused unix socket {path!r}: not an outbound address")
+        raise GuardRefusal(message(MessageCode.GUARD_UNIX_SOCKET, path=path))
 
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)

@@ -47,12 +47,15 @@ from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 from wechatpy.session.memorystorage import MemoryStorage
 
-from adapters.base import AdapterContext, CheckResult, CheckTarget, Manifest, failed
-from adapters.netguard import GuardRefusal, UrlGuard
+from adapters._http import connection_failed
+from adapters.base import AdapterContext, CheckResult, CheckTarget, Manifest, failed, observation
+from adapters.netguard import GuardRefusal, UrlGuard, refusal_message
 from adapters.requests_guard import guarding
 from adapters.wechat_scan import DEFAULT_MAX_DAYS, ScanState, walk
 from monitor.dates import start_of_day
-from monitor.models import Observation, Outcome
+from monitor.messages import Message, message, rewritten
+from monitor.models import MessageCode as C
+from monitor.models import Outcome
 
 SOURCE = "wechat_api"
 MANIFEST = Manifest(
@@ -97,19 +100,27 @@ _CREDENTIAL_PARAM = re.compile(r"(secret|access_token)=[^&\s'\"]*")
 _CREDENTIAL_JSON = re.compile(r'("(?:secret|access_token)"\s*:\s*")[^"]*')
 
 
-class BadBody(Exception):
+class _Said(Exception):
+    """An exception whose text is a Message (the check's detail)."""
+
+    def __init__(self, what: Message):
+        super().__init__(what)
+        self.message = what
+
+
+class BadBody(_Said):
     """The platform answered with something this adapter cannot read."""
 
-    def __init__(self, what: str, body: str):
+    def __init__(self, what: Message, body: str):
         super().__init__(what)
         self.body = body
 
 
-class NotReady(Exception):
+class NotReady(_Said):
     """The datacube has not filled a day in yet (`is_delay`): that day proves nothing."""
 
 
-class DatacubeRefused(Exception):
+class DatacubeRefused(_Said):
     """Neither datacube endpoint answers this account: its 群发 dates cannot be read."""
 
 
@@ -128,9 +139,7 @@ class CappedSession(requests.Session):
             body += chunk
             if len(body) > self.max_bytes:
                 response.close()
-                raise BadBody(
-                    f"answer larger than {self.max_bytes} bytes (http.max_body_bytes)", ""
-                )
+                raise BadBody(message(C.WECHAT_TOO_LARGE, cap=self.max_bytes), "")
         response._content = bytes(body)
         return response
 
@@ -192,13 +201,13 @@ class _Client(WeChatClient):
         try:
             result = res.json()
         except ValueError as exc:
-            raise BadBody("token: not JSON", res.text) from exc
+            raise BadBody(message(C.WECHAT_TOKEN_NOT_JSON), res.text) from exc
         if not isinstance(result, dict):
-            raise BadBody("token: not a JSON object", res.text)
+            raise BadBody(message(C.WECHAT_TOKEN_NOT_OBJECT), res.text)
         if result.get("errcode"):
             raise WeChatClientException(int(result["errcode"]), result.get("errmsg"), client=self)
         if not result.get("access_token"):
-            raise BadBody("token: no access_token", res.text)
+            raise BadBody(message(C.WECHAT_TOKEN_MISSING), res.text)
         expires_in = int(result.get("expires_in") or 7200)
         self.session.set(self.access_token_key, result["access_token"], expires_in)
         self.expires_at = int(time.time()) + expires_in
@@ -246,14 +255,14 @@ class WechatApiAdapter:
         now = ctx.clock()
         appid = (target.appid or target.account_id).strip()
         if not appid:
-            return failed(target, ctx, SOURCE, Outcome.AUTH_ERROR, "no AppID", observed_at=now)
+            detail = message(C.WECHAT_NO_APPID)
+            return failed(target, ctx, SOURCE, Outcome.AUTH_ERROR, detail, observed_at=now)
         if not target.secret_env:
-            return failed(
-                target, ctx, SOURCE, Outcome.AUTH_ERROR, "no AppSecret env var", observed_at=now
-            )
+            detail = message(C.WECHAT_NO_SECRET_ENV)
+            return failed(target, ctx, SOURCE, Outcome.AUTH_ERROR, detail, observed_at=now)
         secret = ctx.secrets.get(target.secret_env)
         if not secret:
-            detail = f"env var {target.secret_env} not set"
+            detail = message(C.WECHAT_SECRET_UNSET, env=target.secret_env)
             return failed(target, ctx, SOURCE, Outcome.AUTH_ERROR, detail, observed_at=now)
         pool = self._pool(ctx.settings.wechat.worker_threads)
         loop = asyncio.get_running_loop()
@@ -266,7 +275,9 @@ class WechatApiAdapter:
                     pool, run, self._check_sync, target, ctx, now, appid, secret
                 )
         except Exception as exc:  # last-resort funnel: an adapter never raises
-            detail = _scrub(f"unexpected error: {type(exc).__name__}: {exc}", secret)
+            detail = _scrubbed(
+                message(C.WECHAT_UNEXPECTED, error_type=type(exc).__name__, error=str(exc)), secret
+            )
             return failed(target, ctx, SOURCE, Outcome.PARSE_ERROR, detail, observed_at=now)
 
     def _check_sync(
@@ -299,8 +310,12 @@ class WechatApiAdapter:
             newest = today - timedelta(days=1)
             if reach > newest:
                 raise DatacubeRefused(
-                    f"{DETAIL} has no data before {reach} (wechat.datacube_from), "
-                    f"so no day up to {newest} can be read"
+                    message(
+                        C.WECHAT_BEFORE_REACH,
+                        endpoint=DETAIL,
+                        reach=reach.isoformat(),
+                        newest=newest.isoformat(),
+                    )
                 )
             count = settings.wechat.freepublish_count
             published = _call(client, lambda: client.freepublish.batchget(0, count, no_content=1))
@@ -317,7 +332,7 @@ class WechatApiAdapter:
                 raise run.error
         except Exception as exc:
             outcome, detail, body = _classify(exc)
-            detail = _scrub(detail, secret)
+            detail = _scrubbed(detail, secret)
             body = _scrub(body, secret) if body is not None else None
             wait = _retry_after(exc) if outcome is Outcome.RATE_LIMITED else None
             return failed(
@@ -357,7 +372,7 @@ class _Datacube:
         self.client = client
         self.endpoint = DETAIL
         # Why this check reads the older endpoint, for the observation's detail.
-        self.refusal = ""
+        self.refusal: Message | None = None
 
     def day(self, day: date) -> list[dict[str, Any]]:
         if self.endpoint == DETAIL:
@@ -367,14 +382,25 @@ class _Datacube:
                 if exc.errcode not in FALLBACK_ERRCODES:
                     raise
                 self.endpoint = TOTAL
-                self.refusal = f"{DETAIL} refused (errcode {exc.errcode}: {exc.errmsg})"
+                self.refusal = message(
+                    C.WECHAT_ENDPOINT_REFUSED,
+                    endpoint=DETAIL,
+                    errcode=exc.errcode,
+                    errmsg=str(exc.errmsg),
+                )
         try:
             return self._articles(TOTAL, day)
         except WeChatClientException as exc:
             if exc.errcode not in UNAVAILABLE_ERRCODES:
                 raise
             raise DatacubeRefused(
-                f"{self.refusal}; {TOTAL} refused too (errcode {exc.errcode}: {exc.errmsg})"
+                message(
+                    C.WECHAT_BOTH_REFUSED,
+                    refusal=self.refusal or "",
+                    endpoint=TOTAL,
+                    errcode=exc.errcode,
+                    errmsg=str(exc.errmsg),
+                )
             ) from exc
 
     def _articles(self, endpoint: str, day: date) -> list[dict[str, Any]]:
@@ -386,29 +412,33 @@ class _Datacube:
         )
         items = body.get("list") if isinstance(body, dict) else None
         if not isinstance(items, list):
-            raise BadBody(f"{endpoint} {day}: no list", _text(body))
+            raise BadBody(message(C.WECHAT_DAY_NO_LIST, endpoint=endpoint, day=text), _text(body))
         # An item is an article sent that day only if it says so: a day of garbage, or
         # of articles dated another day, must not count as a post on this day.
         for item in items:
             if not isinstance(item, dict) or not (item.get("msgid") or item.get("title")):
-                raise BadBody(f"{endpoint} {day}: list item is not an article", _text(body))
-            if item.get("ref_date") not in (None, text):
                 raise BadBody(
-                    f"{endpoint} {day}: article dated {item.get('ref_date')}", _text(body)
+                    message(C.WECHAT_DAY_NOT_ARTICLE, endpoint=endpoint, day=text), _text(body)
+                )
+            if item.get("ref_date") not in (None, text):
+                dated = str(item.get("ref_date"))
+                raise BadBody(
+                    message(C.WECHAT_DAY_OTHER_DATE, endpoint=endpoint, day=text, ref_date=dated),
+                    _text(body),
                 )
         if not items and body.get("is_delay"):
-            raise NotReady(f"{endpoint}: data for {day} not ready yet (is_delay)")
+            raise NotReady(message(C.WECHAT_NOT_READY, endpoint=endpoint, day=text))
         return items
 
 
 def _freepublish_latest(published: Any, tz: ZoneInfo) -> Post | None:
     """The newest freepublish item; update_time may sit in the item or in its `content`."""
     if not isinstance(published, dict) or not isinstance(published.get("item"), list):
-        raise BadBody("freepublish/batchget: no item list", _text(published))
+        raise BadBody(message(C.WECHAT_FP_NO_LIST), _text(published))
     best: Post | None = None
     for item in published["item"]:
         if not isinstance(item, dict):
-            raise BadBody("freepublish/batchget: item is not an object", _text(published))
+            raise BadBody(message(C.WECHAT_FP_NOT_OBJECT), _text(published))
         raw = item.get("content")
         content: dict[str, Any] = raw if isinstance(raw, dict) else {}
         stamp: Any = (
@@ -417,9 +447,7 @@ def _freepublish_latest(published: Any, tz: ZoneInfo) -> Post | None:
         try:
             at = datetime.fromtimestamp(int(stamp), tz)
         except (TypeError, ValueError, OverflowError, OSError) as exc:
-            raise BadBody(
-                "freepublish/batchget: item without a readable update_time", _text(published)
-            ) from exc
+            raise BadBody(message(C.WECHAT_FP_NO_TIME), _text(published)) from exc
         news = content.get("news_item")
         first = news[0] if isinstance(news, list) and news and isinstance(news[0], dict) else {}
         post = Post(
@@ -448,74 +476,89 @@ def _result(
         # when every later day was scanned empty, i.e. it is on empty_from - 1 or after.
         quiet_start = start_of_day(scan.empty_from - timedelta(days=1), tz)
         candidates = [p for p in candidates if p.at >= quiet_start]
-    scope = f"{cube.endpoint} scanned {days_scanned} day(s) this check, through {scan.through}"
+    scope = message(
+        C.WECHAT_SCOPE,
+        endpoint=cube.endpoint,
+        days=days_scanned,
+        through=scan.through.isoformat(),
+    )
     if cube.refusal:
-        scope += f" ({cube.refusal})"
+        scope = message(C.WECHAT_SCOPE_FALLBACK, scope=scope, refusal=cube.refusal)
     if not scan.resolved:
-        scope += f"; days {scan.floor}..{scan.empty_from - timedelta(days=1)} still to scan"
+        until = (scan.empty_from - timedelta(days=1)).isoformat()
+        floor = scan.floor.isoformat() if scan.floor else None
+        scope = message(C.WECHAT_SCOPE_GAP, scope=scope, floor=floor, until=until)
     if candidates:
         best = max(candidates, key=lambda p: p.at)
         via = "freepublish" if best is fp_post else "datacube send date"
-        obs = Observation(
-            account=target.id,
-            observed_at=now,
-            source=SOURCE,
-            outcome=Outcome.OK,
+        obs = observation(
+            target,
+            now,
+            SOURCE,
+            Outcome.OK,
+            message(C.WECHAT_LATEST, via=via, scope=scope),
             latest_post_at=best.at,
             post_id=best.id,
             post_url=best.url,
             post_title=best.title,
-            detail=f"latest via {via}; {scope}",
         )
     else:
-        obs = Observation(
-            account=target.id,
-            observed_at=now,
-            source=SOURCE,
-            outcome=Outcome.OK,
+        since = scan.empty_from.isoformat()
+        obs = observation(
+            target,
+            now,
+            SOURCE,
+            Outcome.OK,
+            message(C.WECHAT_NO_POST, since=since, scope=scope),
             silent_since=scan.empty_from,
-            detail=f"no post since {scan.empty_from} (freepublish empty); {scope}",
         )
     return CheckResult(obs, state)
 
 
-def _classify(exc: BaseException) -> tuple[Outcome, str, str | None]:
+def _classify(exc: BaseException) -> tuple[Outcome, Message, str | None]:
     """The one funnel from wechatpy/requests exceptions to (outcome, detail, body)."""
     if isinstance(exc, BadBody):
-        return Outcome.PARSE_ERROR, str(exc), exc.body
+        return Outcome.PARSE_ERROR, exc.message, exc.body
     if isinstance(exc, GuardRefusal):
-        return Outcome.REFUSED, exc.reason, None
+        return Outcome.REFUSED, refusal_message(exc.reason), None
     if isinstance(exc, NotReady):
-        return Outcome.TRANSIENT, str(exc), None
+        return Outcome.TRANSIENT, exc.message, None
     if isinstance(exc, DatacubeRefused):
-        return Outcome.AUTH_ERROR, f"no datacube endpoint gives send dates: {exc}", None
+        return Outcome.AUTH_ERROR, message(C.WECHAT_NO_DATACUBE, reason=exc.message), None
     if isinstance(exc, WeChatClientException):
-        code, msg = exc.errcode, exc.errmsg
+        code, msg = exc.errcode, str(exc.errmsg)
         if code is None:
             status = getattr(exc.response, "status_code", "?")
             if status == 429:
-                return Outcome.RATE_LIMITED, "HTTP 429 from the WeChat API", None
-            return Outcome.TRANSIENT, f"HTTP {status} from the WeChat API", None
+                return Outcome.RATE_LIMITED, message(C.WECHAT_HTTP_429), None
+            return Outcome.TRANSIENT, message(C.WECHAT_HTTP, status=status), None
         if code == 40164:
+            return Outcome.AUTH_ERROR, message(C.WECHAT_IP_WHITELIST, errmsg=msg), None
+        said = {"errcode": code, "errmsg": msg}
+        if code in AUTH_ERRCODES:
             return (
                 Outcome.AUTH_ERROR,
-                f"IP whitelist: {AUTH_ERRCODES[code]} (errcode 40164: {msg})",
+                message(C.WECHAT_AUTH, problem=AUTH_ERRCODES[code], **said),
                 None,
             )
-        if code in AUTH_ERRCODES:
-            return Outcome.AUTH_ERROR, f"{AUTH_ERRCODES[code]} (errcode {code}: {msg})", None
         if code in RATE_ERRCODES:
-            return Outcome.RATE_LIMITED, f"API call quota reached (errcode {code}: {msg})", None
+            return Outcome.RATE_LIMITED, message(C.WECHAT_QUOTA, **said), None
         if code in BUSY_ERRCODES:
-            return Outcome.TRANSIENT, f"WeChat system busy (errcode {code}: {msg})", None
-        return Outcome.PARSE_ERROR, f"unexpected errcode {code}: {msg}", None
+            return Outcome.TRANSIENT, message(C.WECHAT_BUSY, **said), None
+        return Outcome.PARSE_ERROR, message(C.WECHAT_ERRCODE, **said), None
+    name = type(exc).__name__
     if isinstance(exc, requests.Timeout):
-        return Outcome.TRANSIENT, f"timed out ({type(exc).__name__})", None
+        return Outcome.TRANSIENT, message(C.TIMED_OUT, error_type=name), None
     if isinstance(exc, requests.RequestException):
-        return Outcome.TRANSIENT, f"connection failed ({type(exc).__name__}: {exc})", None
+        return Outcome.TRANSIENT, connection_failed(exc), None
     if isinstance(exc, (KeyError, TypeError, ValueError, AttributeError)):
-        return Outcome.PARSE_ERROR, f"unexpected response ({type(exc).__name__}: {exc})", None
-    return Outcome.PARSE_ERROR, f"unexpected error ({type(exc).__name__}: {exc})", None
+        detail = message(C.WECHAT_UNEXPECTED_RESPONSE, error_type=name, error=str(exc))
+        return Outcome.PARSE_ERROR, detail, None
+    return (
+        Outcome.PARSE_ERROR,
+        message(C.WECHAT_UNEXPECTED_ERROR, error_type=name, error=str(exc)),
+        None,
+    )
 
 
 def _retry_after(exc: BaseException) -> float | None:
@@ -523,6 +566,11 @@ def _retry_after(exc: BaseException) -> float | None:
     response = getattr(exc, "response", None)
     raw = response.headers.get("Retry-After") if response is not None else None
     return float(raw) if raw and raw.strip().isdigit() else None
+
+
+def _scrubbed(detail: Message, secret: str) -> Message:
+    """A detail with the secret and any access token removed from every parameter."""
+    return rewritten(detail, lambda text: _scrub(text, secret))
 
 
 def _scrub(text: str, secret: str) -> str:

@@ -47,10 +47,12 @@ from adapters._http import (
     retry_after,
     status_outcome,
 )
-from adapters.base import AdapterContext, CheckResult, CheckTarget, Manifest, failed
+from adapters.base import AdapterContext, CheckResult, CheckTarget, Manifest, failed, observation
 from adapters.weibo_dates import parse_weibo_time
 from adapters.weibo_visitor import VisitorPass
-from monitor.models import Observation, Outcome
+from monitor.messages import Message, message, parts
+from monitor.models import MessageCode as C
+from monitor.models import Outcome
 
 SOURCE = "weibo"
 MANIFEST = Manifest(
@@ -88,18 +90,15 @@ class _ProfileRead:
     fields: dict[str, Any]
     statuses: Any
     # Non-empty when the profile named no `weibo` tab and the container was guessed.
-    note: str
+    note: Message | str
 
 
 @dataclass(frozen=True, slots=True)
 class _Wall:
     """The visitor wall: an answer a visitor cookie may get past."""
 
-    detail: str
+    detail: Message
     body: bytes | None = None
-
-
-COOKIE_HINT = "set weibo.cookie (MONITOR_WEIBO__COOKIE, a secret) to a visitor cookie"
 
 
 class WeiboAdapter:
@@ -121,7 +120,7 @@ class WeiboAdapter:
                 ctx,
                 SOURCE,
                 Outcome.PARSE_ERROR,
-                f"unexpected error while reading Weibo: {type(exc).__name__}: {exc}",
+                message(C.WEIBO_UNEXPECTED, error_type=type(exc).__name__, error=str(exc)),
                 observed_at=now,
             )
 
@@ -148,32 +147,27 @@ class _Check:
         # judged only once this check's profile call confirms the account.
         self.unconfirmed: tuple[str, list[Post]] | None = None
 
-    def fail(self, outcome: Outcome, detail: str, **kw: Any) -> CheckResult:
+    def fail(self, outcome: Outcome, detail: Message, **kw: Any) -> CheckResult:
         return failed(self.target, self.ctx, SOURCE, outcome, detail, observed_at=self.now, **kw)
 
     def evidence(
-        self, outcome: Outcome, detail: str, state: dict[str, Any] | None = None, **fields: Any
+        self, outcome: Outcome, detail: Message, state: dict[str, Any] | None = None, **fields: Any
     ) -> CheckResult:
         """Evidence about the account; the kept state is dropped unless `state` is given."""
-        obs = Observation(
-            account=self.target.id,
-            observed_at=self.now,
-            source=SOURCE,
-            outcome=outcome,
-            detail=detail,
-            **fields,
-        )
+        obs = observation(self.target, self.now, SOURCE, outcome, detail, **fields)
         return CheckResult(obs, state or {})
 
     async def run(self) -> CheckResult:
         if not self.uid.isdigit():
-            return self.fail(Outcome.PARSE_ERROR, f"Weibo account id {self.uid!r} is not a UID")
+            return self.fail(Outcome.PARSE_ERROR, message(C.WEIBO_NOT_UID, uid=self.uid))
         known = self.known_container()
         if known is not None:
             quick = await self.timeline(known, None)
             if quick is not None:
                 return quick
-        profile_body = await self.get_json({"type": "uid", "value": self.uid}, "profile")
+        profile_body = await self.get_json(
+            {"type": "uid", "value": self.uid}, message(C.WEIBO_PROFILE)
+        )
         if isinstance(profile_body, CheckResult):
             return profile_body
         user = _dig(profile_body, "data", "userInfo")
@@ -211,7 +205,7 @@ class _Check:
             params = {"type": "uid", "value": self.uid, "containerid": container}
             if page > 1:
                 params["page"] = str(page)
-            body = await self.get_json(params, f"timeline page {page}")
+            body = await self.get_json(params, message(C.WEIBO_TIMELINE_PAGE, page=page))
             if isinstance(body, CheckResult):
                 return body
             if not _ok_is(body, 1):
@@ -222,13 +216,14 @@ class _Check:
             if not isinstance(cards, list):
                 if read is None:
                     return None  # an unexpected shape from a kept container: ask the profile
-                return self.fail(
-                    Outcome.PARSE_ERROR, "timeline has no data.cards list", body=_dumps(body)
-                )
+                return self.fail(Outcome.PARSE_ERROR, message(C.WEIBO_NO_CARDS), body=_dumps(body))
             try:
                 page_posts = list(_posts(cards, self.now))
             except (ValueError, TypeError, KeyError) as exc:
-                return self.fail(Outcome.PARSE_ERROR, f"timeline page {page}: {exc}")
+                why = exc.args[0] if exc.args and isinstance(exc.args[0], Message) else str(exc)
+                return self.fail(
+                    Outcome.PARSE_ERROR, message(C.WEIBO_PAGE_ERROR, page=page, error=why)
+                )
             if not page_posts:
                 if page == 1:
                     # ok:1 with no post at all is not the platform's 这里还没有内容:
@@ -257,35 +252,35 @@ class _Check:
         newest = max(p.created_at for p in posts)
         return min(newest, self.now).astimezone(self.ctx.settings.tz).date() < warning_before
 
-    async def get_json(self, params: dict[str, str], what: str) -> dict[str, Any] | CheckResult:
+    async def get_json(self, params: dict[str, str], what: Message) -> dict[str, Any] | CheckResult:
         """One API call: the JSON object, or the failed result the response amounts to."""
         url = f"{self.base}/api/container/getIndex?{_query(params)}"
         answer = await self.get_once(url, what)
         return await self.past_wall(url, what, answer) if isinstance(answer, _Wall) else answer
 
-    async def past_wall(self, url: str, what: str, wall: _Wall) -> dict[str, Any] | CheckResult:
+    async def past_wall(self, url: str, what: Message, wall: _Wall) -> dict[str, Any] | CheckResult:
         """Ask again with a (new) visitor cookie when the settings allow; else `blocked`."""
         weibo = self.ctx.settings.weibo
         if self.configured_cookie():
-            why = "the configured weibo.cookie was refused: renew it (MONITOR_WEIBO__COOKIE)"
-            return self.fail(Outcome.BLOCKED, f"{wall.detail}; {why}", body=wall.body)
+            detail = message(C.WEIBO_WALL_COOKIE_REFUSED, wall=wall.detail)
+            return self.fail(Outcome.BLOCKED, detail, body=wall.body)
         if weibo.visitor != "auto":
-            why = f'{COOKIE_HINT}, or weibo.visitor = "auto" to get one'
-            return self.fail(Outcome.BLOCKED, f"{wall.detail}; {why}", body=wall.body)
+            detail = message(C.WEIBO_WALL_NO_AUTO, wall=wall.detail)
+            return self.fail(Outcome.BLOCKED, detail, body=wall.body)
         if self.renewed:
-            return self.fail(Outcome.BLOCKED, f"{wall.detail}, even with a new visitor cookie")
+            return self.fail(Outcome.BLOCKED, message(C.WEIBO_WALL_AGAIN, wall=wall.detail))
         self.renewed = True
         cookie, why = await self.visitor.renew(self.ctx, self.sent_visitor_cookie)
         if cookie is None:
-            detail = f"{wall.detail}; getting a visitor cookie failed: {why}; {COOKIE_HINT}"
+            detail = message(C.WEIBO_WALL_VISITOR_FAILED, wall=wall.detail, why=why)
             return self.fail(Outcome.BLOCKED, detail)
         again = await self.get_once(url, what)
         if isinstance(again, _Wall):
-            self.visitor.quiet("the wall stayed with a new visitor cookie")
-            return self.fail(Outcome.BLOCKED, f"{again.detail}, even with a new visitor cookie")
+            self.visitor.quiet(message(C.VISITOR_WALL_STAYED))
+            return self.fail(Outcome.BLOCKED, message(C.WEIBO_WALL_AGAIN, wall=again.detail))
         return again
 
-    async def get_once(self, url: str, what: str) -> dict[str, Any] | CheckResult | _Wall:
+    async def get_once(self, url: str, what: Message) -> dict[str, Any] | CheckResult | _Wall:
         http = self.ctx.settings.http
         got = await fetch(
             self.ctx.http,
@@ -296,58 +291,62 @@ class _Check:
         )
         if isinstance(got, FetchFailure):
             outcome = Outcome.PARSE_ERROR if got.invalid_url else Outcome.TRANSIENT
-            return self.fail(outcome, f"{what}: {got.detail}")
+            return self.fail(outcome, message(C.STEP, what=what, detail=got.detail))
         return self.read_json(got, what)
 
-    def read_json(self, got: Fetched, what: str) -> dict[str, Any] | CheckResult | _Wall:
+    def read_json(self, got: Fetched, what: Message) -> dict[str, Any] | CheckResult | _Wall:
         status = got.status
         outcome = status_outcome(status)
         if outcome is Outcome.RATE_LIMITED:
             return self.fail(
                 Outcome.RATE_LIMITED,
-                f"{what}: HTTP {status} (Weibo rate limit / anti-crawler wall)",
+                message(C.WEIBO_RATE, what=what, status=status),
                 retry_after=retry_after(got.headers, self.now),
             )
         if outcome is Outcome.TRANSIENT:
-            return self.fail(Outcome.TRANSIENT, f"{what}: HTTP {status}", body=got.body)
+            return self.fail(
+                Outcome.TRANSIENT, message(C.STEP_HTTP, what=what, status=status), body=got.body
+            )
         if 300 <= status < 400:
             where = got.headers.get("location", "?")
             if _is_visitor_system(where):
                 page = urlsplit(where)._replace(query="", fragment="").geturl()
-                return _Wall(f"{what}: redirected to {page} (visitor wall)")
-            return self.fail(
-                Outcome.BLOCKED, f"{what}: redirected to {where} (login or visitor check)"
-            )
+                return _Wall(message(C.WEIBO_WALL_REDIRECT, what=what, page=page))
+            return self.fail(Outcome.BLOCKED, message(C.WEIBO_REDIRECT, what=what, location=where))
         if status == 401:  # the visitor API has no credentials to ask for: a login wall
-            return self.fail(Outcome.BLOCKED, f"{what}: HTTP 401 (login wall)")
+            return self.fail(Outcome.BLOCKED, message(C.WEIBO_401, what=what))
         if outcome is not None:
-            return self.fail(outcome, f"{what}: HTTP {status} (access refused)", body=got.body)
+            return self.fail(
+                outcome, message(C.WEIBO_REFUSED, what=what, status=status), body=got.body
+            )
         if status == 404:
             # m.weibo.cn answers unknown users with ok:0 in a 200; a 404 means the endpoint
             # (or base_url) is wrong, which says nothing about the account.
-            return self.fail(Outcome.PARSE_ERROR, f"{what}: HTTP 404 from the API endpoint")
+            return self.fail(Outcome.PARSE_ERROR, message(C.WEIBO_404, what=what))
         if status != 200:
-            return self.fail(Outcome.PARSE_ERROR, f"{what}: HTTP {status}", body=got.body)
-        if got.too_large:
-            return self.fail(Outcome.PARSE_ERROR, f"{what}: body larger than the byte cap")
-        if looks_like_html(got.body):
             return self.fail(
-                Outcome.BLOCKED, f"{what}: HTML page instead of JSON (login wall)", body=got.body
+                Outcome.PARSE_ERROR, message(C.STEP_HTTP, what=what, status=status), body=got.body
             )
+        if got.too_large:
+            return self.fail(Outcome.PARSE_ERROR, message(C.WEIBO_TOO_LARGE, what=what))
+        if looks_like_html(got.body):
+            return self.fail(Outcome.BLOCKED, message(C.WEIBO_HTML, what=what), body=got.body)
         try:
             body = json.loads(got.body)
         except ValueError as exc:
-            return self.fail(Outcome.PARSE_ERROR, f"{what}: bad JSON ({exc})", body=got.body)
-        if not isinstance(body, dict):
-            return self.fail(Outcome.PARSE_ERROR, f"{what}: JSON is not an object", body=got.body)
-        if _ok_is(body, -100):
-            return _Wall(
-                f"{what}: ok:-100, login or visitor cookie required (visitor wall)", got.body
-            )
-        if "url" in body and "data" not in body:
             return self.fail(
-                Outcome.BLOCKED, f"{what}: captcha / verification redirect", body=got.body
+                Outcome.PARSE_ERROR,
+                message(C.WEIBO_BAD_JSON, what=what, error=str(exc)),
+                body=got.body,
             )
+        if not isinstance(body, dict):
+            return self.fail(
+                Outcome.PARSE_ERROR, message(C.WEIBO_NOT_OBJECT, what=what), body=got.body
+            )
+        if _ok_is(body, -100):
+            return _Wall(message(C.WEIBO_WALL_OK_100, what=what), got.body)
+        if "url" in body and "data" not in body:
+            return self.fail(Outcome.BLOCKED, message(C.WEIBO_CAPTCHA, what=what), body=got.body)
         return body
 
     def headers(self) -> dict[str, str]:
@@ -376,22 +375,19 @@ class _Check:
         """The profile call did not give userInfo: say what the platform meant."""
         msg = str(body.get("msg") or "")
         if _ok_is(body, 1):
-            return self.fail(
-                Outcome.PARSE_ERROR, "profile: ok:1 but no data.userInfo", body=_dumps(body)
-            )
+            return self.fail(Outcome.PARSE_ERROR, message(C.WEIBO_NO_USERINFO), body=_dumps(body))
         refusal = _refusal(msg)
         if refusal is not None:
             outcome, why = refusal
+            detail = message(C.WEIBO_PROFILE_REFUSAL, why=why, msg=msg)
             if outcome is Outcome.RESTRICTED:
-                return self.evidence(outcome, f"profile: {why}: {msg}")
-            return self.fail(outcome, f"profile: {why}: {msg}", body=_dumps(body))
+                return self.evidence(outcome, detail)
+            return self.fail(outcome, detail, body=_dumps(body))
         # "Account gone" is evidence that names a unit: only the platform's own
         # ok:0 with a missing-user message counts; anything else is unreadable.
         if _ok_is(body, 0) and any(marker in msg for marker in MISSING_USER_MARKERS):
-            return self.evidence(Outcome.NOT_FOUND, f"profile: ok:0, no userInfo: {msg}")
-        return self.fail(
-            Outcome.PARSE_ERROR, "profile: no userInfo and no known refusal", body=_dumps(body)
-        )
+            return self.evidence(Outcome.NOT_FOUND, message(C.WEIBO_GONE, msg=msg))
+        return self.fail(Outcome.PARSE_ERROR, message(C.WEIBO_PROFILE_UNKNOWN), body=_dumps(body))
 
     def first_page_refusal(
         self, body: dict[str, Any], read: _ProfileRead | None
@@ -399,14 +395,14 @@ class _Check:
         msg = str(body.get("msg") or "")
         refusal = _refusal(msg)
         if refusal is not None and refusal[0] is not Outcome.RESTRICTED:
-            return self.fail(refusal[0], f"timeline: {refusal[1]}: {msg}", body=_dumps(body))
+            detail = message(C.WEIBO_TIMELINE_REFUSAL, why=refusal[1], msg=msg)
+            return self.fail(refusal[0], detail, body=_dumps(body))
         if read is None:
             return None  # 无内容, gone, restricted or a moved container: the profile tells
         if msg == NO_CONTENT_MSG and _ok_is(body, 0):
             return self.empty_timeline(read)
-        return self.fail(
-            Outcome.PARSE_ERROR, f"timeline page 1: ok:{body.get('ok')} {msg}", body=_dumps(body)
-        )
+        detail = message(C.WEIBO_TIMELINE_FIRST_PAGE, ok=str(body.get("ok")), msg=msg)
+        return self.fail(Outcome.PARSE_ERROR, detail, body=_dumps(body))
 
     def empty_timeline(
         self, read: _ProfileRead | None, *, explicit: bool = False
@@ -421,22 +417,14 @@ class _Check:
             return None
         statuses, note = read.statuses, read.note
         if note:
-            return self.fail(
-                Outcome.PARSE_ERROR,
-                _join("timeline empty, but its container was guessed: cannot tell 无内容", note),
-            )
+            return self.fail(Outcome.PARSE_ERROR, parts(message(C.WEIBO_GUESSED_EMPTY), note))
         if statuses in ((0, "0") if explicit else (0, "0", None)):
-            detail = _join("timeline empty and profile statuses_count is " + str(statuses), note)
+            detail = parts(message(C.WEIBO_NO_CONTENT, statuses=str(statuses)), note)
             return self.evidence(Outcome.NO_CONTENT, detail, profile=read.fields)
         # Posts exist but a visitor cannot see them (visibility limited to recent
         # months, or a wall): never report that as silence.
         return self.fail(
-            Outcome.BLOCKED,
-            _join(
-                f"profile says statuses_count={statuses} but the timeline shows no posts "
-                "(visibility limit or visitor wall)",
-                note,
-            ),
+            Outcome.BLOCKED, parts(message(C.WEIBO_HIDDEN, statuses=str(statuses)), note)
         )
 
     def ok(self, posts: list[Post], read: _ProfileRead | None, container: str) -> CheckResult:
@@ -444,6 +432,7 @@ class _Check:
         pinned = sum(p.pinned for p in posts)
         state: dict[str, Any]
         profile: dict[str, Any] | None
+        note: Message | str
         if read is not None:
             profile, note = read.fields, read.note
             # A container the profile named is kept for the next checks; a guessed one is not.
@@ -461,15 +450,15 @@ class _Check:
             kept = state.get("profile")
             profile = self.own_profile(posts) or (kept if isinstance(kept, dict) else None)
             read_at = datetime.fromisoformat(str(state["profile_at"])).astimezone(UTC)
-            note = (
-                f"container {container} as named by the profile read at "
-                f"{read_at:%Y-%m-%d %H:%M} UTC"
+            note = message(
+                C.WEIBO_KEPT_CONTAINER, container=container, read_at=f"{read_at:%Y-%m-%d %H:%M}"
             )
-        detail = _join(
-            f"{len(posts)} posts read" + (f", {pinned} pinned" if pinned else ""),
-            "latest is pinned" if latest.pinned else "",
-            note,
+        read_count = (
+            message(C.WEIBO_POSTS_READ_PINNED, posts=len(posts), pinned=pinned)
+            if pinned
+            else message(C.WEIBO_POSTS_READ, posts=len(posts))
         )
+        detail = parts(read_count, message(C.WEIBO_LATEST_PINNED) if latest.pinned else "", note)
         return self.evidence(
             Outcome.OK,
             detail,
@@ -513,6 +502,7 @@ def _ok_is(body: dict[str, Any], value: int) -> bool:
 
 
 def _refusal(msg: str) -> tuple[Outcome, str] | None:
+    # The English phrases are terms of `weibo.profile_refusal` (worded in Chinese there).
     """What an `ok: 0` message means when it is not about the account's content."""
     if "频繁" in msg:
         return Outcome.RATE_LIMITED, "too many requests"
@@ -525,21 +515,22 @@ def _refusal(msg: str) -> tuple[Outcome, str] | None:
     return None
 
 
-def _timeline_container(body: dict[str, Any], uid: str) -> tuple[str, str]:
+def _timeline_container(body: dict[str, Any], uid: str) -> tuple[str, Message | str]:
     """The containerid of the `weibo` tab, else the historical 107603+UID with a note."""
     tabs = _dig(body, "data", "tabsInfo", "tabs")
     if isinstance(tabs, list):
         for tab in tabs:
             if isinstance(tab, dict) and tab.get("tab_type") == "weibo" and tab.get("containerid"):
                 return str(tab["containerid"]), ""
-    return f"107603{uid}", f"no weibo tab in profile; guessed containerid 107603{uid}"
+    guess = f"107603{uid}"
+    return guess, message(C.WEIBO_GUESSED_CONTAINER, container=guess)
 
 
 def _posts(cards: list[Any], now: datetime) -> Iterator[Post]:
     """Every post in a card list: card_type 9 with mblog, recursing into card_group."""
     for card in cards:
         if not isinstance(card, dict):
-            raise TypeError(f"card is {type(card).__name__}, not an object")
+            raise TypeError(message(C.WEIBO_CARD_NOT_OBJECT, type=type(card).__name__))
         group = card.get("card_group")
         if isinstance(group, list):
             yield from _posts(group, now)
@@ -547,13 +538,13 @@ def _posts(cards: list[Any], now: datetime) -> Iterator[Post]:
         if card.get("card_type") != 9 or mblog is None:
             continue
         if not isinstance(mblog, dict):
-            raise TypeError("mblog is not an object")
+            raise TypeError(message(C.WEIBO_MBLOG_NOT_OBJECT))
         created = mblog.get("created_at")
         if not isinstance(created, str):
-            raise ValueError(f"post {mblog.get('id')} has no created_at")
+            raise ValueError(message(C.WEIBO_NO_CREATED_AT, post=str(mblog.get("id"))))
         post_id = str(mblog.get("id") or mblog.get("mid") or "")
         if not post_id:
-            raise ValueError("post has no id")
+            raise ValueError(message(C.WEIBO_NO_POST_ID))
         user = mblog.get("user")
         yield Post(
             id=post_id,
@@ -600,7 +591,3 @@ def _dig(obj: Any, *keys: str) -> Any:
 
 def _dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False)
-
-
-def _join(*parts: str) -> str:
-    return "; ".join(p for p in parts if p)

@@ -10,6 +10,9 @@ import re
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+from monitor.messages import message
+from monitor.models import MessageCode as C
+
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 _MONTHS = {
@@ -52,15 +55,16 @@ def parse_weibo_time(text: str, now: datetime) -> datetime:
         try:
             day = date(int(m[1]), int(m[2]), int(m[3]))
         except ValueError as exc:
-            raise ValueError(f"invalid Weibo date {text!r}: {exc}") from exc
+            why = message(C.WEIBO_BAD_DATE_WHY, text=str(text), error=str(exc))
+            raise ValueError(why) from exc
         return _at(day, int(m[4] or 0), int(m[5] or 0), int(m[6] or 0))
-    raise ValueError(f"unknown Weibo time form {text!r}")
+    raise ValueError(message(C.WEIBO_TIME_FORM, text=str(text)))
 
 
 def _absolute(m: re.Match[str]) -> datetime:
     month = _MONTHS.get(m[1].lower())
     if month is None:
-        raise ValueError(f"unknown month {m[1]!r}")
+        raise ValueError(message(C.WEIBO_BAD_MONTH, month=m[1]))
     sign = 1 if m[6] == "+" else -1
     offset = sign * timedelta(hours=int(m[7]), minutes=int(m[8]))
     return datetime(
@@ -72,7 +76,9 @@ def _at(day: date, hour: int, minute: int, second: int = 0) -> datetime:
     try:
         return datetime.combine(day, time(hour, minute, second), tzinfo=SHANGHAI)
     except ValueError as exc:
-        raise ValueError(f"invalid time {hour}:{minute}:{second}: {exc}") from exc
+        raise ValueError(
+            message(C.WEIBO_BAD_TIME, hour=hour, minute=minute, second=second, error=str(exc))
+        ) from exc
 
 
 def _month_day_in_past(month: int, day: int, today: date, raw: str) -> date:
@@ -84,4 +90,4 @@ def _month_day_in_past(month: int, day: int, today: date, raw: str) -> date:
             continue
         if candidate <= today:
             return candidate
-    raise ValueError(f"invalid Weibo date {raw!r}")
+    raise ValueError(message(C.WEIBO_BAD_DATE, text=raw))

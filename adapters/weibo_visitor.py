@@ -37,6 +37,8 @@ from urllib.parse import urlencode
 
 from adapters._http import Fetched, FetchFailure, fetch, post_form
 from adapters.base import AdapterContext
+from monitor.messages import Message, message
+from monitor.models import MessageCode as C
 
 RETRY_S = 600.0
 OK_RETCODE = 20000000
@@ -55,7 +57,7 @@ class VisitorPass:
         self.cookie: str | None = None
         self._clock = clock
         self._quiet_until = 0.0
-        self._why = ""
+        self._why: Message | str = ""
         self._locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
 
     def _lock(self) -> asyncio.Lock:
@@ -66,7 +68,9 @@ class VisitorPass:
             self._locks = {loop: (lock := asyncio.Lock())}
         return lock
 
-    async def renew(self, ctx: AdapterContext, stale: str | None) -> tuple[str | None, str]:
+    async def renew(
+        self, ctx: AdapterContext, stale: str | None
+    ) -> tuple[str | None, Message | str]:
         """A cookie to try past the wall `stale` (the cookie just sent) met, or why there is none.
 
         Concurrent checks that meet the wall run the flow once between them.
@@ -82,13 +86,13 @@ class VisitorPass:
                 self.quiet(why)
             return cookie, why
 
-    def quiet(self, why: str) -> None:
+    def quiet(self, why: Message | str) -> None:
         """Run no flow for RETRY_S; checks meeting the wall meanwhile are told `why`."""
         self._quiet_until = self._clock() + RETRY_S
-        self._why = f"{why} (not tried again for {RETRY_S:g} s)"
+        self._why = message(C.VISITOR_QUIET, why=why, seconds=f"{RETRY_S:g}")
 
 
-async def obtain(ctx: AdapterContext) -> tuple[str | None, str]:
+async def obtain(ctx: AdapterContext) -> tuple[str | None, Message | str]:
     """Run the visitor flow: (the cookie, "") or (None, why it failed)."""
     base = ctx.settings.weibo.visitor_url.rstrip("/")
     http = ctx.settings.http
@@ -103,14 +107,14 @@ async def obtain(ctx: AdapterContext) -> tuple[str | None, str]:
         max_bytes=cap,
     )
     data = _answer(got, "genvisitor2")
-    if isinstance(data, str):
+    if isinstance(data, Message):
         return None, data
     cookie = _cookie(data, got)
     if cookie:
         return cookie, ""
     tid = data.get("tid")
     if not isinstance(tid, str) or not tid:
-        return None, "genvisitor2 answered neither a cookie nor a tid"
+        return None, message(C.VISITOR_NO_TID)
     confidence = data.get("confidence")
     query = urlencode(
         {
@@ -128,34 +132,34 @@ async def obtain(ctx: AdapterContext) -> tuple[str | None, str]:
         ctx.http, f"{base}/visitor/visitor?{query}", headers=headers, timeout=timeout, max_bytes=cap
     )
     data = _answer(got, "incarnate")
-    if isinstance(data, str):
+    if isinstance(data, Message):
         return None, data
     cookie = _cookie(data, got)
-    return (cookie, "") if cookie else (None, "incarnate answered no sub/subp")
+    return (cookie, "") if cookie else (None, message(C.VISITOR_NO_SUB))
 
 
-def _answer(got: Fetched | FetchFailure, what: str) -> dict[str, Any] | str:
+def _answer(got: Fetched | FetchFailure, what: str) -> dict[str, Any] | Message:
     """The `data` of a successful visitor-system answer, or why it is not one."""
     if isinstance(got, FetchFailure):
-        return f"{what}: {got.detail}"
+        return message(C.STEP, what=what, detail=got.detail)
     if got.status != 200:
-        return f"{what}: HTTP {got.status}"
+        return message(C.STEP_HTTP, what=what, status=got.status)
     if got.too_large:
-        return f"{what}: answer larger than {MAX_ANSWER_BYTES} bytes"
+        return message(C.VISITOR_TOO_LARGE, what=what, cap=MAX_ANSWER_BYTES)
     text = got.text.strip()
     match = _JSONP.search(text)
     try:
         answer = json.loads(match[1] if match else text)
     except ValueError:
-        return f"{what}: not a JSONP answer"
+        return message(C.VISITOR_NOT_JSONP, what=what)
     if not isinstance(answer, dict):
-        return f"{what}: not a JSONP answer"
+        return message(C.VISITOR_NOT_JSONP, what=what)
     retcode = answer.get("retcode")
     if retcode != OK_RETCODE:
         msg = " ".join(str(answer.get("msg") or "").split())[:80]
-        return f"{what}: retcode {retcode} {msg}".rstrip()
+        return message(C.VISITOR_RETCODE, what=what, retcode=str(retcode), msg=msg)
     data = answer.get("data")
-    return data if isinstance(data, dict) else f"{what}: answer without data"
+    return data if isinstance(data, dict) else message(C.VISITOR_NO_DATA, what=what)
 
 
 def _cookie(data: dict[str, Any], got: Fetched | FetchFailure) -> str | None:

@@ -4,34 +4,34 @@ Verdict reasons, check details and roster findings travel as (code, params):
 JSON keeps the stable code, each page, report and notification words it in its
 reader's language. Parameters are plain JSON values: dates as ISO text and
 durations as the config writes them (`1mo`), which the Chinese wording spells
-"1 个月". The English wording is the text these messages had before they had
-codes, so the English `reason` and `detail` fields of the JSON outputs are
-unchanged.
+"1 个月". A parameter may be a message itself (`{"code", "params"}`, rendered in
+the same language) or a list of them (joined). The English wording is the text
+these messages had before they had codes, so the English `reason` and `detail`
+fields of the JSON outputs are unchanged.
+
+Adapters build their details with `message(code, **params)`: a `Message` is the
+English text (a str, so it goes wherever a detail string went) that keeps its code
+and parameters. Check details are worded in `monitor/check_details.py`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
 from functools import lru_cache
 from string import Formatter
 from typing import TYPE_CHECKING, Any
 
+from monitor.check_details import CHECK_WORDINGS
 from monitor.durations import Duration, DurationError
 from monitor.models import MessageCode as C
+from monitor.wording import Wording
 
 if TYPE_CHECKING:
     from monitor.settings import Policy
 
 LANGS = ("zh", "en")
-
-
-@dataclass(frozen=True, slots=True)
-class Wording:
-    """A message's templates (str.format fields name its parameters)."""
-
-    zh: str
-    en: str
-    durations: tuple[str, ...] = ()  # parameters that are durations (spelled out in Chinese)
+# How `check.parts` joins its parts.
+SEPARATORS = {"zh": "；", "en": "; "}
 
 
 WORDINGS: dict[str, Wording] = {
@@ -97,13 +97,68 @@ WORDINGS: dict[str, Wording] = {
         "network.allowed_networks",
     ),
     C.ADAPTER_ERROR: Wording(
-        "采集程序出错：{error_type}: {error}", "adapter error: {error_type}: {error}"
+        "采集程序出错：{error_type}: {error}",
+        "adapter error: {error_type}: {error}",
+        quoted=("error_type", "error"),
     ),
     C.POST_DATE_OUT_OF_RANGE: Wording(
         "平台给出的发布日期 {post} 不可信（应在 {earliest} 至 {latest} 之间），本次检测不作为证据",
         "the platform gave post date {post}, outside {earliest} to {latest}: not evidence",
     ),
+    **CHECK_WORDINGS,
 }
+
+
+class Message(str):
+    """A message as its English text (what a detail read before it had a code) that keeps
+    its code and parameters, so each reader can have it in their own language.
+
+    Built by `message()`; being a str, it goes wherever a detail or a reason string went.
+    """
+
+    code: str
+    params: dict[str, Any]
+
+
+def message(code: str, **params: Any) -> Message:
+    """The message `code` with `params`; a parameter may be a Message (kept as a nested one)."""
+    plain = {k: _plain(v) for k, v in params.items()}
+    text = Message(render(code, plain, "en"))
+    text.code, text.params = str(code), plain
+    return text
+
+
+def _plain(value: Any) -> Any:
+    """A parameter as JSON keeps it: a nested Message as {"code", "params"}."""
+    if isinstance(value, Message):
+        return {"code": value.code, "params": value.params}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def parts(*items: Message | str) -> Message:
+    """The non-empty messages joined ("; " in English, "；" in Chinese); one alone is itself."""
+    kept = [m for m in items if m]
+    if len(kept) == 1 and isinstance(kept[0], Message):
+        return kept[0]
+    return message(C.PARTS, parts=kept)
+
+
+def rewritten(msg: Message, fix: Callable[[str], str]) -> Message:
+    """`msg` with `fix` applied to every text parameter, nested ones too (scrubbing secrets)."""
+    return message(msg.code, **{k: _rewrite(v, fix) for k, v in msg.params.items()})
+
+
+def _rewrite(value: Any, fix: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return fix(value)
+    if isinstance(value, list):
+        return [_rewrite(v, fix) for v in value]
+    if isinstance(value, dict) and "code" in value:
+        params = value.get("params") or {}
+        return {"code": value["code"], "params": {k: _rewrite(v, fix) for k, v in params.items()}}
+    return value
 
 
 def params_of(wording: Wording) -> set[str]:
@@ -119,7 +174,7 @@ def params_of(wording: Wording) -> set[str]:
 def render(
     code: str | None, params: dict[str, Any] | None, lang: str, fallback: str | None = None
 ) -> str:
-    """A message in `lang`; `fallback` (free text, e.g. an adapter's detail) for no or unknown code.
+    """A message in `lang`; `fallback` (free text, e.g. an inspector's note) for no or unknown code.
 
     A missing parameter shows as "?" rather than failing: a page must never break
     on an old or partial record.
@@ -128,10 +183,16 @@ def render(
     if wording is None:
         return fallback if fallback is not None else (code or "")
     values = params or {}
+    # Only check details nest messages; verdict reasons (100,000 per listing) skip the look.
+    if code in CHECK_WORDINGS and any(type(v) is dict or type(v) is list for v in values.values()):
+        values = {k: _nested(v, lang) for k, v in values.items()}
     if lang == "zh":
         template = wording.zh
-        if wording.durations or not all(v is not None and v is not True and v is not False
-                                        for v in values.values()):  # fmt: skip
+        if wording.terms:
+            values = {k: _zh_value(v, k in wording.durations, wording.terms.get(k))
+                      for k, v in values.items()}  # fmt: skip
+        elif wording.durations or not all(v is not None and v is not True and v is not False
+                                          for v in values.values()):  # fmt: skip
             values = {k: _zh_value(v, k in wording.durations) for k, v in values.items()}
     else:
         template = wording.en
@@ -148,10 +209,21 @@ class _Missing(dict):
         return "?"
 
 
-def _zh_value(value: Any, duration: bool) -> Any:
+def _nested(value: Any, lang: str) -> Any:
+    """A nested message rendered in `lang`; a list of them joined; anything else as it is."""
+    if type(value) is dict and "code" in value:
+        return render(value["code"], value.get("params"), lang, str(value.get("code")))
+    if type(value) is list:
+        return SEPARATORS.get(lang, "; ").join(str(_nested(v, lang)) for v in value)
+    return value
+
+
+def _zh_value(value: Any, duration: bool, terms: Any = None) -> Any:
     """A parameter as Chinese text shows it: durations spelled out, no None or True."""
     if duration:
         return duration_text(value, "zh")
+    if terms is not None and isinstance(value, str):
+        return terms.get(value, value)
     if value is None:
         return "—"
     if isinstance(value, bool):
@@ -215,7 +287,7 @@ def roster_problem_text(verdict: Any, lang: str) -> str | None:
 
 
 def detail_text(observation: Any, lang: str) -> str | None:
-    """An observation's detail in `lang` (adapters' free text as they wrote it), or None."""
+    """An observation's detail in `lang` (free text, e.g. an inspector's note, as written), or None."""
     if observation.detail_code is None:
         return observation.detail
     return render(observation.detail_code, observation.detail_params, lang, observation.detail)

@@ -131,6 +131,7 @@ def check_record(report: CheckReport, tz: tzinfo) -> dict[str, Any]:
         "detail": (obs.detail if obs else report.note) or None,
         "detail_code": obs.detail_code if obs else None,
         "detail_params": obs.detail_params if obs else None,
+        "detail_label": detail_text(obs, "zh") if obs else None,
         "state": verdict.state.value if verdict else None,
         "state_label": verdict.label if verdict else None,
     }

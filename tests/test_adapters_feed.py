@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from zh_check import assert_worded
 
 from adapters.base import AdapterContext, CheckResult, CheckTarget
 from adapters.feed import FeedAdapter
@@ -124,6 +125,7 @@ def test_conditional_get_sends_validators_and_a_304_repeats_the_stored_post() ->
     assert obs.latest_post_at == datetime(2024, 12, 4, 20, 15, tzinfo=CST)
     assert obs.post_url == "https://www.douyin.com/video/3"
     assert result.state == state
+    assert_worded(obs)
 
 
 def test_no_validators_are_sent_without_a_stored_post_and_a_stray_304_fails() -> None:
@@ -131,6 +133,7 @@ def test_no_validators_are_sent_without_a_stored_post_and_a_stray_304_fails() ->
     result = run(handler, state={"etag": '"v1"'})
     assert "if-none-match" not in handler.seen[0].headers  # type: ignore[attr-defined]
     assert result.observation.outcome is Outcome.PARSE_ERROR
+    assert_worded(result.observation)
 
 
 @pytest.mark.parametrize(
@@ -184,11 +187,13 @@ def test_failures_map_to_outcomes(
     assert detail_part in (obs.detail or "")
     assert obs.retry_after == retry_after
     assert obs.latest_post_at is None
+    assert_worded(obs)
 
 
 def test_an_empty_feed_body_is_excerpted_in_the_detail() -> None:
     obs = run(serve(feed("channel_without_items.xml"))).observation
     assert "示例县发布" in (obs.detail or "")
+    assert_worded(obs)
 
 
 @pytest.mark.parametrize(
@@ -206,6 +211,7 @@ def test_bodies_over_the_cap_are_refused() -> None:
     obs = run(serve(feed("rsshub_douyin_user.xml")), http={"max_body_bytes": 100}).observation
     assert obs.outcome is Outcome.PARSE_ERROR
     assert "larger than 100 bytes" in (obs.detail or "")
+    assert_worded(obs)
 
 
 def test_a_refused_url_is_a_refused_check_before_any_request() -> None:
@@ -214,6 +220,7 @@ def test_a_refused_url_is_a_refused_check_before_any_request() -> None:
     assert obs.outcome is Outcome.REFUSED
     assert "private" in (obs.detail or "")
     assert handler.seen == []  # type: ignore[attr-defined]
+    assert_worded(obs)
 
 
 def test_without_a_ctx_guard_the_settings_guard_refuses_loopback() -> None:
@@ -222,6 +229,7 @@ def test_without_a_ctx_guard_the_settings_guard_refuses_loopback() -> None:
     assert obs.outcome is Outcome.REFUSED
     assert "loopback" in (obs.detail or "")
     assert handler.seen == []  # type: ignore[attr-defined]
+    assert_worded(obs)
 
 
 def test_allow_private_addresses_lifts_the_default_guard() -> None:
@@ -265,6 +273,7 @@ def test_redirects_are_followed_and_every_hop_is_checked() -> None:
     assert obs.outcome is Outcome.REFUSED
     assert "redirect hop 1" in (obs.detail or "")
     assert len(bad.seen) == 1  # type: ignore[attr-defined]
+    assert_worded(obs)
 
 
 def test_more_than_five_redirects_fail() -> None:
@@ -273,6 +282,7 @@ def test_more_than_five_redirects_fail() -> None:
     assert obs.outcome is Outcome.TRANSIENT
     assert "redirects" in (obs.detail or "")
     assert len(loop.seen) == 6  # type: ignore[attr-defined]
+    assert_worded(obs)
 
 
 # Real captured payloads (skipped when ../shared/fixtures/real is absent).
@@ -304,6 +314,7 @@ def test_a_truncated_feed_is_a_parse_error_even_if_some_entries_survive():
     result = run(serve(body))
     assert result.observation.outcome is Outcome.PARSE_ERROR
     assert "well-formed" in (result.observation.detail or "")
+    assert_worded(result.observation)
 
 
 # --- times written without a zone are local (the configured zone) ---------------------
@@ -411,3 +422,4 @@ def test_json_that_is_not_a_usable_json_feed_is_a_parse_error(body: bytes, detai
     obs = run(serve(body, headers={"Content-Type": "application/json"})).observation
     assert obs.outcome is Outcome.PARSE_ERROR
     assert detail in (obs.detail or "")
+    assert_worded(obs)

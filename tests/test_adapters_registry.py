@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -15,6 +20,7 @@ import pytest
 import requests
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
+from zh_check import assert_worded
 
 import adapters
 from adapters import (
@@ -249,3 +255,99 @@ def test_every_adapter_turns_every_bad_answer_into_a_failed_check(source: str, b
         assert obs.retry_after == 30.0
     if bad.raises in ("timeout", "reset") or bad.status >= 500:
         assert obs.outcome is Outcome.TRANSIENT
+    assert_worded(obs)
+
+
+# --- the same bad answers from a real server on loopback, read over a socket ---------
+
+SOCKET_TIMEOUT_S = 0.5
+BY_NAME = {bad.name.replace(" ", "-"): bad for bad in SCENARIOS if bad.raises != "bug"}
+
+
+class BadAnswers(BaseHTTPRequestHandler):
+    """Answers every request under /<scenario>/ with that Bad scenario."""
+
+    def _answer(self) -> None:
+        if self.command == "POST":
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        bad = BY_NAME.get(self.path.lstrip("/").split("/", 1)[0])
+        if bad is None or bad.raises == "reset":
+            # No answer at all: the connection is dropped.
+            self.connection.setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+            )
+            self.close_connection = True
+            return
+        if bad.raises == "timeout":
+            time.sleep(SOCKET_TIMEOUT_S * 4)
+            self.close_connection = True
+            return
+        self.send_response(bad.status)
+        for name, value in bad.headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(bad.body)))
+        self.end_headers()
+        self.wfile.write(bad.body)
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def bad_server() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), BadAnswers)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def run_over_socket(source: str, base: str) -> CheckResult:
+    settings = Settings(
+        weibo={"base_url": base, "visitor_url": base},
+        wechat={"api_base_url": base},
+        network={"allow_private_addresses": True},
+        http={"timeout_s": SOCKET_TIMEOUT_S},
+    )
+    adapter = adapter_class(source)()
+
+    async def go() -> CheckResult:
+        async with httpx.AsyncClient() as client:
+            ctx = AdapterContext(http=client, settings=settings, secrets=Env(), clock=lambda: NOW)
+            target = CheckTarget(
+                id=42,
+                platform=Platform.WECHAT,
+                account_id="1234567890",
+                name="conformance",
+                feed_url=f"{base}/x.xml",
+                appid="wx0123456789",
+                secret_env="WX_SECRET",
+            )
+            return await adapter.check(target, ctx)
+
+    try:
+        return asyncio.run(go())
+    finally:
+        close = getattr(adapter, "close", None)
+        if callable(close):
+            close()
+
+
+@pytest.mark.parametrize("scenario", sorted(BY_NAME))
+@pytest.mark.parametrize("source", sorted(manifests()))
+def test_every_bad_answer_over_a_socket_is_a_failed_check_with_a_detail_worded_in_chinese(
+    source: str, scenario: str, bad_server: str
+) -> None:
+    obs = run_over_socket(source, f"{bad_server}/{scenario}").observation
+    assert obs.source == source and not obs.is_evidence, obs
+    bad = BY_NAME[scenario]
+    if bad.raises in ("timeout", "reset") or bad.status >= 500:
+        assert obs.outcome is Outcome.TRANSIENT, obs.detail
+    assert "conformance-secret" not in json.dumps(obs.detail_params, ensure_ascii=False)
+    assert_worded(obs)

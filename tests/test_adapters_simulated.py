@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from zh_check import assert_worded
 
 from adapters.base import AdapterContext, CheckResult, CheckTarget
 from adapters.feed import FeedAdapter
@@ -445,6 +446,11 @@ def test_each_adapter_reports_the_outcome_and_newest_post_the_simulator_served(r
     assert obs.source == {"weibo": "weibo", "wechat": "wechat_api", "feed": "feed"}[row.protocol]
 
 
+@pytest.mark.parametrize("row", ROWS, ids=_ids(ROWS))
+def test_every_detail_is_a_code_worded_in_chinese_and_english(row, observed):
+    assert_worded(observed[row.id].observation)
+
+
 @pytest.mark.parametrize("row", FAILED_ROWS, ids=_ids(FAILED_ROWS))
 def test_a_failed_check_never_carries_a_latest_post(row, observed):
     obs = observed[row.id].observation
@@ -532,6 +538,7 @@ def test_a_loopback_feed_is_refused_without_an_allowed_network_and_never_fetched
     after = server.stats
     assert result.observation.outcome is Outcome.REFUSED
     assert "loopback" in (result.observation.detail or "")
+    assert_worded(result.observation)
     assert result.observation.latest_post_at is None
     assert after["requests"] == before["requests"]
     assert after["by_path"].get("/feed/*", 0) == before["by_path"].get("/feed/*", 0)
@@ -549,6 +556,7 @@ def test_a_second_feed_check_gets_a_304_and_repeats_the_same_latest_post(server)
     assert after["by_status"].get(304, 0) - before["by_status"].get(304, 0) == 1
     assert second.observation.outcome is Outcome.OK
     assert second.observation.detail == "not modified"
+    assert_worded(second.observation)
     assert second.observation.latest_post_at == row.latest == first.observation.latest_post_at
     assert second.observation.post_url == first.observation.post_url
     assert second.state == first.state
@@ -569,6 +577,7 @@ def test_a_second_wechat_check_resumes_the_datacube_scan_and_keeps_the_mass_post
         adapters["wechat"].close()
     assert second.observation.outcome is Outcome.OK
     assert second.observation.latest_post_at == row.latest
+    assert_worded(second.observation)
     # Only the recheck window is scanned again, not the months behind it.
     detail = "/datacube/getarticletotaldetail"
     scanned = after["by_path"].get(detail, 0) - before["by_path"].get(detail, 0)

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
+from zh_check import assert_worded
 
 from adapters.base import AdapterContext, CheckResult, CheckTarget
 from adapters.wechat import WechatApiAdapter
@@ -429,6 +430,7 @@ def test_stable_token_answers_map_to_outcomes_like_token_ones(
     assert obs.outcome is outcome
     assert detail_part in (obs.detail or "")
     assert SECRET not in (obs.detail or "")
+    assert_worded(obs)
 
 
 @pytest.mark.parametrize(
@@ -515,6 +517,7 @@ def test_platform_answers_map_to_outcomes(
     assert obs.outcome is outcome
     assert detail_part in (obs.detail or "")
     assert SECRET not in (obs.detail or "")
+    assert_worded(obs)
 
 
 @pytest.mark.parametrize("path", ["/cgi-bin/token", "/cgi-bin/freepublish/batchget"])
@@ -525,6 +528,7 @@ def test_an_answer_over_the_byte_cap_is_a_parse_error_naming_the_cap(wechat, ada
     assert obs.outcome is Outcome.PARSE_ERROR
     assert "larger than 20000 bytes (http.max_body_bytes)" in (obs.detail or "")
     assert SECRET not in (obs.detail or "")
+    assert_worded(obs)
 
 
 def test_an_answer_within_the_byte_cap_is_read_whole(wechat, adapter) -> None:
@@ -550,6 +554,7 @@ def test_a_missing_secret_env_var_is_an_auth_error_without_any_request(wechat, a
     assert obs.outcome is Outcome.AUTH_ERROR
     assert obs.detail == "env var WX_SECRET not set"
     assert fake.log == []
+    assert_worded(obs)
 
 
 def test_connection_failures_are_transient_and_never_show_the_secret(adapter) -> None:
@@ -557,6 +562,7 @@ def test_connection_failures_are_transient_and_never_show_the_secret(adapter) ->
     assert obs.outcome is Outcome.TRANSIENT
     assert SECRET not in (obs.detail or "")
     assert "secret=***" in (obs.detail or "") or "secret" not in (obs.detail or "")
+    assert_worded(obs)
 
 
 def test_real_40164_body_is_an_auth_error_naming_the_ip_whitelist(wechat, adapter) -> None:
@@ -570,6 +576,7 @@ def test_real_40164_body_is_an_auth_error_naming_the_ip_whitelist(wechat, adapte
     assert obs.outcome is Outcome.AUTH_ERROR
     assert "IP whitelist" in (obs.detail or "")
     assert "101.45.43.1" in (obs.detail or "")
+    assert_worded(obs)
 
 
 def test_real_empty_freepublish_and_a_real_summary_of_reads_are_never_a_post(
@@ -617,6 +624,7 @@ def test_an_account_refused_the_newer_endpoint_is_scanned_with_getarticletotal(
     # One refusal is enough: the rest of the check asks the older endpoint only.
     assert fake.days(DETAIL) == ["2026-12-05"]
     assert fake.days(TOTAL) == ["2026-12-05", "2026-12-04", "2026-12-03", "2026-12-02"]
+    assert_worded(obs)
 
 
 def test_both_send_dated_endpoints_refused_is_an_auth_error_never_silence(wechat, adapter) -> None:
@@ -627,6 +635,7 @@ def test_both_send_dated_endpoints_refused_is_an_auth_error_never_silence(wechat
     assert obs.outcome is Outcome.AUTH_ERROR
     assert "48001" in (obs.detail or "") and "47009" in (obs.detail or "")
     assert obs.silent_since is None and obs.latest_post_at is None
+    assert_worded(obs)
 
 
 def test_a_delayed_empty_day_fails_the_check_rather_than_pass_for_a_quiet_day(
@@ -641,6 +650,7 @@ def test_a_delayed_empty_day_fails_the_check_rather_than_pass_for_a_quiet_day(
     # The day before it was scanned and is kept; nothing older was claimed.
     assert result.state["dc_empty_from"] == "2026-12-05"
     assert result.state["dc_latest"] is None
+    assert_worded(result.observation)
 
 
 def test_an_article_dated_another_day_is_a_parse_error_not_a_post(wechat, adapter) -> None:
@@ -649,6 +659,7 @@ def test_an_article_dated_another_day_is_a_parse_error_not_a_post(wechat, adapte
     obs = check(adapter, base).observation
     assert obs.outcome is Outcome.PARSE_ERROR
     assert "article dated 2026-11-01" in (obs.detail or "")
+    assert_worded(obs)
 
 
 def test_days_before_datacube_from_are_never_asked_and_silence_is_claimed_from_it(
@@ -659,6 +670,7 @@ def test_days_before_datacube_from_are_never_asked_and_silence_is_claimed_from_i
     assert obs.outcome is Outcome.OK
     assert obs.silent_since == date(2026, 11, 20)
     assert min(fake.days()) == "2026-11-20" and len(fake.days()) == 16
+    assert_worded(obs)
 
 
 def test_a_clock_before_datacube_from_fails_the_check_instead_of_claiming_silence(
@@ -669,6 +681,7 @@ def test_a_clock_before_datacube_from_fails_the_check_instead_of_claiming_silenc
     assert obs.outcome is Outcome.AUTH_ERROR
     assert "wechat.datacube_from" in (obs.detail or "")
     assert fake.days() == []
+    assert_worded(obs)
 
 
 def test_a_kept_gap_reaching_before_datacube_from_is_narrowed_to_it() -> None:

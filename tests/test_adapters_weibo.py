@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import SecretStr
+from zh_check import assert_worded
 
 from adapters.base import AdapterContext, CheckResult, CheckTarget
 from adapters.weibo import WeiboAdapter
@@ -107,6 +108,7 @@ def test_latest_post_is_the_newest_of_all_cards_including_nested_groups() -> Non
         "verified_reason": "示例市公安局官方微博",
     }
     assert "1 pinned" in (obs.detail or "")
+    assert_worded(obs)
 
 
 def test_it_reads_the_timeline_container_from_the_weibo_tab_and_sends_mobile_headers() -> None:
@@ -149,6 +151,7 @@ def test_paging_stops_at_max_pages() -> None:
     assert obs.latest_post_at == datetime(2022, 1, 3, tzinfo=CST)
     assert "latest is pinned" in (obs.detail or "")
     assert len(script.requests) == 2
+    assert_worded(obs)
 
 
 def test_paging_stops_at_an_ok0_page() -> None:
@@ -168,6 +171,7 @@ def test_missing_weibo_tab_falls_back_to_107603_and_says_so() -> None:
     assert obs.outcome is Outcome.OK
     assert script.requests[1].url.params["containerid"] == f"107603{UID}"
     assert "guessed containerid" in (obs.detail or "")
+    assert_worded(obs)
 
 
 def test_no_content_needs_the_profile_to_agree() -> None:
@@ -182,6 +186,7 @@ def test_an_empty_timeline_of_an_account_with_posts_is_never_silence() -> None:
     obs = run(script).observation
     assert obs.outcome is Outcome.BLOCKED
     assert "statuses_count=2841" in (obs.detail or "")
+    assert_worded(obs)
 
 
 @pytest.mark.parametrize(
@@ -231,6 +236,7 @@ def test_platform_bodies_map_to_outcomes(
     obs = run(script).observation
     assert obs.outcome is outcome
     assert detail_part in (obs.detail or "")
+    assert_worded(obs)
 
 
 @pytest.mark.parametrize(
@@ -267,6 +273,7 @@ def test_http_level_failures_map_to_outcomes(
     assert obs.outcome is outcome
     assert obs.retry_after == retry_after
     assert obs.detail
+    assert_worded(obs)
 
 
 def test_parse_errors_carry_a_body_excerpt_and_never_the_cookie() -> None:
@@ -275,6 +282,7 @@ def test_parse_errors_carry_a_body_excerpt_and_never_the_cookie() -> None:
     assert obs.outcome is Outcome.PARSE_ERROR
     assert "{oops this is not json" in (obs.detail or "")
     assert "top-secret" not in (obs.detail or "")
+    assert_worded(obs)
 
 
 def test_a_non_numeric_uid_is_a_parse_error_without_any_request() -> None:
@@ -282,6 +290,7 @@ def test_a_non_numeric_uid_is_a_parse_error_without_any_request() -> None:
     obs = run(script, uid="pingan").observation
     assert obs.outcome is Outcome.PARSE_ERROR
     assert script.requests == []
+    assert_worded(obs)
 
 
 # Real captured payloads (skipped when ../shared/fixtures/real is absent).

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from test_api_support import build_city, settings_for
 
+from adapters.base import AdapterContext, CheckTarget
+from adapters.weibo import WeiboAdapter
 from monitor.api import create_app
+from monitor.models import Observation, Outcome, Platform
+from monitor.settings import Settings
+from monitor.simulator import Scenario, SimAccount, SimulatorServer
+from monitor.store import Store
 
 
 @pytest.fixture
@@ -137,3 +146,57 @@ def test_with_a_token_the_dashboard_explains_how_to_log_in(city):
         assert r.status_code == 401 and "?token=" in r.text
         assert c.get("/?token=t0k").status_code == 200  # redirect followed, cookie set
         assert c.get("/units").status_code == 200
+
+
+def _weibo_checks(url: str, accounts: dict[int, str]) -> list[Observation]:
+    """The real Weibo adapter's observations of simulated accounts (store id -> UID)."""
+    now = datetime.now(UTC)
+    settings = Settings(
+        weibo={"base_url": url, "visitor": "off"}, network={"allow_private_addresses": True}
+    )
+
+    async def go() -> list[Observation]:
+        adapter = WeiboAdapter()
+        async with httpx.AsyncClient() as http:
+            ctx = AdapterContext(http=http, settings=settings, secrets={}, clock=lambda: now)
+            results = [
+                await adapter.check(CheckTarget(id, Platform.WEIBO, uid, "石泉统计"), ctx)
+                for id, uid in accounts.items()
+            ]
+        return [r.observation for r in results]
+
+    return asyncio.run(go())
+
+
+def test_the_account_page_words_each_checks_detail_in_chinese(client, city, no_monitor_env):
+    now = datetime.now(UTC)
+
+    def weibo(uid: str, **extra: object) -> SimAccount:
+        posts = [now - timedelta(days=2), now - timedelta(days=9)]
+        return SimAccount(platform="weibo", account_id=uid, name=uid, unit="单位", region="县",
+                          posts=posts, **extra)  # fmt: skip
+
+    server = SimulatorServer(
+        Scenario(accounts=[weibo("1111"), weibo("2222", fault="rate_limit")]), port=0
+    )
+    server.start()
+    try:
+        read, limited = _weibo_checks(
+            server.url,
+            {city.ids["石泉统计"]: "1111", city.ids["汉阴农林<script>alert(1)</script>"]: "2222"},
+        )
+    finally:
+        server.stop()
+    assert read.outcome is Outcome.OK and read.detail == "2 posts read"
+    assert limited.outcome is Outcome.RATE_LIMITED
+    with Store.open(city.db) as store:
+        store.add_observations([read, limited])
+    page = client.get(f"/accounts/{city.ids['石泉统计']}").text
+    assert "读取了 2 条发布" in page and "posts read" not in page
+    page = client.get(f"/accounts/{city.ids['汉阴农林<script>alert(1)</script>']}").text
+    assert "主页资料：HTTP 418（微博限流或反爬拦截）" in page
+    assert "rate limit" not in page and "profile:" not in page
+    # The JSON keeps the English detail with its code beside it.
+    newest = client.get(f"/api/accounts/{city.ids['石泉统计']}").json()["observations"][0]
+    assert newest["detail"] == "2 posts read" and newest["detail_code"] == "weibo.posts_read"
+    assert newest["detail_label"] == "读取了 2 条发布"

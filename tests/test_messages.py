@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, date, datetime
 
 import pytest
+from zh_check import english_words
 
 from monitor.classify import Windows, classify
 from monitor.dates import zone
-from monitor.messages import LANGS, WORDINGS, duration_text, params_of, policy_text, render
+from monitor.messages import (
+    LANGS,
+    WORDINGS,
+    duration_text,
+    message,
+    params_of,
+    parts,
+    policy_text,
+    render,
+)
 from monitor.models import MessageCode, Observation, Outcome, Platform, RosterFacts, RosterStatus
 from monitor.settings import Settings
 
-LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+# A nested message and a list of them, as check details carry (rendered in either language).
+NESTED = {"code": MessageCode.NEVER_CHECKED.value, "params": {}}
 # Sample parameters with no Latin letters, so any English left in a Chinese wording shows.
 SAMPLES = {
     "day": "2026-11-01",
@@ -30,6 +42,62 @@ SAMPLES = {
     "screen_name": "石泉统计局",
     "error_type": "值错误",
     "error": "无法读取",
+    # check details (adapters)
+    "detail": NESTED,
+    "body": "内部错误",
+    "parts": [NESTED, "自由文本"],
+    "what": NESTED,
+    "status": 503,
+    "seconds": "1.5",
+    "reason": NESTED,
+    "inner": NESTED,
+    "addr": "一号地址",
+    "host": "一号主机",
+    "peer": "一号对端",
+    "url": "一号网址",
+    "scheme": "文件",
+    "address": "二号地址",
+    "path": "一号套接字",
+    "hop": 2,
+    "max": 5,
+    "cap": 1000,
+    "entries": 3,
+    "dated": 2,
+    "env": "一号变量",
+    "endpoint": NESTED,
+    "reach": "2025-11-01",
+    "newest": "2025-12-01",
+    "errcode": 40125,
+    "errmsg": "无效",
+    "refusal": NESTED,
+    "ref_date": "2025-11-02",
+    "scope": NESTED,
+    "through": "2025-12-01",
+    "floor": "2025-06-01",
+    "until": "2025-10-31",
+    "page": 2,
+    "days": 30,
+    "uid": "一号",
+    "type": "列表",
+    "text": "三天前",
+    "hour": 25,
+    "minute": 0,
+    "second": 0,
+    "month": "十三月",
+    "wall": NESTED,
+    "why": NESTED,
+    "location": "一号网址",
+    "msg": "用户不存在",
+    "ok": 0,
+    "container": "107603123",
+    "statuses": 5,
+    "posts": 3,
+    "pinned": 1,
+    "read_at": "2025-12-01 08:00",
+    "retcode": 50000,
+    "kind": "private",
+    "problem": "invalid AppSecret",
+    "via": "freepublish",
 }
 
 
@@ -44,11 +112,48 @@ def test_every_code_renders_in_both_languages(code):
     assert not missing, f"add samples for {missing}"
     texts = {lang: render(code, SAMPLES, lang) for lang in LANGS}
     for lang, text in texts.items():
-        assert text and "{" not in text and "?" not in text, (lang, text)
+        template = getattr(wording, lang)
+        assert text and "{" not in text, (lang, text)
+        assert text.count("?") == template.count("?"), (lang, text)  # "?" marks a missing one
     assert re.search(r"[\u4e00-\u9fff]", texts["zh"]), texts["zh"]
-    assert not LATIN_WORD.search(texts["zh"]), f"English in the Chinese wording: {texts['zh']}"
+    assert not english_words(texts["zh"]), f"English in the Chinese wording: {texts['zh']}"
     assert texts["zh"] != texts["en"]
     assert set(wording.durations) <= params_of(wording)
+    assert set(wording.quoted) | set(wording.terms) <= params_of(wording)
+
+
+TERMED = [(code, key, term) for code, w in WORDINGS.items() for key, terms in w.terms.items()
+          for term in terms]  # fmt: skip
+
+
+@pytest.mark.parametrize(("code", "key", "term"), TERMED, ids=lambda x: str(x))
+def test_every_english_term_a_detail_may_carry_has_its_chinese(code, key, term):
+    zh = render(code, {**SAMPLES, key: term}, "zh")
+    assert term in render(code, {**SAMPLES, key: term}, "en")
+    assert WORDINGS[code].terms[key][term] in zh and not english_words(zh), zh
+
+
+def test_a_nested_message_and_a_list_of_them_are_worded_in_the_readers_language():
+    params = {"detail": {"code": MessageCode.FEED_NO_URL.value, "params": {}}, "body": "x"}
+    assert render(MessageCode.WITH_BODY, params, "en") == "no feed URL configured; body: 'x'"
+    assert render(MessageCode.WITH_BODY, params, "zh") == "未配置订阅地址；响应内容：'x'"
+    listed = {"parts": [NESTED, {"code": MessageCode.NO_SOURCE.value, "params": {}}]}
+    assert render(MessageCode.PARTS, listed, "en") == "never checked; no source configured"
+    assert render(MessageCode.PARTS, listed, "zh") == "尚未检测；未配置数据源（只能人工核查）"
+
+
+def test_a_message_is_its_english_text_and_keeps_its_code_and_json_parameters():
+    inner = message(MessageCode.WEIBO_TIMELINE_PAGE, page=2)
+    detail = message(MessageCode.STEP_HTTP, what=inner, status=503)
+    assert detail == "timeline page 2: HTTP 503" and isinstance(detail, str)
+    assert detail.code == "check.step_http"
+    assert detail.params == {
+        "what": {"code": "weibo.timeline_page", "params": {"page": 2}},
+        "status": 503,
+    }
+    assert json.loads(json.dumps(detail.params)) == detail.params
+    assert render(detail.code, detail.params, "zh") == "时间线第 2 页：HTTP 503"
+    assert parts(detail, "") is detail
 
 
 @pytest.mark.parametrize(

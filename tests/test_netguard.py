@@ -8,6 +8,7 @@ import ipaddress
 import pytest
 
 from adapters.netguard import UrlGuard, forbidden_reason
+from monitor.messages import Message, render
 from monitor.settings import Settings
 
 
@@ -134,3 +135,32 @@ def test_peer_reason_judges_the_address_a_connection_reached() -> None:
     assert guard.peer_reason("127.0.0.1", 8765, "127.0.0.1") is None
     allowing = UrlGuard(Settings(network={"allow_private_addresses": True}))
     assert allowing.peer_reason("intranet", 80, "10.0.0.7") is None
+
+
+@pytest.mark.parametrize(
+    ("url", "table", "zh"),
+    [
+        ("http://10.1.2.3/feed", {}, "已拒绝 10.1.2.3：内网（私有）地址"),
+        ("http://[::ffff:127.0.0.1]/", {}, "已拒绝 ::ffff:127.0.0.1：本机回环地址（内嵌于 ::ffff:7f00:1）"),
+        ("http://169.254.169.254/", {}, "已拒绝 169.254.169.254：链路本地地址（云元数据服务所在网段）"),
+        ("http://100.100.100.200/", {}, "已拒绝 100.100.100.200：云元数据服务地址"),
+        ("https://rss.example.org/x", {"rss.example.org": ["10.0.0.7"]},
+         "已拒绝 rss.example.org：解析到 10.0.0.7，内网（私有）地址"),
+        ("ftp://x.org:21/a", {}, "已拒绝 'ftp://x.org:21/a'：协议 'ftp' 不是 http 或 https"),
+        ("not a url", {}, "已拒绝 'not a url'：不是完整的 http(s) 地址"),
+    ],
+)  # fmt: skip
+def test_every_refusal_is_a_message_worded_in_chinese(url: str, table: dict, zh: str) -> None:
+    reason = check(url, table)
+    assert isinstance(reason, Message)
+    assert render(reason.code, reason.params, "zh") == zh
+    assert render(reason.code, reason.params, "en") == reason  # the English text as before
+
+
+def test_a_rebinding_refusal_at_connect_time_is_worded_in_chinese() -> None:
+    reason = UrlGuard(Settings()).peer_reason("rss.example.org", 443, "10.0.0.7")
+    assert isinstance(reason, Message)
+    assert render(reason.code, reason.params, "zh") == (
+        "已拒绝 rss.example.org：实际连接到 10.0.0.7，内网（私有）地址"
+        "（检查时该域名解析到另一个地址，可能是 DNS 重绑定）"
+    )

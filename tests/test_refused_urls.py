@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 from test_daemon import START, Clock, feed, world_factory
 
-from monitor.checks import alerts
+from monitor.checks import alerts, notify
 from monitor.checks.verdicts import verdicts_at
 from monitor.cli import main
 from monitor.models import Outcome
@@ -63,6 +63,16 @@ def test_refused_urls_are_the_rosters_problem_and_never_pause_the_source(make_wo
     kinds = {(row.account, row.kind) for row in world.store.open_alerts()}
     assert {(ids[a], alerts.URL_REFUSED) for a in BAD} <= kinds
     assert not any(kind == alerts.CHECK_FAILING for _, kind in kinds)
+    # The operators' message words the guard's reason in Chinese.
+    [row] = [
+        r for r in world.store.open_alerts(kinds=[alerts.URL_REFUSED]) if r.account == ids[BAD[0]]
+    ]
+    assert row.evidence["detail_code"] == "guard.refused_host"
+    view = next(a for a in world.store.accounts_at(clock()) if a.id == ids[BAD[0]])
+    body = notify.render(
+        alerts.AlertEvent(row.id, row.kind, "opened", view, evidence=row.evidence)
+    )[1]
+    assert "原因：已拒绝 127.0.0.2：本机回环地址" in body and "refused" not in body
 
     day = clock().astimezone(world.settings.tz).date()
     items = {

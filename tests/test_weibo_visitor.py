@@ -24,6 +24,7 @@ from adapters.base import AdapterContext
 from adapters.weibo_visitor import VisitorPass, obtain
 from monitor.checks.fetch import Checker
 from monitor.cli import main
+from monitor.messages import render
 from monitor.settings import SecretLookup, Settings, load_settings
 from monitor.simulator import Scenario, SimAccount, SimulatorServer
 from monitor.store import Store
@@ -114,6 +115,10 @@ def test_when_the_flow_fails_every_check_is_blocked_naming_the_setting_never_sil
         assert "/visitor/visitor (visitor wall)" in report["detail"]
         assert "getting a visitor cookie failed: genvisitor2: retcode 50020" in report["detail"]
         assert "set weibo.cookie (MONITOR_WEIBO__COOKIE" in report["detail"]
+        zh = report["detail_label"]
+        assert zh == render(report["detail_code"], report["detail_params"], "zh")
+        assert "获取访客 Cookie 失败：genvisitor2：retcode 50020" in zh, zh
+        assert "（访客验证墙）" in zh and "请把 weibo.cookie" in zh
     status = {r["account_id"]: r for r in _cli(capsys, "status", "--json")}
     assert {r["state"] for r in status.values()} == {"unknown"}
     assert server.world.visitor_issued == 0

@@ -232,6 +232,8 @@ def follow_refusal(
         evidence = {
             "observation": observation.id,
             "detail": observation.detail,
+            "detail_code": observation.detail_code,
+            "detail_params": observation.detail_params,
             "source": observation.source,
             "url": account.feed_url or None,
         }

@@ -190,7 +190,7 @@ def render(event: AlertEvent) -> tuple[str, str]:
         body = (
             f"主办单位：{a.unit}\n地区：{a.region}\n{account_line}\n"
             f"地址：{ev.get('url') or '—'}\n"
-            f"原因：{ev.get('detail') or '—'}\n"
+            f"原因：{render_message(ev.get('detail_code'), ev.get('detail_params'), 'zh', ev.get('detail')) or '—'}\n"
             "这是名册或网络配置问题（地址指向内网或被出站规则拒绝），不是账号停更；"
             "请核对地址，或在 network.allowed_networks 中放行该网段。"
         )
