@@ -123,7 +123,7 @@ def _print_check_lines(reports: list, tz: Any) -> None:
         counts[outcome] = counts.get(outcome, 0) + 1
         latest = (rec["latest_post_at"] or "-")[:16].replace("T", " ")
         detail = (
-            f"  ({rec['detail']})"
+            f"  ({rec['detail_label'] or rec['detail']})"
             if rec["outcome"] not in ("ok", None) or not rec["outcome"]
             else ""
         )
