@@ -350,3 +350,96 @@ def _rename_in_roster(path: Path, old: str, new: str) -> None:
     assert any(new in row for row in rows)
     with path.open("w", encoding="utf-8-sig", newline="") as fh:
         csv.writer(fh).writerows(rows)
+
+
+def test_the_daemons_daily_job_reminds_the_day_before_and_re_checks_at_the_deadline(loop, capsys):
+    from monitor.daemon import Daemon
+
+    day, as_of, server = loop["day"], loop["as_of"], loop["server"]
+    m1, _ = _months(day)
+    issued = _run(
+        capsys, "notice", "issue", "--month", m1, "--as-of", as_of.isoformat(),
+        "--deadline", day.isoformat(), "--json",
+    )  # fmt: skip
+    assert issued["deadline"] == day.isoformat()
+    server.add_post("1001", utcnow() - timedelta(hours=1))
+    settings = loop["settings"]
+
+    async def job(clock):
+        with Store.open(loop["db"]) as store:
+            async with Daemon(store, settings, clock=clock) as daemon:
+                return await daemon.case_review()
+
+    yesterday = datetime.combine(day - timedelta(days=1), time(10, 0), SH)
+    before = asyncio.run(job(lambda: yesterday))
+    assert before == {"day": (day - timedelta(days=1)).isoformat(), "reviewed": 0, "reminded": 5}
+    after = asyncio.run(job(utcnow))
+    assert after == {"day": day.isoformat(), "reviewed": 5, "reminded": 0}
+    closed = {c["name"][-1]: c["status"] for c in _run(capsys, "cases", "--all", "--json")}
+    assert closed == {"A": "rectified", "B": "not_rectified", "C": "not_rectified",
+                      "D": "not_rectified", "E": "not_rectified"}  # fmt: skip
+    with Store.open(loop["db"]) as store:
+        beat = store.heartbeat("job:case_review")
+    assert beat is not None and beat[1]["reviewed"] == 5
+
+
+def test_accounts_without_an_automatic_source_are_judged_from_manual_evidence(loop, capsys):
+    """G and H have no source (快手, no feed): inspectors' observations are the evidence."""
+    day, as_of = loop["day"], loop["as_of"]
+    m1, _ = _months(day)
+    with loop["roster"].open("a", encoding="utf-8", newline="") as fh:
+        for letter, ident in (("G", "ks-g"), ("H", "ks-h")):
+            csv.writer(fh).writerow(
+                [
+                    "市直部门",
+                    f"单位{letter}",
+                    "快手",
+                    f"账号{letter}",
+                    ident,
+                    "运行",
+                    "",
+                    "",
+                    "",
+                    "",
+                ]
+            )
+    effective = (as_of - timedelta(days=10)).isoformat()
+    _run(capsys, "import", str(loop["roster"]), "--effective", effective)
+    seen_at = datetime.combine(as_of, time(11, 0), SH).isoformat()
+    old_post = (as_of - timedelta(days=80)).isoformat()
+    for ident in ("kuaishou:ks-g", "kuaishou:ks-h"):
+        _run(capsys, "observe", ident, "--latest-post", old_post, "--at", seen_at)
+    issued = _run(capsys, "notice", "issue", "--month", m1, "--as-of", as_of.isoformat(), "--json")
+    assert issued["cases"] == 7  # A-E and G, H
+    # G's unit showed the inspector a new post; H's did not.
+    _run(capsys, "observe", "kuaishou:ks-g", "--latest-post", (day - timedelta(days=1)).isoformat())
+    review = _run(capsys, "cases", "review", "--as-of", day.isoformat())
+    cases = {c["id"]: c["name"][-1] for c in _run(capsys, "cases", "--all", "--json")}
+    result = {cases[r["case"]]: r for r in review["reviewed"]}
+    assert result["G"]["status"] == "rectified"
+    assert result["G"]["evidence"]["evidence"]["source"] == "manual"
+    assert result["G"]["evidence"]["check"]["ran"] is False
+    assert result["H"]["status"] == "not_rectified"
+    assert result["H"]["evidence"]["evidence"]["latest_post_at"][:10] == old_post
+
+
+def test_an_account_cancelled_in_the_roster_is_rectified_without_a_check(loop, capsys):
+    day = loop["day"]
+    m1, _ = _months(day)
+    _run(capsys, "notice", "issue", "--month", m1, "--as-of", loop["as_of"].isoformat())
+    with loop["roster"].open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.reader(fh))
+    status = rows[0].index("状态")
+    for row in rows[1:]:
+        if row[rows[0].index("账号名称")] == "账号B":
+            row[status] = "已注销"
+    with loop["roster"].open("w", encoding="utf-8-sig", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    _run(capsys, "import", str(loop["roster"]))
+    review = _run(capsys, "cases", "review", "--as-of", day.isoformat())
+    cases = {c["id"]: c["name"][-1] for c in _run(capsys, "cases", "--all", "--json")}
+    result = {cases[r["case"]]: r for r in review["reviewed"]}
+    assert result["B"]["status"] == "rectified"
+    assert result["B"]["evidence"]["rule"] == "cancelled_in_roster"
+    assert "check" not in result["B"]["evidence"]  # nothing fetched for a cancelled account
+    assert {result[k]["status"] for k in "ACDE"} == {"not_rectified"}
