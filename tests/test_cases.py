@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import hashlib
+import io
 import json
 from datetime import datetime, time, timedelta
 from pathlib import Path
@@ -27,6 +28,7 @@ from pathlib import Path
 import pytest
 from fastapi import Request
 from fastapi.testclient import TestClient
+from openpyxl import load_workbook
 from simulated_city import SH, serving
 
 from monitor.api import create_app
@@ -294,6 +296,10 @@ def test_a_notice_cycle_ends_rectified_not_rectified_and_accepted(loop, capsys, 
     assert "账号B" in b_row
     html = files2["html"].decode()
     assert "整改情况" in html and "已说明" in html
+    sheet = load_workbook(io.BytesIO(files2["xlsx"]))["整改情况"]
+    cells = [[c for c in row if c is not None] for row in sheet.iter_rows(values_only=True)]
+    assert ["市直部门", "单位B", "微博", "账号B", issued["deadline"], "整改不到位"] in cells
+    assert ["市直部门", "单位B", "微博", "账号B", "连续 2 个月"] in cells
 
 
 def test_a_unit_sees_only_its_own_cases_and_another_units_case_is_404(loop, capsys):

@@ -7,7 +7,7 @@ A notice (monitor.notices) opens one case per account it names. Then:
     day before        remind_due(): one reminder per case to the unit
     at the deadline   review_due(): re-check the account through the check library
                       (its observation is recorded as any check is) and close the case:
-        1. roster says cancelled (or the account left the roster) -> rectified
+        1. the roster says cancelled (已注销)                        -> rectified
         2. evidence of a post after the notice's as-of date         -> rectified
         3. newest evidence after the as-of date: gone from platform -> rectified
         4. otherwise                                                -> not_rectified
@@ -273,14 +273,13 @@ async def review_due(
     views = {v.id: v for v in store.accounts_at(now, ids=accounts, include_retired=True)}
     checked: dict[int, Observation | None] = {}
     notes: dict[int, str] = {}
+    # Cancelled in the roster: rule 1 decides, nothing to fetch. Retired (left the
+    # roster): no longer checked, judged from the evidence on record.
+    to_check = [v for v in views.values() if _checkable(v)]
     async with Checker(store, settings, secrets, clock=clock, transport=transport) as checker:
-        for account in accounts:
-            view = views.get(account)
-            if view is None or view.retired or view.status is RosterStatus.CANCELLED:
-                continue  # rule 1 decides; nothing to fetch
-            report = await checker.check(view)
-            checked[account] = report.observation
-            notes[account] = report.note
+        for report in await checker.check_many(to_check):
+            checked[report.account.id] = report.observation
+            notes[report.account.id] = report.note
     now = clock()
     with store.transaction():
         for row in due:
@@ -309,9 +308,11 @@ def judge(
     tried: dict[str, Any] = {}
     if check is not None:
         tried = {"check": {**_observation(check, tz), "counts_as_evidence": check.is_evidence}}
-    elif view is not None and not view.retired and view.status is not RosterStatus.CANCELLED:
+    elif view is not None and _checkable(view):
         tried = {"check": {"ran": False, "note": note or "no automatic source"}}
-    if view is None or view.retired or view.status is RosterStatus.CANCELLED:
+    elif view is not None and view.retired:
+        tried = {"check": {"ran": False, "note": "retired from the roster"}}
+    if view is not None and view.status is RosterStatus.CANCELLED:
         return RECTIFIED, {"rule": "cancelled_in_roster", **tried}
     after = row.notice_as_of
     evidence = [
@@ -334,6 +335,10 @@ def judge(
         "evidence": _observation(newest, tz) if newest is not None else None,
         **tried,
     }
+
+
+def _checkable(view: AccountView) -> bool:
+    return not view.retired and view.status is not RosterStatus.CANCELLED
 
 
 def _observation(obs: Observation, tz: Any) -> dict[str, Any]:
