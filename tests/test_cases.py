@@ -326,8 +326,19 @@ def test_a_unit_sees_only_its_own_cases_and_another_units_case_is_404(loop, caps
         assert api.get(f"/units/{cases['B']['unit_id']}/cases", headers=bearer).status_code == 404
         page = api.get("/cases", headers=bearer).text
         assert "账号A" in page and "账号B" not in page
+        # A unit answers its own case, but only the office decides on an explanation.
+        a = cases["A"]["id"]
+        answer = {"action": "explained", "note": "说明"}
+        assert api.post(f"/api/cases/{a}/response", json=answer, headers=bearer).status_code == 200
+        assert (
+            'action="/cases/' + str(a) + '/decision"'
+            not in api.get(f"/cases/{a}", headers=bearer).text
+        )
+        own = api.post(f"/api/cases/{a}/decision", json={"decision": "accept"}, headers=bearer)
+        assert own.status_code == 403
         with Store.open(loop["db"]) as store:
             assert store.case(b).status == "open"  # nothing changed
+            assert store.case(a).status == "responded"
 
 
 def test_a_review_with_only_failed_checks_since_the_notice_is_not_rectified(loop, capsys):

@@ -6,7 +6,8 @@ own units' cases, and another unit's case is a 404 (no probing of ids).
     GET  /api/cases                    {"items": [...], "total": N}; open ones unless all=true
     GET  /api/cases/{id}               one case with its events
     POST /api/cases/{id}/response      {"action": "resumed"|"cancel_requested"|"explained", "note"}
-    POST /api/cases/{id}/decision      {"decision": "accept"|"reject", "note"}
+    POST /api/cases/{id}/decision      {"decision": "accept"|"reject", "note"}; office only
+                                       (a caller limited to units gets 403 on its own cases)
     GET  /cases, /units/{id}/cases     the office's and a unit's case lists (pages)
     GET  /cases/{id}                   a case page with the response form
     POST /cases/{id}/response|decision the forms (then back to the case page)
@@ -60,6 +61,12 @@ def _case(request: Request, case: int) -> CaseRow:
     if row is None or (scope is not None and row.unit not in scope):
         raise ApiError(404, f"no case with id {case}")
     return row
+
+
+def _office_only(request: Request) -> None:
+    """Decisions are the office's: a unit user (a caller limited to units) may not decide."""
+    if unit_scope(request) is not None:
+        raise ApiError(403, "only the office decides on explanations")
 
 
 def _refused(exc: CaseError) -> ApiError:
@@ -135,9 +142,10 @@ def post_response(request: Request, case_id: CaseIdPath, body: ResponseIn) -> di
 
 @router.post("/api/cases/{case_id}/decision")
 def post_decision(request: Request, case_id: CaseIdPath, body: DecisionIn) -> dict[str, Any]:
-    """Decide on an explanation: accept -> accepted, reject -> open again."""
+    """Decide on an explanation: accept -> accepted, reject -> open again (office only)."""
     ctx = ctx_of(request)
     _case(request, case_id)
+    _office_only(request)
     try:
         row = decide(ctx.store(), ctx.settings, case_id, body.decision, body.note, utcnow(),
                      units=unit_scope(request))  # fmt: skip
@@ -195,7 +203,9 @@ def case_page(request: Request, case_id: CaseIdPath) -> HTMLResponse:
         actions=ACTION_LABELS,
         statuses=STATUS_LABELS,
         live=row.status in LIVE_STATUSES,
-        deciding=row.status == "responded" and row.response == "explained",
+        deciding=row.status == "responded"
+        and row.response == "explained"
+        and unit_scope(request) is None,
         csrf_token=getattr(request.state, "csrf_token", ""),
         note_max=NOTE_MAX,
     )
@@ -219,6 +229,8 @@ async def response_form(request: Request, case_id: CaseIdPath) -> Response:
 async def decision_form(request: Request, case_id: CaseIdPath) -> Response:
     """The case page's decision form (office); back to the case page."""
     form = await _form(request)
+    _case(request, case_id)
+    _office_only(request)
     return _apply(request, case_id, decide, form.get("decision", ""), form.get("note", ""))
 
 
