@@ -460,3 +460,19 @@ def test_an_account_cancelled_in_the_roster_is_rectified_without_a_check(loop, c
     assert result["B"]["evidence"]["rule"] == "cancelled_in_roster"
     assert "check" not in result["B"]["evidence"]  # nothing fetched for a cancelled account
     assert {result[k]["status"] for k in "ACDE"} == {"not_rectified"}
+
+
+def test_an_account_gone_from_the_platform_after_the_notice_is_rectified(loop, capsys):
+    """An inspector finds B deregistered (its re-check fails): cancelled on the platform."""
+    day, server = loop["day"], loop["server"]
+    m1, _ = _months(day)
+    _run(capsys, "notice", "issue", "--month", m1, "--as-of", loop["as_of"].isoformat())
+    server.set_fault("1002", "http_500")
+    _run(capsys, "observe", str(loop["ids"]["B"]), "--not-found")
+    review = _run(capsys, "cases", "review", "--as-of", day.isoformat())
+    cases = {c["id"]: c["name"][-1] for c in _run(capsys, "cases", "--all", "--json")}
+    result = {cases[r["case"]]: r for r in review["reviewed"]}
+    assert result["B"]["status"] == "rectified"
+    assert result["B"]["evidence"]["rule"] == "cancelled_on_platform"
+    assert result["B"]["evidence"]["evidence"]["outcome"] == "not_found"
+    assert result["B"]["evidence"]["check"]["counts_as_evidence"] is False
