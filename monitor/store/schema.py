@@ -283,18 +283,6 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
-        "0020_verdict_findings",
-        """
-        -- each current verdict's roster problems (名单问题, kinds comma-separated), so
-        -- the dashboard's problem lists and counts read the stored rows; existing rows
-        -- expire at once and are judged again (same state: same `since`, no flip)
-        ALTER TABLE verdicts ADD COLUMN findings TEXT NOT NULL DEFAULT '';
-        CREATE INDEX verdicts_live_findings ON verdicts(roster_order, account)
-            WHERE retired = 0 AND findings != '';
-        UPDATE verdicts SET valid_until = as_of;
-        """,
-    ),
-    (
         "0017_notices_and_cases",
         """
         -- An issued notice (通报): a month's report frozen byte-for-byte, one row per file.
@@ -348,6 +336,18 @@ MIGRATIONS: list[tuple[str, str]] = [
             detail TEXT NOT NULL DEFAULT '{}'
         );
         CREATE INDEX case_events_case ON case_events(case_id, id);
+        """,
+    ),
+    (
+        "0020_verdict_findings",
+        """
+        -- each current verdict's roster problems (名单问题, kinds comma-separated), so
+        -- the dashboard's problem lists and counts read the stored rows; existing rows
+        -- expire at once and are judged again (same state: same `since`, no flip)
+        ALTER TABLE verdicts ADD COLUMN findings TEXT NOT NULL DEFAULT '';
+        CREATE INDEX verdicts_live_findings ON verdicts(roster_order, account)
+            WHERE retired = 0 AND findings != '';
+        UPDATE verdicts SET valid_until = as_of;
         """,
     ),
 ]
