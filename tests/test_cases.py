@@ -32,7 +32,7 @@ from openpyxl import load_workbook
 from simulated_city import SH, serving
 
 from monitor.api import create_app
-from monitor.checks.cases import remind_due
+from monitor.checks.cases import remind_due, respond
 from monitor.checks.fetch import check_accounts
 from monitor.cli import main
 from monitor.dates import end_of_day, today, utcnow
@@ -469,8 +469,14 @@ def test_an_account_gone_from_the_platform_after_the_notice_is_rectified(loop, c
     _run(capsys, "notice", "issue", "--month", m1, "--as-of", loop["as_of"].isoformat())
     server.set_fault("1002", "http_500")
     _run(capsys, "observe", str(loop["ids"]["B"]), "--not-found")
-    review = _run(capsys, "cases", "review", "--as-of", day.isoformat())
     cases = {c["id"]: c["name"][-1] for c in _run(capsys, "cases", "--all", "--json")}
+    c = next(case for case, letter in cases.items() if letter == "C")
+    with Store.open(loop["db"]) as store:  # C explains; the office has not decided yet
+        respond(store, loop["settings"], c, "explained", "账号已移交", utcnow())
+    review = _run(capsys, "cases", "review", "--as-of", day.isoformat())
+    assert review["waiting_for_decision"] == [c]  # an explanation waits for the office
+    assert c not in {r["case"] for r in review["reviewed"]}
+    assert {x["id"]: x["status"] for x in _run(capsys, "cases", "--json")} == {c: "responded"}
     result = {cases[r["case"]]: r for r in review["reviewed"]}
     assert result["B"]["status"] == "rectified"
     assert result["B"]["evidence"]["rule"] == "cancelled_on_platform"

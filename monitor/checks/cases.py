@@ -263,9 +263,10 @@ async def review_due(
 ) -> list[Reviewed]:
     """Re-check every live case whose deadline is on or before `day` and close it."""
     due = store.cases(statuses=LIVE_STATUSES, due_by=day)
-    waiting = [c for c in due if c.status == RESPONDED and c.response == "explained"]
-    due = [c for c in due if c not in waiting]
-    out = [Reviewed(c.id, None, {"waiting": "decision"}) for c in waiting]
+    # An explanation waits for the office's decision; it is not re-checked meanwhile.
+    waiting = {c.id for c in due if c.status == RESPONDED and c.response == "explained"}
+    due = [c for c in due if c.id not in waiting]
+    out = [Reviewed(case, None, {"waiting": "decision"}) for case in sorted(waiting)]
     if not due:
         return out
     now = clock()
@@ -359,6 +360,7 @@ def _observation(obs: Observation, tz: Any) -> dict[str, Any]:
 
 
 def _view_of(row: CaseRow) -> AccountView:
+    """The account as the notice named it, for messages and routes (not for judging)."""
     return AccountView(
         id=row.account,
         platform=Platform(row.platform),
