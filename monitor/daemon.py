@@ -11,6 +11,7 @@ injected clock, so tests drive weeks in seconds:
     reclassify()   judge every account as of today, open/close alerts (daily)
     digest()       one message per unit listing its open problems (daily, optional)
     monthly_report()  last month's report files (monthly)
+    case_review()  re-check cases due today, remind units of cases due tomorrow (daily)
 
 The schedule lives in the database (`schedule.next_check_at`), so a restart
 resumes where it stopped. Checks are claimed with a conditional UPDATE (a few
@@ -47,7 +48,7 @@ import httpx
 
 from adapters import source_for
 from adapters.netguard import UrlGuard
-from monitor.checks import notify
+from monitor.checks import cases, notify
 from monitor.checks.backoff import health_key
 from monitor.checks.fetch import Checker
 from monitor.checks.record import CheckReport, SourceTally, catch_up, judge_sweep, reclassify
@@ -159,6 +160,7 @@ class Daemon:
         self.checker = Checker(
             store, settings, secrets, clock=clock, transport=transport, rng=self.rng
         )
+        self._transport = transport
         self._stopping = False
         self._stop_event: asyncio.Event | None = None
         self._paused: dict[str, datetime] = {}
@@ -395,6 +397,25 @@ class Daemon:
         )
         return paths
 
+    async def case_review(self) -> dict[str, Any]:
+        """Re-check (复查) cases due today and remind units of cases due tomorrow (daily)."""
+        now = self.clock()
+        day = now.astimezone(self.tz).date()
+        reviewed = await cases.review_due(
+            self.store, self.settings, day, secrets=self.checker.secrets, clock=self.clock,
+            transport=self._transport,
+        )  # fmt: skip
+        reminded = cases.remind_due(self.store, self.settings, day, self.clock())
+        out = {
+            "day": day.isoformat(),
+            "reviewed": sum(1 for r in reviewed if r.status is not None),
+            "reminded": len(reminded),
+        }
+        with self.store.transaction():
+            self.store.beat("job:case_review", self.clock(), out)
+        log.info("case_review %s", json.dumps({"event": "case_review", **out}))
+        return out
+
     async def deliver(self) -> notify.DeliverySummary:
         """Send every due outbox row (in batches) unless stopping."""
         total = notify.DeliverySummary()
@@ -495,6 +516,8 @@ class Daemon:
             self._spawn("digest", self.digest)
         if self._monthly_due():
             self._spawn("monthly_report", self.monthly_report)
+        if self._daily_due("job:case_review", self.settings.rectify.review_at):
+            self._spawn("case_review", self.case_review)
 
     async def serve(self) -> None:
         """Run until stop(): a tick every tick_s, the daily and monthly jobs on their times."""
@@ -530,6 +553,14 @@ class Daemon:
                 id="digest",
                 **common,
             )
+        h, m = parse_time_of_day(self.settings.rectify.review_at)
+        scheduler.add_job(
+            self._spawn,
+            CronTrigger(hour=h, minute=m, timezone=self.tz),
+            args=["case_review", self.case_review],
+            id="case_review",
+            **common,
+        )
         cfg = self.settings.reports
         h, m = parse_time_of_day(cfg.monthly_at)
         scheduler.add_job(

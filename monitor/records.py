@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 from typing import Any
 
+from monitor.checks.cases import STATUS_LABELS
 from monitor.checks.record import CheckReport
 from monitor.checks.verdicts import AccountVerdict
 from monitor.dates import iso
@@ -17,6 +18,7 @@ from monitor.links import http_link
 from monitor.messages import detail_text, reason_text, roster_problem_text
 from monitor.models import AccountView, Evidence, Observation
 from monitor.roster.apply import ImportOutcome
+from monitor.store import CaseRow, NoticeFile, NoticeRow
 
 
 def observation_record(o: Observation, tz: tzinfo) -> dict[str, Any]:
@@ -207,3 +209,52 @@ def roster_account_record(v: AccountView) -> dict[str, Any]:
 def unit_record(u: dict[str, Any]) -> dict[str, Any]:
     """`monitor units --json`: a unit, its regions and how many accounts it has."""
     return {"id": u["id"], "name": u["name"], "regions": u["regions"], "accounts": u["accounts"]}
+
+
+def case_record(row: CaseRow, tz: tzinfo) -> dict[str, Any]:
+    """The JSON object of one rectification case (`monitor cases --json`, `/api/cases`)."""
+    return {
+        "id": row.id,
+        "account": row.account,
+        "unit": row.unit,
+        "region": row.region,
+        "notice": row.month,
+        "opened_at": iso(row.opened_at, tz),
+        "deadline": row.deadline.isoformat(),
+        "status": row.status,
+        "response": row.response,
+        "decision": row.decision,
+        "reviewed_at": iso(row.reviewed_at, tz),
+        "status_label": STATUS_LABELS.get(row.status, row.status),
+        "unit_id": row.unit_id,
+        "platform": row.platform,
+        "account_id": row.account_id,
+        "name": row.name,
+        "problems": row.problems,
+        "notice_as_of": row.notice_as_of.isoformat(),
+        "response_note": row.response_note,
+        "responded_at": iso(row.responded_at, tz),
+        "decision_note": row.decision_note,
+        "decided_at": iso(row.decided_at, tz),
+        "closed_at": iso(row.closed_at, tz),
+        "reminded_at": iso(row.reminded_at, tz),
+        "evidence": row.evidence,
+    }
+
+
+def notice_record(
+    notice: NoticeRow, files: list[NoticeFile], cases: int, tz: tzinfo
+) -> dict[str, Any]:
+    """The JSON object of an issued notice and its frozen files (`monitor notice issue --json`)."""
+    return {
+        "id": notice.id,
+        "month": notice.month,
+        "as_of": notice.as_of.isoformat(),
+        "deadline": notice.deadline.isoformat(),
+        "issued_at": iso(notice.issued_at, tz),
+        "cases": cases,
+        "files": [
+            {"format": f.format, "filename": f.filename, "sha256": f.sha256, "bytes": len(f.data)}
+            for f in files
+        ],
+    }

@@ -341,6 +341,15 @@ class ReportSettings(Section):
         return value
 
 
+class RectifySettings(Section):
+    """Notices and rectification cases (整改): the deadline and the daily re-check (复查)."""
+
+    # The deadline is this long after the notice's as-of date (3月4日 -> 3月9日).
+    within: DurationField = Duration(days=5)
+    # When the daemon re-checks cases at their deadline and sends the day-before reminders.
+    review_at: TimeOfDay = "09:30"
+
+
 class ApiSettings(Section):
     """`monitor serve`: the JSON API and dashboard."""
 
@@ -375,6 +384,7 @@ class Settings(BaseSettings):
     alerts: AlertSettings = AlertSettings()
     notify: NotifySettings = NotifySettings()
     reports: ReportSettings = ReportSettings()
+    rectify: RectifySettings = RectifySettings()
     api: ApiSettings = ApiSettings()
 
     @field_validator("timezone")

@@ -153,9 +153,25 @@ def _phone_checks(driver, url: str) -> None:
     assert not small, f"{url}: tap targets under 40 px: {small[:8]}"
 
 
+def _issue_a_notice(db: Path) -> int:
+    """This month's notice on the city, so the case pages have a case; the first case's id."""
+    from monitor.dates import today, utcnow
+    from monitor.notices import issue_notice
+    from monitor.reports.periods import month_of
+    from monitor.store import Store
+
+    settings = settings_for()
+    day = today(settings.tz)
+    with Store.open(db) as store:
+        issued = issue_notice(store, settings, month_of(day), day, now=utcnow())
+    assert issued.cases, "the city has problem accounts"
+    return issued.cases[0]
+
+
 @pytest.mark.parametrize("width", [390, 360])
 def test_every_page_works_on_a_phone_without_sideways_scrolling(browser, tmp_path, width):
     city = build_city(tmp_path)
+    case = _issue_a_notice(city.db)
     # A phone's screen, as Chrome's device emulation gives it (the viewport meta applies).
     browser.execute_cdp_cmd(
         "Emulation.setDeviceMetricsOverride",
@@ -178,6 +194,8 @@ def test_every_page_works_on_a_phone_without_sideways_scrolling(browser, tmp_pat
             f"/units/{city.units['市住房公积金中心']}",
             f"/accounts/{city.ids['安康公积金']}",
             f"/accounts/{city.ids['汉阴农林科技']}",
+            "/cases",
+            f"/cases/{case}",  # with the answer form
             "/units/999",  # the error page
             months[0],  # this month's report, served
         ]

@@ -52,12 +52,16 @@ READS = [
     ("GET", "/api/units/{unit_id}"),
     ("GET", "/api/alerts"),
     ("GET", "/api/reports/{month}"),
+    ("GET", "/api/cases"),
+    ("GET", "/api/cases/{case_id}"),
     ("GET", "/healthz"),
     ("GET", "/metrics"),
 ]
 WRITES = [
     ("POST", "/api/accounts/{account_id}/check"),
     ("POST", "/api/observations"),
+    ("POST", "/api/cases/{case_id}/response"),
+    ("POST", "/api/cases/{case_id}/decision"),
 ]
 # Examples per operation and mode (positive, negative): the module stays well under 90 s.
 READ_EXAMPLES = 250
@@ -277,7 +281,11 @@ def test_fuzzed_writes_with_the_token_never_answer_5xx(writable_api, method, pat
 TEXT = st.none() | st.text(max_size=30) | st.sampled_from(["", "2020-02-29", "zombie", "weibo"])
 
 
-@pytest.mark.parametrize("page", ["/", "/problems", "/units", "/units/{id}", "/accounts/{id}"])
+@pytest.mark.parametrize(
+    "page",
+    ["/", "/problems", "/units", "/units/{id}", "/accounts/{id}", "/cases", "/cases/{id}",
+     "/units/{id}/cases"],
+)  # fmt: skip
 def test_fuzzed_dashboard_pages_never_answer_5xx(open_api, page):
     ids = sorted(open_api.city.units.values() if "units" in page else open_api.city.ids.values())
 

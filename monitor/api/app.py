@@ -71,11 +71,12 @@ def create_app(settings: Settings, db_path: str | Path, *, warm: bool = True) ->
     app.state.queries = queries
     app.state.templates = templates_env()
 
-    from monitor.api import dashboard, routes_ops, routes_read, routes_write
+    from monitor.api import dashboard, routes_cases, routes_ops, routes_read, routes_write
 
     app.include_router(routes_read.router)
     app.include_router(routes_write.router)
     app.include_router(routes_ops.router)
+    app.include_router(routes_cases.router)
     app.include_router(dashboard.router)
     install_docs(app)
     install_error_handlers(app)

@@ -18,17 +18,20 @@ from monitor.models import Platform, State
 from monitor.reports.model import (
     CITY_DEPARTMENTS,
     AccountRow,
+    CaseOutcome,
+    CaseStatus,
     Change,
     DetailRow,
     LastUpdate,
     Problem,
+    Rectification,
     RegionTally,
     Report,
     RosterFinding,
     Tally,
     UnitTally,
 )
-from monitor.reports.periods import month_bounds, previous_month
+from monitor.reports.periods import month_bounds, month_of, previous_month
 from monitor.settings import Policy
 
 PROBLEM_STATES = frozenset({State.ZOMBIE, State.SUSPENDED})
@@ -122,7 +125,73 @@ def build_report(
         roster_findings=findings,
         rows=rows,
         accounts=accounts,
+        rectification=None
+        if detail_only
+        else rectification(store, month or month_of(as_of), rows, findings, region_rank, unit_rank),
     )
+
+
+_CASE_STATUS = {
+    "rectified": CaseStatus.RECTIFIED,
+    "not_rectified": CaseStatus.NOT_RECTIFIED,
+    "accepted": CaseStatus.ACCEPTED,
+}
+
+
+def rectification(
+    store: Any,
+    month: str,
+    rows: list[DetailRow],
+    findings: list[RosterFinding],
+    region_rank: dict[str, int],
+    unit_rank: dict[tuple[str, str], int],
+) -> Rectification | None:
+    """整改情况 of the latest notice before `month`, and who is named months in a row.
+
+    Case statuses are as recorded now (an administrative fact, not a judgement from
+    evidence): a notice's own frozen files keep what stood when it was issued.
+    """
+    earlier = [n for n in store.notices() if n.month < month]
+    if not earlier:
+        return None
+    previous = earlier[-1]
+    cases = []
+    for c in store.cases(notice=previous.id):
+        cases.append(
+            CaseOutcome(
+                case=c.id,
+                account=c.account,
+                region=c.region,
+                unit=c.unit,
+                platform=Platform(c.platform),
+                name=c.name,
+                problems=tuple(c.problems),
+                deadline=c.deadline,
+                status=_CASE_STATUS.get(c.status, CaseStatus.PENDING),
+                response=c.response,
+            )
+        )
+    cases.sort(
+        key=lambda c: (
+            region_rank.get(c.region, len(region_rank)),
+            unit_rank.get((c.region, c.unit), len(unit_rank)),
+        )
+    )
+    named_now = {r.account for r in rows} | {f.account for f in findings}
+    months = [month]
+    for _ in range(len(earlier)):
+        months.append(previous_month(month_bounds(months[-1])[0]))
+    named = store.notice_accounts(months[1:])
+    repeated: dict[int, int] = {}
+    for account in named_now:
+        n = 1
+        for m in months[1:]:
+            if account not in named.get(m, ()):
+                break
+            n += 1
+        if n >= 2:
+            repeated[account] = n
+    return Rectification(previous.month, previous.as_of, cases, repeated)
 
 
 def _group_ranks(
@@ -215,6 +284,8 @@ def _roster_findings(item: AccountVerdict) -> list[RosterFinding]:
     """Roster problems of one account: missing on the platform, not verified, renamed."""
     a = item.account
     return [
-        RosterFinding(f.kind, a.region, a.unit, a.platform, a.name, f.detail, f.code, f.params)
+        RosterFinding(
+            f.kind, a.region, a.unit, a.platform, a.name, f.detail, f.code, f.params, a.id
+        )
         for f in roster_findings(item.verdict, item.state.evidence, a.name, item.state.last_outcome)
     ]

@@ -327,3 +327,83 @@ def account_cells(a: Any, lang: str) -> list[Any]:
         a.evidence_url,
         render(a.reason_code, a.reason_params, lang, a.reason),
     ]
+
+
+# -- 整改情况 (the previous notice's cases) ------------------------------------------------
+
+RECTIFY_TEXT = {
+    "zh": {
+        "heading": "整改情况",
+        "intro": "{month} 通报（检查日期 {as_of}）所列账号的整改情况：",
+        "counts": "已整改 {rectified} 个，整改不到位 {not_rectified} 个，已说明 {accepted} 个，整改中 {pending} 个",
+        "repeated": "连续通报",
+        "repeated_cell": "连续 {n} 个月",
+    },
+    "en": {
+        "heading": "Rectification",
+        "intro": "Accounts named in the {month} notice (checked {as_of}):",
+        "counts": "rectified {rectified}, not rectified {not_rectified}, explained {accepted}, pending {pending}",
+        "repeated": "Named in consecutive notices",
+        "repeated_cell": "{n} months in a row",
+    },
+}
+CASE_STATUS_LABELS = {
+    "zh": {
+        "rectified": "已整改",
+        "not_rectified": "整改不到位",
+        "accepted": "已说明",
+        "pending": "整改中",
+    },
+    "en": {
+        "rectified": "Rectified",
+        "not_rectified": "Not rectified",
+        "accepted": "Explained",
+        "pending": "Pending",
+    },
+}
+CASE_COLUMNS = {
+    "zh": ["类别", "主办单位", "平台", "账号名称", "整改期限", "整改情况"],
+    "en": ["Region", "Unit", "Platform", "Account", "Deadline", "Status"],
+}
+REPEATED_COLUMNS = {
+    "zh": ["类别", "主办单位", "平台", "账号名称", "连续通报"],
+    "en": ["Region", "Unit", "Platform", "Account", "Named"],
+}
+
+
+def case_cells(c: Any, lang: str) -> list[Any]:
+    return [
+        c.region,
+        c.unit,
+        platform_name(c.platform, lang),
+        c.name,
+        c.deadline.isoformat(),
+        CASE_STATUS_LABELS[lang][c.status.value],
+    ]
+
+
+def repeated_rows(report: Report, lang: str) -> list[list[Any]]:
+    """The detail rows (and roster findings) of accounts named months in a row, once each."""
+    r = report.rectification
+    if r is None or not r.repeated:
+        return []
+    seen: set[int] = set()
+    out = []
+    items: list[Any] = [*report.rows, *report.roster_findings]
+    for item in items:
+        if item.account in r.repeated and item.account not in seen:
+            seen.add(item.account)
+            n = r.repeated[item.account]
+            out.append(
+                [item.region, item.unit, platform_name(item.platform, lang), item.name,
+                 RECTIFY_TEXT[lang]["repeated_cell"].format(n=n)]
+            )  # fmt: skip
+    return out
+
+
+def rectify_counts(report: Report, lang: str) -> str:
+    r = report.rectification
+    assert r is not None
+    from monitor.reports.model import CaseStatus
+
+    return RECTIFY_TEXT[lang]["counts"].format(**{s.value: r.count(s) for s in CaseStatus})

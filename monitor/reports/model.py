@@ -139,6 +139,46 @@ class RosterFinding:
     detail: str  # English, as the report JSON's `detail` always was
     detail_code: str = ""
     detail_params: dict[str, Any] | None = None
+    account: int = 0
+
+
+class CaseStatus(StrEnum):
+    """How a case of the previous notice stands (整改情况)."""
+
+    RECTIFIED = "rectified"  # 已整改
+    NOT_RECTIFIED = "not_rectified"  # 整改不到位
+    ACCEPTED = "accepted"  # 已说明
+    PENDING = "pending"  # 整改中: open, answered, or waiting for a decision
+
+
+@dataclass(frozen=True, slots=True)
+class CaseOutcome:
+    """One case of the previous notice and how it stands."""
+
+    case: int
+    account: int
+    region: str
+    unit: str
+    platform: Platform
+    name: str
+    problems: tuple[str, ...]
+    deadline: date
+    status: CaseStatus
+    response: str | None
+
+
+@dataclass(slots=True)
+class Rectification:
+    """整改情况: the previous notice's cases, and the accounts named again month after month."""
+
+    notice: str  # the previous notice's month
+    notice_as_of: date
+    cases: list[CaseOutcome]
+    # account -> months in a row it is named, this report included (only 2 and more)
+    repeated: dict[int, int] = field(default_factory=dict)
+
+    def count(self, status: CaseStatus) -> int:
+        return sum(1 for c in self.cases if c.status is status)
 
 
 @dataclass(slots=True)
@@ -158,3 +198,5 @@ class Report:
     roster_findings: list[RosterFinding]
     rows: list[DetailRow]
     accounts: list[AccountRow] = field(default_factory=list)
+    # None: no notice was issued before this report's month (the section is left out)
+    rectification: Rectification | None = None

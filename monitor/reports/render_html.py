@@ -80,7 +80,14 @@ td { overflow-wrap: anywhere; }
 <h2>{{ t.roster }}</h2>
 {{ table(finding_columns, findings, t.none) }}
 
-<h2>{{ t.detail }}</h2>
+{% if rectify %}<h2>{{ rectify.text.heading }}</h2>
+<p>{{ rectify.intro }}</p>
+<p>{{ rectify.counts }}</p>
+{{ table(rectify.columns, rectify.cases, t.none) }}
+<h3>{{ rectify.text.repeated }}</h3>
+{{ table(rectify.repeated_columns, rectify.repeated, t.none) }}
+
+{% endif %}<h2>{{ t.detail }}</h2>
 {% if detail %}<div class="scroll"><table class="detail">
 <thead><tr>{% for c in detail_columns %}<th>{{ c }}</th>{% endfor %}</tr></thead>
 <tbody>
@@ -167,6 +174,22 @@ def _detail(report: Report, lang: str) -> list[tuple[tuple[int, int], list[Any]]
     ]
 
 
+def _rectify(report: Report, lang: str) -> dict[str, Any] | None:
+    r = report.rectification
+    if r is None:
+        return None
+    text = L.RECTIFY_TEXT[lang]
+    return {
+        "text": text,
+        "intro": text["intro"].format(month=r.notice, as_of=r.notice_as_of.isoformat()),
+        "counts": L.rectify_counts(report, lang),
+        "columns": L.CASE_COLUMNS[lang],
+        "cases": [L.case_cells(c, lang) for c in r.cases],
+        "repeated_columns": L.REPEATED_COLUMNS[lang],
+        "repeated": L.repeated_rows(report, lang),
+    }
+
+
 def render_html(report: Report, lang: str = "zh", *, home: str | None = None) -> bytes:
     """The report page; `home` (the dashboard's address, when served by it) adds a link back."""
     from markupsafe import Markup
@@ -195,5 +218,6 @@ def render_html(report: Report, lang: str = "zh", *, home: str | None = None) ->
         findings=[L.finding_cells(f, lang) for f in report.roster_findings],
         detail_columns=L.DETAIL_COLUMNS[lang],
         detail=_detail(report, lang),
+        rectify=_rectify(report, lang),
     )
     return html.encode("utf-8")

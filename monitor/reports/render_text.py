@@ -13,7 +13,7 @@ from dataclasses import asdict
 from typing import Any
 
 from monitor.reports import labels as L
-from monitor.reports.model import Report, Tally
+from monitor.reports.model import CaseStatus, Report, Tally
 
 # A spreadsheet treats a cell starting with one of these as a formula (CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -82,6 +82,7 @@ def render_md(report: Report, lang: str = "zh") -> bytes:
         [L.finding_cells(f, lang) for f in report.roster_findings],
         t["none"],
     )
+    lines += _md_rectification(report, lang)
     lines += ["", f"## {t['detail']}", "", md_cell(t["continuation_note"]), ""]
     rows = []
     for row, (same_region, same_unit) in zip(report.rows, L.continuation(report.rows), strict=True):
@@ -91,6 +92,23 @@ def render_md(report: Report, lang: str = "zh") -> bytes:
         rows.append(cells)
     lines += _section(L.DETAIL_COLUMNS[lang], rows, t["none"])
     return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def _md_rectification(report: Report, lang: str) -> list[str]:
+    """整改情况: the previous notice's cases and the accounts named months in a row."""
+    r = report.rectification
+    if r is None:
+        return []
+    t = L.RECTIFY_TEXT[lang]
+    lines = ["", f"## {t['heading']}", ""]
+    lines += [md_cell(t["intro"].format(month=r.notice, as_of=r.notice_as_of.isoformat())), ""]
+    lines += [md_cell(L.rectify_counts(report, lang)), ""]
+    lines += _section(
+        L.CASE_COLUMNS[lang], [L.case_cells(c, lang) for c in r.cases], L.TEXT[lang]["none"]
+    )
+    lines += ["", f"### {t['repeated']}", ""]
+    lines += _section(L.REPEATED_COLUMNS[lang], L.repeated_rows(report, lang), L.TEXT[lang]["none"])
+    return lines
 
 
 def _section(header: list[str], rows: list[list[Any]], none: str) -> list[str]:
@@ -175,5 +193,40 @@ def report_data(report: Report, lang: str = "zh") -> dict[str, Any]:
     }
 
 
+def rectification_data(report: Report, lang: str) -> dict[str, Any] | None:
+    """整改情况 as JSON: the previous notice's cases and the accounts named months in a row."""
+    r = report.rectification
+    if r is None:
+        return None
+    return {
+        "notice": r.notice,
+        "notice_as_of": r.notice_as_of.isoformat(),
+        "counts": {s.value: r.count(s) for s in CaseStatus},
+        "cases": [
+            {
+                "case": c.case,
+                "account": c.account,
+                "region": c.region,
+                "unit": c.unit,
+                "platform": c.platform.value,
+                "name": c.name,
+                "problems": list(c.problems),
+                "deadline": c.deadline.isoformat(),
+                "status": c.status.value,
+                "status_label": L.CASE_STATUS_LABELS[lang][c.status.value],
+                "response": c.response,
+            }
+            for c in r.cases
+        ],
+        "repeated": [
+            {"account": account, "months": n} for account, n in sorted(r.repeated.items())
+        ],
+    }
+
+
 def render_json(report: Report, lang: str = "zh") -> bytes:
-    return (json.dumps(report_data(report, lang), ensure_ascii=False, indent=2) + "\n").encode()
+    data = report_data(report, lang)
+    rectification = rectification_data(report, lang)
+    if rectification is not None:
+        data["rectification"] = rectification
+    return (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode()

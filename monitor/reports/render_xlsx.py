@@ -463,6 +463,31 @@ def _accounts_sheet(wb: Workbook, report: Report, lang: str) -> Iterator[str]:
     return _rows_xml(rows(), 2)
 
 
+def _rectify_sheet(wb: Workbook, report: Report, lang: str) -> None:
+    """整改情况 (only when an earlier notice was issued): its cases, then 连续通报."""
+    r = report.rectification
+    if r is None:
+        return
+    text = L.RECTIFY_TEXT[lang]
+    ws = wb.create_sheet(text["heading"])
+    _print_setup(ws, report, lang, title_rows="3:3")
+    header = L.CASE_COLUMNS[lang]
+    cases = [L.case_cells(c, lang) for c in r.cases]
+    repeated = L.repeated_rows(report, lang)
+    fits = [Fit(16), Fit(30), Fit(10), Fit(30), Fit(12), Fit(14)]
+    _widths(ws, fit_widths(header, [*cases, *([*row, ""] for row in repeated)], fits))
+    ws.append([_text(ws, text["intro"].format(month=r.notice, as_of=r.notice_as_of.isoformat()))])
+    ws.append([L.rectify_counts(report, lang)])
+    ws.append(_header(ws, header))
+    for values in cases:
+        ws.append([_value_cell(ws, v, border=_BORDER, alignment=_MIDDLE) for v in values])
+    ws.append([])
+    ws.append([text["repeated"]])
+    ws.append(_header(ws, L.REPEATED_COLUMNS[lang]))
+    for values in repeated or [[L.TEXT[lang]["none"]]]:
+        ws.append([_value_cell(ws, v, border=_BORDER, alignment=_MIDDLE) for v in values])
+
+
 def render_xlsx(report: Report, lang: str = "zh") -> bytes:
     """The workbook's bytes; identical for identical reports."""
     wb = Workbook(write_only=True)
@@ -474,6 +499,7 @@ def render_xlsx(report: Report, lang: str = "zh") -> bytes:
     _summary_sheet(wb, report, lang)
     detail = _detail_sheet(wb, report, lang)
     everyone = _accounts_sheet(wb, report, lang)
+    _rectify_sheet(wb, report, lang)
     buf = io.BytesIO()
     stamp = (max(report.as_of.year, 1980), report.as_of.month, report.as_of.day, 0, 0, 0)
     archive = _StableZip(buf, stamp)

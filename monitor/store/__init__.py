@@ -10,6 +10,7 @@ group per module, each with its typed rows beside its queries:
     verdicts      current verdicts, flips
     schedule      the daemon's schedule and claims
     alerts        alerts
+    cases         notices (frozen files), rectification cases, case events
     outbox        notification deliveries
     health        source health, heartbeats
 
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 from monitor.store.alerts import AlertRow, AlertTables
 from monitor.store.base import StoreBase
+from monitor.store.cases import CaseEvent, CaseRow, CaseTables, NoticeFile, NoticeRow
 from monitor.store.errors import AccountLookupError, DatabaseVersionError, StoreError
 from monitor.store.health import HealthTables, SourceHealth
 from monitor.store.observations import ObservationTables, SourceState
@@ -55,6 +57,7 @@ class Store(
     VerdictTables,
     ScheduleTables,
     AlertTables,
+    CaseTables,
     OutboxTables,
     HealthTables,
     StoreBase,
@@ -69,10 +72,14 @@ __all__ = [
     "AccountLookupError",
     "AccountState",
     "AlertRow",
+    "CaseEvent",
+    "CaseRow",
     "DatabaseVersionError",
     "DeliveryRow",
     "Flip",
     "ImportRecord",
+    "NoticeFile",
+    "NoticeRow",
     "ScheduleRow",
     "SourceHealth",
     "SourceState",

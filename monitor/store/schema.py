@@ -283,6 +283,62 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
+        "0017_notices_and_cases",
+        """
+        -- An issued notice (通报): a month's report frozen byte-for-byte, one row per file.
+        CREATE TABLE notices (
+            id INTEGER PRIMARY KEY,
+            month TEXT NOT NULL UNIQUE,
+            as_of TEXT NOT NULL,
+            deadline TEXT NOT NULL,
+            issued_at TEXT NOT NULL
+        );
+        CREATE TABLE notice_files (
+            notice INTEGER NOT NULL REFERENCES notices(id),
+            format TEXT NOT NULL,
+            filename TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            data BLOB NOT NULL,
+            PRIMARY KEY (notice, format)
+        );
+        -- One case (整改) per account a notice names; as_of and deadline are local dates.
+        CREATE TABLE cases (
+            id INTEGER PRIMARY KEY,
+            notice INTEGER NOT NULL REFERENCES notices(id),
+            account INTEGER NOT NULL REFERENCES accounts(id),
+            unit INTEGER NOT NULL REFERENCES units(id),
+            region TEXT NOT NULL,
+            problems TEXT NOT NULL,
+            opened_at TEXT NOT NULL,
+            deadline TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'open',
+            response TEXT,
+            response_note TEXT,
+            responded_at TEXT,
+            decision TEXT,
+            decision_note TEXT,
+            decided_at TEXT,
+            reviewed_at TEXT,
+            closed_at TEXT,
+            reminded_at TEXT,
+            evidence TEXT NOT NULL DEFAULT '{}',
+            UNIQUE (notice, account)
+        );
+        CREATE INDEX cases_due ON cases(status, deadline);
+        CREATE INDEX cases_account ON cases(account);
+        -- Everything that happened to a case, in order: opened, responded, decided,
+        -- reminded, reviewed (with the evidence the re-check looked at).
+        CREATE TABLE case_events (
+            id INTEGER PRIMARY KEY,
+            case_id INTEGER NOT NULL REFERENCES cases(id),
+            at TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX case_events_case ON case_events(case_id, id);
+        """,
+    ),
+    (
         "0020_verdict_findings",
         """
         -- each current verdict's roster problems (名单问题, kinds comma-separated), so
