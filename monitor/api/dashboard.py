@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from monitor import favicon
+from monitor.api.access import unit_visible, visible_account_or_404
 from monitor.api.errors import ApiError
 from monitor.api.params import (
     IdPath,
@@ -21,7 +22,8 @@ from monitor.api.params import (
     parse_as_of,
     queries_of,
 )
-from monitor.api.queries import Filters, IndexEntry, Tally, tally
+from monitor.api.queries import Filters, IndexEntry, Queries, Tally, tally
+from monitor.api.scope import unit_scope
 from monitor.models import Platform, State
 from monitor.records import alert_record, evidence_record, observation_record, status_record
 
@@ -51,6 +53,13 @@ def render(request: Request, template: str, nav: str, **values: Any) -> HTMLResp
     return HTMLResponse(html)
 
 
+def _entries(request: Request, queries: Queries, day: date) -> list[IndexEntry]:
+    """The index at `day`, limited to the caller's units."""
+    scope = unit_scope(request)
+    entries = queries.index(day)
+    return entries if scope is None else [e for e in entries if e.unit in scope]
+
+
 def _region_rows(entries: list[IndexEntry]) -> list[tuple[str, Tally]]:
     by_region: dict[str, Tally] = {}
     for e in entries:  # roster order: regions appear as the roster lists them
@@ -69,7 +78,7 @@ def overview(request: Request, as_of: TextQuery = None) -> HTMLResponse:
     """总览: counts by state and region, 合格率, sources' health, newest alerts."""
     ctx, queries = ctx_of(request), queries_of(request)
     day = parse_as_of(ctx, blank_to_none(as_of))
-    entries = queries.index(day)
+    entries = _entries(request, queries, day)
     units: dict[int, list[IndexEntry]] = {}
     for e in entries:
         units.setdefault(e.unit_id, []).append(e)
@@ -87,7 +96,10 @@ def overview(request: Request, as_of: TextQuery = None) -> HTMLResponse:
         worst_units=[w for w in worst if w[2].problems][:10],
         units_count=len(units),
         sources=queries.source_health(),
-        alerts=[alert_record(a, ctx.tz) for a in queries.alerts(open_only=True)[:10]],
+        alerts=[
+            alert_record(a, ctx.tz)
+            for a in queries.alerts(open_only=True, units=unit_scope(request))[:10]
+        ],
     )
 
 
@@ -111,7 +123,7 @@ def problems(
     if platform is not None and platform not in {p.value for p in Platform}:
         raise ApiError(422, f"未知平台 {platform!r}")
     form = {"region": region, "unit": unit, "state": state, "platform": platform, "q": q}
-    entries = queries.index(day)
+    entries = _entries(request, queries, day)
     filters = Filters(unit=unit, region=region, platform=platform, q=q)
     matched = [e for e in entries if filters.matches(e) and _wanted(e, state)]
     start = (page - 1) * PAGE_SIZE
@@ -150,7 +162,7 @@ def units_page(request: Request, region: TextQuery = None) -> HTMLResponse:
     day = ctx.today()
     region = blank_to_none(region)
     by_unit: dict[int, list[IndexEntry]] = {}
-    for e in queries.index(day):
+    for e in _entries(request, queries, day):
         if region is None or e.region == region:
             by_unit.setdefault(e.unit_id, []).append(e)
     rows = [(uid, es[0].unit, es[0].region, tally(es)) for uid, es in by_unit.items()]
@@ -163,11 +175,13 @@ def unit_page(request: Request, unit_id: UnitIdPath, as_of: TextQuery = None) ->
     ctx, queries = ctx_of(request), queries_of(request)
     day = parse_as_of(ctx, blank_to_none(as_of))
     name = ctx.store().unit_by_id(unit_id)
-    if name is None:
+    if name is None or not unit_visible(request, name):
         raise ApiError(404, f"没有编号为 {unit_id} 的主办单位")
     entries = [e for e in queries.index(day) if e.unit_id == unit_id]
     ids = [e.id for e in entries]
-    alerts = queries.alerts(open_only=True, unit=str(unit_id), unit_accounts=ids)
+    alerts = queries.alerts(
+        open_only=True, unit=str(unit_id), unit_accounts=ids, units=unit_scope(request)
+    )
     return render(
         request,
         "unit.html",
@@ -186,6 +200,7 @@ def account_page(request: Request, account_id: IdPath, as_of: TextQuery = None) 
     """账号: verdict, evidence link and a timeline of observations."""
     ctx, queries = ctx_of(request), queries_of(request)
     day = parse_as_of(ctx, blank_to_none(as_of))
+    visible_account_or_404(request, account_id, f"没有编号为 {account_id} 的账号")
     found = queries.verdicts([account_id], day, include_retired=True)
     if not found:
         raise ApiError(404, f"没有编号为 {account_id} 的账号")

@@ -95,8 +95,12 @@ class Filters:
     platform: str | None = None
     states: frozenset[str] | None = None
     q: str | None = None
+    # The caller's units (a unit user's scope, by name); None = every unit.
+    units: frozenset[str] | None = None
 
     def matches(self, e: IndexEntry) -> bool:
+        if self.units is not None and e.unit not in self.units:
+            return False
         if self.unit is not None:
             wanted = str(e.unit_id) if self.unit.isdigit() else e.unit
             if wanted != self.unit:
@@ -157,17 +161,33 @@ class Queries:
             return None
         return CurrentVerdicts(self.ctx.store(), self.ctx.settings)
 
-    def _query(self, filters: Filters) -> VerdictQuery | None:
-        """The stored-verdict query for `filters`; None when they can match nothing."""
+    def _query(self, filters: Filters) -> VerdictQuery | bool | None:
+        """The stored-verdict query for `filters`; None when they can match nothing.
+
+        False when the stored verdicts cannot answer with one query: a scope of several
+        units and no single unit asked for (the index answers then).
+        """
         unit: int | None = None
+        store = self.ctx.store()
         if filters.unit is not None:
             if filters.unit.isdigit():
                 unit = int(filters.unit)
             else:
-                found = self.ctx.store().unit_id(filters.unit)
+                found = store.unit_id(filters.unit)
                 if found is None:
                     return None
                 unit = found
+        if filters.units is not None:
+            allowed = {i for i in (store.unit_id(name) for name in filters.units) if i is not None}
+            if unit is not None:
+                if unit not in allowed:
+                    return None
+            elif not allowed:
+                return None
+            elif len(allowed) == 1:
+                (unit,) = allowed
+            else:
+                return False
         return VerdictQuery(
             unit=unit,
             region=filters.region,
@@ -185,6 +205,10 @@ class Queries:
         query = self._query(filters)
         if query is None:
             return [], 0
+        if query is False:
+            matched = self.filtered(as_of, filters)
+            return [e.id for e in matched[offset : offset + limit]], len(matched)
+        assert isinstance(query, VerdictQuery)
         found = current.page(as_of, query, limit=limit, offset=offset)
         return found.ids, found.total
 
@@ -198,6 +222,9 @@ class Queries:
         t = Tally()
         if query is None:
             return t
+        if query is False:
+            return tally(self.filtered(as_of, filters))
+        assert isinstance(query, VerdictQuery)
         for (state,), n in current.counts(as_of, query).items():
             t.states[state] += n
         return t
@@ -217,7 +244,15 @@ class Queries:
     def filtered(self, as_of: date, filters: Filters) -> list[IndexEntry]:
         """The index entries matching `filters`; repeated filters are answered from a cache."""
         version = self.ctx.data_version()
-        key = (as_of, filters.unit, filters.region, filters.platform, filters.states, filters.q)
+        key = (
+            as_of,
+            filters.unit,
+            filters.region,
+            filters.platform,
+            filters.states,
+            filters.q,
+            filters.units,
+        )
         return self._filtered.get(
             key, version, lambda: [e for e in self.index(as_of) if filters.matches(e)]
         )
@@ -258,12 +293,18 @@ class Queries:
         unit: str | None = None,
         region: str | None = None,
         unit_accounts: Iterable[int] | None = None,
+        units: frozenset[str] | None = None,
     ) -> list[dict[str, Any]]:
-        """Alerts, newest first, with roster fields; filtered by unit (id or name) and region."""
+        """Alerts, newest first, with roster fields; filtered by unit (id or name) and region.
+
+        `units` (a unit user's scope) keeps its units' alerts only: never a source's.
+        """
         rows = self.ctx.store().alert_listing(self.ctx.now(), open_only=open_only)
         members = set(unit_accounts) if unit_accounts is not None else None
         out = []
         for r in rows:
+            if units is not None and r.get("unit") not in units:
+                continue
             if unit is not None and not _alert_in_unit(r, unit, members):
                 continue
             if region is not None and r.get("region") != region:

@@ -12,6 +12,7 @@ group per module, each with its typed rows beside its queries:
     alerts        alerts
     outbox        notification deliveries
     health        source health, heartbeats
+    users         users, API tokens and sessions (digests), sign-in failures, audit log
 
 Schema changes are named migrations, applied in order inside a transaction on open
 and recorded in `schema_migrations`. Timestamps are stored as fixed-width UTC ISO
@@ -46,6 +47,7 @@ from monitor.store.roster import (
 )
 from monitor.store.schedule import ScheduleRow, ScheduleTables
 from monitor.store.schema import MIGRATIONS
+from monitor.store.users import ROLES, AuditRow, SessionRow, UserRow, UserTables
 from monitor.store.verdicts import Flip, VerdictQuery, VerdictRow, VerdictTables
 
 
@@ -57,6 +59,7 @@ class Store(
     AlertTables,
     OutboxTables,
     HealthTables,
+    UserTables,
     StoreBase,
 ):
     """A monitor database file. Open with `Store.open(path)`; use as a context manager."""
@@ -64,21 +67,25 @@ class Store(
 
 __all__ = [
     "MIGRATIONS",
+    "ROLES",
     "VERSIONED_FIELDS",
     "AccountChange",
     "AccountLookupError",
     "AccountState",
     "AlertRow",
+    "AuditRow",
     "DatabaseVersionError",
     "DeliveryRow",
     "Flip",
     "ImportRecord",
     "ScheduleRow",
+    "SessionRow",
     "SourceHealth",
     "SourceState",
     "Store",
     "StoreError",
     "StoredAccount",
+    "UserRow",
     "VerdictQuery",
     "VerdictRow",
 ]
