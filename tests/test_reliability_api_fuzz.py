@@ -54,6 +54,7 @@ READS = [
     ("GET", "/api/reports/{month}"),
     ("GET", "/healthz"),
     ("GET", "/metrics"),
+    ("GET", "/api/audit"),
 ]
 WRITES = [
     ("POST", "/api/accounts/{account_id}/check"),

@@ -138,7 +138,8 @@ class AuthMiddleware:
         is_read = scope["method"] in READ_METHODS
         headers = Headers(scope=scope)
         bearer = _bearer(headers)
-        if bearer is not None:
+        # The sign-in form is a browser's: it always gets its CSRF token, header or not.
+        if bearer is not None and scope["path"] not in PUBLIC_PATHS:
             await self._by_bearer(scope, receive, send, bearer)
             return
         session_id = self._signer.unsign(_cookie(headers, SESSION_COOKIE))

@@ -91,8 +91,8 @@ def sign_in(store: Store, name: str, password: str, address: str | None, now: da
                     lock_for_s=LOCK_FOR_S,
                     forget_after_s=FORGET_FAILURES_AFTER_S,
                 )
-        until = store.locked_until(keys[0], now)
-        return SignIn(locked_until=until, failures=failures)
+        locks = [u for u in (store.locked_until(k, now) for k in keys) if u is not None]
+        return SignIn(locked_until=max(locks) if locks else None, failures=failures)
     session_id = new_secret()
     with store.transaction():
         store.clear_failures(keys[0])
