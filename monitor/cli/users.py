@@ -51,7 +51,7 @@ def add(
     Without --password-stdin the user cannot sign in to the dashboard until it has one;
     it can still use an API token (`monitor users token`).
 
-    Example: printf '%s\\n' "$PASSWORD" | monitor users add 石泉县教育局 --role unit --unit 石泉县教育局 --password-stdin
+    Example: monitor users add 石泉县教育局 --role unit --unit 石泉县教育局 --password-stdin < pw.txt
     """
     from monitor.credentials import PasswordProblem, check_password_rules, hash_password
     from monitor.dates import utcnow
