@@ -87,12 +87,15 @@ class AuthMiddleware:
         self._cookie = cookie_value(token) if token else None
         self._ctx = ctx
         self._signer = signer
+        self._users_known: tuple[tuple[int, ...], bool] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        scope.setdefault("state", {})
+        # Pages render `request.state.csrf_token` in their forms: always present, empty
+        # when no session can write through a form (bearer, open reads, ?token= cookie).
+        scope.setdefault("state", {}).setdefault("csrf_token", "")
         if scope["method"] in READ_METHODS:
             await self._authenticate(scope, receive, send)
             return
@@ -107,7 +110,8 @@ class AuthMiddleware:
         try:
             await self._authenticate(scope, receive, send_status)
         finally:
-            await anyio.to_thread.run_sync(self._audit, scope, answered.get("status"))
+            with anyio.CancelScope(shield=True):  # a client gone early is still audited
+                await anyio.to_thread.run_sync(self._audit, scope, answered.get("status"))
 
     def _audit(self, scope: Scope, status: int | None) -> None:
         state = scope["state"]
@@ -160,7 +164,7 @@ class AuthMiddleware:
         if scope["path"] in PUBLIC_PATHS:
             await self._public(scope, receive, send, headers)
             return
-        needs_login = self._token is not None or await anyio.to_thread.run_sync(self._has_users)
+        needs_login = self._token is not None or await self._has_users()
         if not needs_login:
             if is_read:
                 await self.app(scope, receive, send)
@@ -189,7 +193,7 @@ class AuthMiddleware:
                 _identify(scope, TOKEN_USER, "admin", None)
                 await self.app(scope, receive, send)
                 return
-        if not is_api_path(scope["path"]) and await anyio.to_thread.run_sync(self._has_users):
+        if not is_api_path(scope["path"]) and await self._has_users():
             from starlette.responses import RedirectResponse
 
             await RedirectResponse("/login", status_code=303)(scope, receive, send)
@@ -273,8 +277,15 @@ class AuthMiddleware:
     def _token_user(self, token: str) -> UserRow | None:
         return self._ctx.store().user_by_token(digest(token))
 
-    def _has_users(self) -> bool:
-        return self._ctx.store().has_active_users()
+    async def _has_users(self) -> bool:
+        """Whether any active user exists; asked again only when the database has changed."""
+        version = self._ctx.data_version()
+        known = self._users_known
+        if known is not None and known[0] == version:
+            return known[1]
+        found = await anyio.to_thread.run_sync(lambda: self._ctx.store().has_active_users())
+        self._users_known = (version, found)
+        return found
 
     async def _login(
         self, scope: Scope, receive: Receive, send: Send, query: list[tuple[str, str]]
