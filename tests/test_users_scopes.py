@@ -579,3 +579,27 @@ def test_users_commands_name_unknown_users(world, capsys):
     assert cli("users", "disable", "nobody", "--db", world.db()) == 1
     assert cli("users", "token", "nobody", "--db", world.db()) == 1
     assert "no user named 'nobody'" in capsys.readouterr().err
+
+
+def test_a_user_of_two_units_sees_both_and_nothing_else(world, monkeypatch, capsys):
+    stats = "石泉县统计局"
+    add_user(world.db(), "two", "unit", OWN_UNIT, stats, monkeypatch=monkeypatch)
+    headers = {"Authorization": f"Bearer {new_token(world.db(), 'two', capsys)}"}
+
+    def names(query: str) -> list[str]:
+        body = world.client.get(f"/api/accounts{query}", headers=headers).json()
+        assert body["total"] == len(body["items"])
+        return sorted(i["name"] for i in body["items"])
+
+    assert names("") == sorted([OWN_ACCOUNT, "石泉统计"])
+    assert names("?state=suspended") == [OWN_ACCOUNT]
+    assert names(f"?unit={world.city.units[stats]}") == ["石泉统计"]
+    assert names(f"?unit={world.city.units[OTHER_UNIT]}") == []
+    assert names("?region=市直部门") == []
+    units = world.client.get("/api/units", headers=headers).json()
+    assert sorted(u["name"] for u in units["items"]) == sorted([OWN_UNIT, stats])
+    page = world.client.get("/problems", headers=headers).text
+    assert (
+        "石泉统计" in page
+        and foreign_names_in(page.replace("石泉统计", "").replace(stats, "")) == []
+    )
