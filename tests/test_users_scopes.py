@@ -603,3 +603,32 @@ def test_a_user_of_two_units_sees_both_and_nothing_else(world, monkeypatch, caps
         "石泉统计" in page
         and foreign_names_in(page.replace("石泉统计", "").replace(stats, "")) == []
     )
+
+
+def test_a_new_write_route_is_audited_without_code_of_its_own(tmp_path):
+    city = build_city(tmp_path)
+    app = create_app(settings_for(TOKEN), city.db, warm=False)
+
+    def poke() -> dict[str, bool]:
+        return {"ok": True}
+
+    app.add_api_route("/api/poke", poke, methods=["POST", "DELETE"])
+    with TestClient(app) as c:
+        admin = {"Authorization": f"Bearer {TOKEN}"}
+        assert c.post("/api/poke?x=1", headers=admin).status_code == 200
+        assert c.delete("/api/poke").status_code == 401
+        entries = c.get("/api/audit", headers=admin).json()["items"]
+    seen = [(e["who"], e["action"], e["status"], e["detail"].get("query")) for e in entries]
+    assert seen == [
+        ("-", "DELETE /api/poke", 401, None),
+        ("api.token", "POST /api/poke", 200, "x=1"),
+    ]
+
+
+def test_a_session_ends_when_it_expires(world):
+    browser = session_client(world, "edu")
+    assert browser.get("/api/accounts").status_code == 200
+    with sqlite3.connect(world.db()) as conn:
+        conn.execute("UPDATE sessions SET expires_at = '2000-01-01T00:00:00.000000+00:00'")
+    assert browser.get("/api/accounts").status_code == 401
+    assert browser.get("/", follow_redirects=False).headers["location"] == "/login"
