@@ -164,14 +164,8 @@ class AuthMiddleware:
         if scope["path"] in PUBLIC_PATHS:
             await self._public(scope, receive, send, headers)
             return
-        needs_login = self._token is not None or await self._has_users()
-        if not needs_login:
-            if is_read:
-                await self.app(scope, receive, send)
-                return
-            await self._deny(
-                scope, receive, send, 403, "writes are refused: no api.token is configured"
-            )
+        if self._token is None and not await self._has_users():
+            await self._open(scope, receive, send)
             return
         if not is_read:
             await self._deny(
@@ -207,10 +201,23 @@ class AuthMiddleware:
             return
         user = await anyio.to_thread.run_sync(self._token_user, bearer)
         if user is None:
+            if self._token is None and not await self._has_users():
+                # Nothing to sign in to: the header means nothing, as before users existed.
+                await self._open(scope, receive, send)
+                return
             await self._deny(scope, receive, send, 401, "invalid bearer token")
             return
         _identify(scope, user.name, user.role, user.units)
         await self.app(scope, receive, send)
+
+    async def _open(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """No api.token and no user: reads are open (loopback), writes are refused."""
+        if scope["method"] in READ_METHODS:
+            await self.app(scope, receive, send)
+            return
+        await self._deny(
+            scope, receive, send, 403, "writes are refused: no api.token is configured"
+        )
 
     async def _public(self, scope: Scope, receive: Receive, send: Send, headers: Headers) -> None:
         """The sign-in page: no session yet, so its CSRF token is a signed cookie of its own."""

@@ -19,7 +19,7 @@ from monitor.api.context import ApiContext
 from monitor.checks.verdicts import AccountVerdict, CurrentVerdicts, verdicts_at
 from monitor.dates import end_of_day
 from monitor.findings import roster_findings
-from monitor.models import FAILED_OUTCOMES, Outcome, State
+from monitor.models import FAILED_OUTCOMES, MAX_ID, Outcome, State
 from monitor.records import status_record
 from monitor.store import Store, VerdictQuery
 
@@ -170,8 +170,11 @@ class Queries:
         unit: int | None = None
         store = self.ctx.store()
         if filters.unit is not None:
-            if filters.unit.isdigit():
+            # ASCII digits only ("²".isdigit() is true too); past 64 bits no unit has the id.
+            if filters.unit.isascii() and filters.unit.isdigit():
                 unit = int(filters.unit)
+                if unit > MAX_ID:
+                    return None
             else:
                 found = store.unit_id(filters.unit)
                 if found is None:

@@ -165,7 +165,7 @@ def list_alerts(
     """Alerts, newest first: open ones (default) or all; by unit, region, kind."""
     ctx, queries = ctx_of(request), queries_of(request)
     members = None
-    if unit is not None and unit.isdigit():
+    if unit is not None and unit.isascii() and unit.isdigit():
         members, _ = queries.page(ctx.today(), Filters(unit=unit), 100_000_000, 0)
     rows = queries.alerts(
         open_only=status == "open",
