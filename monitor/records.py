@@ -18,7 +18,7 @@ from monitor.links import http_link
 from monitor.messages import detail_text, reason_text, roster_problem_text
 from monitor.models import AccountView, Evidence, Observation
 from monitor.roster.apply import ImportOutcome
-from monitor.store import CaseRow, NoticeFile, NoticeRow
+from monitor.store import AuditRow, CaseRow, NoticeFile, NoticeRow, UserRow
 
 
 def observation_record(o: Observation, tz: tzinfo) -> dict[str, Any]:
@@ -257,4 +257,32 @@ def notice_record(
             {"format": f.format, "filename": f.filename, "sha256": f.sha256, "bytes": len(f.data)}
             for f in files
         ],
+    }
+
+
+def user_record(user: UserRow, tz: tzinfo) -> dict[str, Any]:
+    """`monitor users list --json`: never a hash, only whether there is a password or token."""
+    return {
+        "name": user.name,
+        "role": user.role,
+        "units": list(user.units),
+        "active": user.active,
+        "has_password": user.password_hash is not None,
+        "has_token": user.tokens > 0,
+        "created_at": iso(user.created_at, tz),
+        "disabled_at": iso(user.disabled_at, tz) if user.disabled_at else None,
+    }
+
+
+def audit_record(row: AuditRow, tz: tzinfo) -> dict[str, Any]:
+    """`monitor audit --json` and `GET /api/audit`: who, when, what, from which address."""
+    return {
+        "id": row.id,
+        "at": iso(row.at, tz),
+        "who": row.who,
+        "role": row.role,
+        "address": row.address,
+        "action": row.action,
+        "status": row.status,
+        "detail": row.detail,
     }

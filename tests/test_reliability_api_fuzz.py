@@ -56,6 +56,7 @@ READS = [
     ("GET", "/api/cases/{case_id}"),
     ("GET", "/healthz"),
     ("GET", "/metrics"),
+    ("GET", "/api/audit"),
 ]
 WRITES = [
     ("POST", "/api/accounts/{account_id}/check"),

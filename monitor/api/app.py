@@ -17,6 +17,7 @@ from monitor.api.csp import ContentSecurityPolicy
 from monitor.api.docs import install_docs
 from monitor.api.errors import install_error_handlers
 from monitor.api.queries import Queries
+from monitor.api.sessions import CookieSigner
 from monitor.settings import Settings
 from monitor.store import Store
 
@@ -71,18 +72,27 @@ def create_app(settings: Settings, db_path: str | Path, *, warm: bool = True) ->
     app.state.queries = queries
     app.state.templates = templates_env()
 
-    from monitor.api import dashboard, routes_cases, routes_ops, routes_read, routes_write
+    from monitor.api import (
+        dashboard,
+        routes_cases,
+        routes_login,
+        routes_ops,
+        routes_read,
+        routes_write,
+    )
 
+    token = settings.api.token.get_secret_value() if settings.api.token else None
+    app.state.signer = CookieSigner(token)
     app.include_router(routes_read.router)
     app.include_router(routes_write.router)
     app.include_router(routes_ops.router)
     app.include_router(routes_cases.router)
     app.include_router(dashboard.router)
+    app.include_router(routes_login.router)
     install_docs(app)
     install_error_handlers(app)
 
-    token = settings.api.token.get_secret_value() if settings.api.token else None
-    app.add_middleware(AuthMiddleware, token=token)
+    app.add_middleware(AuthMiddleware, token=token, ctx=ctx, signer=app.state.signer)
     # Outside auth, so that its refusals (HTML pages too) carry the policy.
     app.add_middleware(ContentSecurityPolicy)
     if settings.api.cors_origins:

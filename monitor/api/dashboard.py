@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from monitor import favicon
+from monitor.api.access import unit_visible, visible_account_or_404
 from monitor.api.errors import ApiError
 from monitor.api.params import (
     IdPath,
@@ -21,6 +22,7 @@ from monitor.api.params import (
     queries_of,
 )
 from monitor.api.queries import Filters, Tally
+from monitor.api.scope import unit_scope
 from monitor.models import Platform, State
 from monitor.records import alert_record, evidence_record, observation_record, status_record
 
@@ -61,9 +63,10 @@ def overview(request: Request, as_of: TextQuery = None) -> HTMLResponse:
     """总览: counts by state and region, 合格率, sources' health, newest alerts."""
     ctx, queries = ctx_of(request), queries_of(request)
     day = parse_as_of(ctx, blank_to_none(as_of))
-    everything = Filters()
+    everything = Filters(units=unit_scope(request))
     regions, units = queries.layout(day, everything)
-    by_region, by_unit = queries.region_counts(day), queries.unit_counts(day)
+    by_region = queries.region_counts(day, everything)
+    by_unit = queries.unit_counts(day, everything)
     worst = sorted(
         ((u.name, u.id, by_unit.get(u.id, Tally())) for u in units),
         key=lambda row: (-row[2].problems, row[1]),
@@ -78,7 +81,10 @@ def overview(request: Request, as_of: TextQuery = None) -> HTMLResponse:
         worst_units=[w for w in worst if w[2].problems][:10],
         units_count=len(units),
         sources=queries.source_health(),
-        alerts=[alert_record(a, ctx.tz) for a in queries.alerts(open_only=True)[:10]],
+        alerts=[
+            alert_record(a, ctx.tz)
+            for a in queries.alerts(open_only=True, units=unit_scope(request))[:10]
+        ],
     )
 
 
@@ -102,7 +108,8 @@ def problems(
     if platform is not None and platform not in {p.value for p in Platform}:
         raise ApiError(422, f"未知平台 {platform!r}")
     form = {"region": region, "unit": unit, "state": state, "platform": platform, "q": q}
-    filters = Filters(unit=unit, region=region, platform=platform, q=q)
+    scope = unit_scope(request)
+    filters = Filters(unit=unit, region=region, platform=platform, q=q, units=scope)
     if state == ROSTER_FILTER:
         filters.with_findings = True
     elif state:
@@ -111,7 +118,7 @@ def problems(
         filters.attention = PROBLEM_STATES
     ids, total = queries.page(day, filters, PAGE_SIZE, (page - 1) * PAGE_SIZE)
     counts = queries.state_counts(day, filters)
-    regions, units = queries.layout(day, Filters())
+    regions, units = queries.layout(day, Filters(units=scope))
     return render(
         request,
         "problems.html",
@@ -136,7 +143,7 @@ def units_page(request: Request, region: TextQuery = None) -> HTMLResponse:
     ctx, queries = ctx_of(request), queries_of(request)
     day = ctx.today()
     region = blank_to_none(region)
-    filters = Filters(region=region)
+    filters = Filters(region=region, units=unit_scope(request))
     _, units = queries.layout(day, filters)
     counts = queries.unit_counts(day, filters)
     rows = [(u.id, u.name, u.regions[0], counts.get(u.id, Tally())) for u in units]
@@ -149,12 +156,14 @@ def unit_page(request: Request, unit_id: UnitIdPath, as_of: TextQuery = None) ->
     ctx, queries = ctx_of(request), queries_of(request)
     day = parse_as_of(ctx, blank_to_none(as_of))
     name = ctx.store().unit_by_id(unit_id)
-    if name is None:
+    if name is None or not unit_visible(request, name):
         raise ApiError(404, f"没有编号为 {unit_id} 的主办单位")
     filters = Filters(unit=str(unit_id))
     ids, _ = queries.page(day, filters, None)
     regions, _ = queries.layout(day, filters)
-    alerts = queries.alerts(open_only=True, unit=str(unit_id), unit_accounts=ids)
+    alerts = queries.alerts(
+        open_only=True, unit=str(unit_id), unit_accounts=ids, units=unit_scope(request)
+    )
     return render(
         request,
         "unit.html",
@@ -173,6 +182,7 @@ def account_page(request: Request, account_id: IdPath, as_of: TextQuery = None) 
     """账号: verdict, evidence link and a timeline of observations."""
     ctx, queries = ctx_of(request), queries_of(request)
     day = parse_as_of(ctx, blank_to_none(as_of))
+    visible_account_or_404(request, account_id, f"没有编号为 {account_id} 的账号")
     found = queries.verdicts([account_id], day, include_retired=True)
     if not found:
         raise ApiError(404, f"没有编号为 {account_id} 的账号")

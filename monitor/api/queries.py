@@ -18,7 +18,7 @@ from typing import Any, Generic, TypeVar
 from monitor.api.context import ApiContext
 from monitor.checks.verdicts import AccountVerdict, CurrentVerdicts, verdicts_at
 from monitor.dates import end_of_day
-from monitor.models import FAILED_OUTCOMES, Outcome, State
+from monitor.models import FAILED_OUTCOMES, MAX_ID, Outcome, State
 from monitor.records import status_record
 from monitor.store import Store, VerdictQuery
 
@@ -98,8 +98,12 @@ class Filters:
     with_findings: bool = False
     # These states, or any account with a roster problem (the problem list's default).
     attention: frozenset[str] | None = None
+    # The caller's units (a unit user's scope, by name); None = every unit.
+    units: frozenset[str] | None = None
 
     def matches(self, e: IndexEntry) -> bool:
+        if self.units is not None and e.unit not in self.units:
+            return False
         if self.unit is not None:
             wanted = str(e.unit_id) if self.unit.isdigit() else e.unit
             if wanted != self.unit:
@@ -118,7 +122,7 @@ class Filters:
 
     def key(self) -> tuple[Any, ...]:
         return (self.unit, self.region, self.platform, self.states, self.q, self.with_findings,
-                self.attention)  # fmt: skip
+                self.attention, self.units)  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -175,16 +179,28 @@ class Queries:
     def _query(self, filters: Filters) -> VerdictQuery | None:
         """The stored-verdict query for `filters`; None when they can match nothing."""
         unit: int | None = None
+        store = self.ctx.store()
         if filters.unit is not None:
-            if filters.unit.isdigit():
+            # ASCII digits only ("²".isdigit() is true too); past 64 bits no unit has the id.
+            if filters.unit.isascii() and filters.unit.isdigit():
                 unit = int(filters.unit)
+                if unit > MAX_ID:
+                    return None
             else:
-                found = self.ctx.store().unit_id(filters.unit)
+                found = store.unit_id(filters.unit)
                 if found is None:
                     return None
                 unit = found
+        allowed: frozenset[int] | None = None
+        if filters.units is not None:
+            allowed = frozenset(
+                i for i in (store.unit_id(name) for name in filters.units) if i is not None
+            )
+            if not allowed or (unit is not None and unit not in allowed):
+                return None
         return VerdictQuery(
             unit=unit,
+            unit_ids=allowed,
             region=filters.region,
             platform=filters.platform,
             states=filters.states,
@@ -305,12 +321,18 @@ class Queries:
         unit: str | None = None,
         region: str | None = None,
         unit_accounts: Iterable[int] | None = None,
+        units: frozenset[str] | None = None,
     ) -> list[dict[str, Any]]:
-        """Alerts, newest first, with roster fields; filtered by unit (id or name) and region."""
+        """Alerts, newest first, with roster fields; filtered by unit (id or name) and region.
+
+        `units` (a unit user's scope) keeps its units' alerts only: never a source's.
+        """
         rows = self.ctx.store().alert_listing(self.ctx.now(), open_only=open_only)
         members = set(unit_accounts) if unit_accounts is not None else None
         out = []
         for r in rows:
+            if units is not None and r.get("unit") not in units:
+                continue
             if unit is not None and not _alert_in_unit(r, unit, members):
                 continue
             if region is not None and r.get("region") != region:

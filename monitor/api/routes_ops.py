@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
+from monitor.api.access import refuse_unit_users
 from monitor.api.params import ctx_of, queries_of
 from monitor.dates import iso
 
@@ -86,9 +87,13 @@ class _Metrics:
 
 @router.get("/metrics", response_class=PlainTextResponse)
 def metrics(request: Request) -> PlainTextResponse:
-    """Checks by source and outcome (last day), accounts by state, sweep, outbox."""
+    """Checks by source and outcome (last day), accounts by state, sweep, outbox.
+
+    Counts across every unit: not for unit users (403).
+    """
     from monitor.models import State
 
+    refuse_unit_users(request)
     ctx, queries = ctx_of(request), queries_of(request)
     m = _Metrics()
     m.family("monitor_checks_last_day", "gauge", "Checks observed in the last 24 h.")

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from monitor.api.access import unit_visible, visible_account_or_404
 from monitor.api.errors import ApiError
 from monitor.api.params import (
     AsOfQuery,
@@ -22,6 +23,7 @@ from monitor.api.params import (
     queries_of,
 )
 from monitor.api.queries import Filters, Tally, moment_of
+from monitor.api.scope import unit_scope
 from monitor.records import alert_record, evidence_record, observation_record, status_record
 
 router = APIRouter(prefix="/api", tags=["read"])
@@ -52,6 +54,7 @@ def list_accounts(
         platform=platform.value if platform else None,
         states=frozenset({state.value}) if state else None,
         q=q,
+        units=unit_scope(request),
     )
     ids, total = queries.page(day, filters, limit, offset)
     return page(queries.records(ids, day), total, limit, offset)
@@ -67,6 +70,7 @@ def get_account(
     """One account's verdict with its evidence, its open alerts and its newest observations."""
     ctx, queries = ctx_of(request), queries_of(request)
     day = parse_as_of(ctx, as_of)
+    visible_account_or_404(request, account_id, f"no account with id {account_id}")
     found = queries.verdicts([account_id], day, include_retired=True)
     if not found:
         raise ApiError(404, f"no account with id {account_id}")
@@ -98,6 +102,8 @@ def list_units(
     for u in ctx.store().units(moment_of(ctx, day)):
         if region is not None and region not in u["regions"]:
             continue
+        if not unit_visible(request, u["name"]):
+            continue
         t = by_unit.get(u["id"], Tally())
         units.append(
             {
@@ -119,7 +125,7 @@ def get_unit(request: Request, unit_id: UnitIdPath, as_of: AsOfQuery = None) -> 
     ctx = ctx_of(request)
     day = parse_as_of(ctx, as_of)
     name = ctx.store().unit_by_id(unit_id)
-    if name is None:
+    if name is None or not unit_visible(request, name):
         raise ApiError(404, f"no unit with id {unit_id}")
     return unit_payload(request, unit_id, name, day)
 
@@ -139,7 +145,9 @@ def unit_payload(request: Request, unit_id: int, name: str, day: Any) -> dict[st
         "accounts": records,
         "alerts": [
             alert_record(a, ctx.tz)
-            for a in queries.alerts(open_only=True, unit=str(unit_id), unit_accounts=ids)
+            for a in queries.alerts(
+                open_only=True, unit=str(unit_id), unit_accounts=ids, units=unit_scope(request)
+            )
         ],
     }
 
@@ -157,10 +165,14 @@ def list_alerts(
     """Alerts, newest first: open ones (default) or all; by unit, region, kind."""
     ctx, queries = ctx_of(request), queries_of(request)
     members = None
-    if unit is not None and unit.isdigit():
+    if unit is not None and unit.isascii() and unit.isdigit():
         members, _ = queries.page(ctx.today(), Filters(unit=unit), 100_000_000, 0)
     rows = queries.alerts(
-        open_only=status == "open", unit=unit, region=region, unit_accounts=members
+        open_only=status == "open",
+        unit=unit,
+        region=region,
+        unit_accounts=members,
+        units=unit_scope(request),
     )
     if kind is not None:
         rows = [r for r in rows if r["kind"] == kind]
@@ -212,6 +224,7 @@ def get_report(
         month=month,
         top_units=settings.reports.top_units,
         fmt=format,
+        only_units=unit_scope(request),
     )
     if format == "html":  # served by the dashboard: the page links back to it
         from monitor.reports.render_html import render_html

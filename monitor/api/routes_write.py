@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from monitor.api.access import account_visible, unit_visible
 from monitor.api.errors import ApiError
 from monitor.api.params import IdPath, ctx_of, queries_of
 from monitor.checks.record import ManualInputError, manual_observation, record_manual
@@ -45,7 +46,7 @@ def check_account(request: Request, account_id: IdPath) -> dict[str, Any]:
     views = store.accounts_at(
         end_of_day(ctx.today(), ctx.tz), ids=[account_id], include_retired=True
     )
-    if not views:
+    if not views or not unit_visible(request, views[0].unit):
         raise ApiError(404, f"no account with id {account_id}")
     view = views[0]
     if view.retired:
@@ -117,7 +118,8 @@ def add_observation(request: Request, body: ObservationIn) -> dict[str, Any]:
     except ManualInputError as exc:
         raise ApiError(422, str(exc)) from exc
     store = ctx.store()
-    matches = store.find_accounts(body.account)
+    # Another unit's accounts do not exist for a unit user: not found, never a candidate.
+    matches = [m for m in store.find_accounts(body.account) if account_visible(request, m[0])]
     if not matches:
         raise ApiError(404, f"no account matches {body.account!r}")
     if len(matches) > 1:

@@ -315,6 +315,7 @@ def _matches(item: AccountVerdict, q: VerdictQuery) -> bool:
     return (
         (q.include_retired or not a.retired)
         and (q.unit is None or a.unit_id == q.unit)
+        and (q.unit_ids is None or a.unit_id in q.unit_ids)
         and (q.region is None or a.region == q.region)
         and (q.platform is None or a.platform.value == q.platform)
         and (q.states is None or item.verdict.state.value in q.states)

@@ -1,8 +1,9 @@
 """The `monitor` command line: a thin layer that parses, calls the library and prints.
 
 One module per command (or family): `roster` (import, accounts, units), `observe`,
-`status`, `check`, `report`, `alerts`, `cases` (notices and cases), `run`, `serve`, `healthcheck`, `simulate`,
-`demo`, `config`. Each adds its commands to the one typer `app` (`monitor.cli.app`)
+`status`, `check`, `report`, `alerts`, `cases` (notices and cases), `run`, `serve`,
+`healthcheck`, `simulate`, `demo`, `config`, `users` (and `audit`). Each adds its
+commands to the one typer `app` (`monitor.cli.app`)
 with decorators; shared options live in `options`, `Session` and the two errors in
 `session`. A command body parses, calls the library (`monitor.checks`, `monitor.roster`,
 `monitor.reports`, ...) and prints a record from `monitor.records`.
@@ -39,6 +40,7 @@ COMMAND_MODULES = (
     "simulate",
     "demo",
     "config",
+    "users",
 )
 for _name in COMMAND_MODULES:
     importlib.import_module(f"{__name__}.{_name}")

@@ -47,8 +47,11 @@ def build_report(
     month: str | None = None,
     top_units: int = DEFAULT_TOP_UNITS,
     fmt: str | None = None,
+    only_units: frozenset[str] | None = None,
 ) -> Report:
     """The report at the end of `as_of` (a month's report when `month` is given).
+
+    `only_units` limits every row and count to those units' accounts (a unit user's report).
 
     With `fmt="csv"` (the detail table alone) the comparison with the previous
     month and the all-accounts rows are left out: nothing of them is rendered.
@@ -63,9 +66,12 @@ def build_report(
         else {
             item.account.id: item.verdict.state
             for item in verdicts_at(store, previous_as_of, policy, tz)
+            if only_units is None or item.account.unit in only_units
         }
     )
     items = verdicts_at(store, as_of, policy, tz)
+    if only_units is not None:
+        items = [i for i in items if i.account.unit in only_units]
     region_rank, unit_rank = _group_ranks(items)
 
     summary = Tally()

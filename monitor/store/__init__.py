@@ -13,6 +13,7 @@ group per module, each with its typed rows beside its queries:
     cases         notices (frozen files), rectification cases, case events
     outbox        notification deliveries
     health        source health, heartbeats
+    users         users, API tokens and sessions (digests), sign-in failures, audit log
 
 Schema changes are named migrations, applied in order inside a transaction on open
 and recorded in `schema_migrations`. Timestamps are stored as fixed-width UTC ISO
@@ -48,6 +49,7 @@ from monitor.store.roster import (
 )
 from monitor.store.schedule import ScheduleRow, ScheduleTables
 from monitor.store.schema import MIGRATIONS
+from monitor.store.users import ROLES, AuditRow, SessionRow, UserRow, UserTables
 from monitor.store.verdicts import Flip, VerdictQuery, VerdictRow, VerdictTables
 
 
@@ -60,6 +62,7 @@ class Store(
     CaseTables,
     OutboxTables,
     HealthTables,
+    UserTables,
     StoreBase,
 ):
     """A monitor database file. Open with `Store.open(path)`; use as a context manager."""
@@ -67,11 +70,13 @@ class Store(
 
 __all__ = [
     "MIGRATIONS",
+    "ROLES",
     "VERSIONED_FIELDS",
     "AccountChange",
     "AccountLookupError",
     "AccountState",
     "AlertRow",
+    "AuditRow",
     "CaseEvent",
     "CaseRow",
     "DatabaseVersionError",
@@ -81,11 +86,13 @@ __all__ = [
     "NoticeFile",
     "NoticeRow",
     "ScheduleRow",
+    "SessionRow",
     "SourceHealth",
     "SourceState",
     "Store",
     "StoreError",
     "StoredAccount",
+    "UserRow",
     "VerdictQuery",
     "VerdictRow",
 ]

@@ -283,6 +283,56 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
+        "0016_users_and_audit",
+        """
+        -- people who sign in: office staff and units (a unit user sees its units only)
+        CREATE TABLE users (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            role TEXT NOT NULL CHECK (role IN ('admin', 'office', 'unit')),
+            units TEXT NOT NULL DEFAULT '[]',
+            password_hash TEXT,
+            created_at TEXT NOT NULL,
+            disabled_at TEXT
+        );
+        -- API tokens and sessions are stored as SHA-256 digests, never as given
+        CREATE TABLE api_tokens (
+            digest TEXT PRIMARY KEY,
+            user INTEGER NOT NULL REFERENCES users(id),
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX api_tokens_user ON api_tokens(user);
+        CREATE TABLE sessions (
+            digest TEXT PRIMARY KEY,
+            user INTEGER NOT NULL REFERENCES users(id),
+            csrf TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            address TEXT
+        );
+        CREATE INDEX sessions_user ON sessions(user);
+        -- failed sign-ins in a row, per user name and per address, and the lock they earned
+        CREATE TABLE login_failures (
+            key TEXT PRIMARY KEY,
+            failures INTEGER NOT NULL,
+            last_at TEXT NOT NULL,
+            locked_until TEXT
+        );
+        -- every write: who, when, what, from which address
+        CREATE TABLE audit (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            who TEXT NOT NULL,
+            role TEXT,
+            address TEXT,
+            action TEXT NOT NULL,
+            status INTEGER,
+            detail TEXT
+        );
+        CREATE INDEX audit_at ON audit(at);
+        """,
+    ),
+    (
         "0017_notices_and_cases",
         """
         -- An issued notice (通报): a month's report frozen byte-for-byte, one row per file.

@@ -94,6 +94,8 @@ class VerdictQuery:
     """Filters on stored current verdicts (None = any)."""
 
     unit: int | None = None
+    # A caller's scope: only these units (a unit user's); None = every unit.
+    unit_ids: frozenset[int] | None = None
     region: str | None = None
     platform: str | None = None
     states: frozenset[str] | None = None
@@ -129,6 +131,8 @@ def _verdict_where(
     if q.unit is not None:
         clauses.append("unit = :unit")
         params["unit"] = int(q.unit)
+    if q.unit_ids is not None:
+        clauses.append(f"unit IN ({_id_list(sorted(q.unit_ids)) or 'NULL'})")
     if q.region is not None:
         clauses.append("region = :region")
         params["region"] = q.region
