@@ -1,7 +1,7 @@
 """The `monitor` command line: a thin layer that parses, calls the library and prints.
 
 One module per command (or family): `roster` (import, accounts, units), `observe`,
-`status`, `check`, `report`, `alerts`, `run`, `serve`, `healthcheck`, `simulate`,
+`status`, `check`, `report`, `alerts`, `run`, `worker`, `serve`, `healthcheck`, `simulate`,
 `demo`, `config`. Each adds its commands to the one typer `app` (`monitor.cli.app`)
 with decorators; shared options live in `options`, `Session` and the two errors in
 `session`. A command body parses, calls the library (`monitor.checks`, `monitor.roster`,
@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "report",
     "alerts",
     "run",
+    "worker",
     "serve",
     "healthcheck",
     "simulate",

@@ -12,6 +12,7 @@ group per module, each with its typed rows beside its queries:
     alerts        alerts
     outbox        notification deliveries
     health        source health, heartbeats
+    sent_checks   checks sent to fetch workers (scale out), keyed by check id
 
 Schema changes are named migrations, applied in order inside a transaction on open
 and recorded in `schema_migrations`. Timestamps are stored as fixed-width UTC ISO
@@ -46,6 +47,7 @@ from monitor.store.roster import (
 )
 from monitor.store.schedule import ScheduleRow, ScheduleTables
 from monitor.store.schema import MIGRATIONS
+from monitor.store.sent_checks import SentCheck, SentCheckTables
 from monitor.store.verdicts import Flip, VerdictQuery, VerdictRow, VerdictTables
 
 
@@ -57,6 +59,7 @@ class Store(
     AlertTables,
     OutboxTables,
     HealthTables,
+    SentCheckTables,
     StoreBase,
 ):
     """A monitor database file. Open with `Store.open(path)`; use as a context manager."""
@@ -74,6 +77,7 @@ __all__ = [
     "Flip",
     "ImportRecord",
     "ScheduleRow",
+    "SentCheck",
     "SourceHealth",
     "SourceState",
     "Store",
