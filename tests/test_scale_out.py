@@ -9,6 +9,7 @@ the workers no database. Compared with the single-process daemon over the same c
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 import shutil
 import signal
@@ -46,6 +47,7 @@ from monitor.simulator import (
 )
 from monitor.store import SentCheck, Store
 
+ROOT = Path(__file__).resolve().parent.parent
 ADDRESSES = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
 PER_CLIENT = 20.0  # requests/s per protocol and client address, as the simulator enforces
 
@@ -308,6 +310,18 @@ def test_kill_9_of_a_worker_mid_sweep_still_gives_exactly_one_observation_per_ac
     claimed = conn.execute("SELECT COUNT(*) FROM schedule WHERE claimed_by IS NOT NULL").fetchone()
     conn.close()
     assert claimed == (0,)
+    # The victim died holding tasks: the others got them again after redeliver_after_s.
+    held = received_tasks(tmp_path / f"worker-{victim}.log")
+    redelivered = held & set().union(
+        *(received_tasks(tmp_path / f"worker-{a}.log") for a in ADDRESSES[1:])
+    )
+    assert redelivered, "the killed worker held no task"
+
+
+def received_tasks(log: Path) -> set[str]:
+    """Ids of the tasks a worker's log says it received."""
+    text = log.read_text(encoding="utf-8", errors="replace")
+    return set(re.findall(r"monitor\.fetch_batch\[([0-9a-f]+)\] received", text))
 
 
 def test_a_check_whose_result_comes_twice_is_recorded_once(tmp_path, no_monitor_env):
@@ -332,3 +346,27 @@ def test_a_check_whose_result_comes_twice_is_recorded_once(tmp_path, no_monitor_
         assert again == []
         assert len(store.observations(account.id)) == 1
         assert store.sent_check_counts() == {"recorded": 1}
+
+
+def test_ci_installs_redis_server_and_the_deployment_files_run_workers_without_the_database():
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "missing+=(redis-server)" in ci
+    unit = (ROOT / "config" / "monitor-worker@.service").read_text()
+    assert "ExecStart=/opt/newmedia-monitor/bin/monitor worker --source-address %i" in unit
+    assert "MONITOR_DB" not in unit and "ReadWritePaths" not in unit
+    compose = (ROOT / "config" / "docker-compose.scale-out.yml").read_text()
+    for n in (1, 2, 3):
+        assert f'"--source-address", "${{WORKER{n}_ADDRESS}}"' in compose
+    assert "MONITOR_QUEUE__BROKER_URL: redis://redis:6379/0" in compose
+    assert compose.count("monitor-data:/data") == 1  # only the coordinator has the database
+
+
+def test_the_readmes_default_commands_need_no_redis():
+    readme = (ROOT / "README.md").read_text()
+    for first, after in (
+        ("## Quickstart", "## Concepts"),
+        ("## Running as a service", "## Scale out"),
+    ):
+        section = readme[readme.index(first) : readme.index(after)]
+        assert "redis" not in section.lower() and "monitor worker" not in section, first
+    assert "](docs/scale-out.md)" in readme

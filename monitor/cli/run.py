@@ -44,7 +44,7 @@ def run(
 
     Example: monitor run --serve
 
-    Example: MONITOR_QUEUE__BROKER_URL=redis://127.0.0.1:6379/0 monitor run --once
+    Example: monitor run --once   (the coordinator, with MONITOR_QUEUE__BROKER_URL set)
     """
     import asyncio
     import logging

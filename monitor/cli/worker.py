@@ -30,7 +30,7 @@ def worker(
             min=1,
             max=1000,
         ),
-    ] = 4,
+    ] = 2,
     config: ConfigOption = None,
 ) -> None:
     """Run a fetch worker: checks accounts for the coordinator through Celery and Redis.
@@ -42,7 +42,7 @@ def worker(
     exits; kill -9 loses nothing (its tasks come back after queue.redeliver_after_s).
     See docs/scale-out.md.
 
-    Example: MONITOR_QUEUE__BROKER_URL=redis://127.0.0.1:6379/0 monitor worker --source-address 10.0.0.12
+    Example: monitor worker --source-address 10.0.0.12 --concurrency 2
     """
     import ipaddress
     import logging
