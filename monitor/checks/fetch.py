@@ -79,9 +79,10 @@ PACING_SLACK = 0.1
 class PacedGetter:
     """Spaces GETs per source (and per host for feeds) before they leave."""
 
-    def __init__(self, inner: HttpGetter, settings: Settings):
+    def __init__(self, inner: HttpGetter, settings: Settings, *, slack: float = PACING_SLACK):
         self._inner = inner
         self._settings = settings
+        self._slack = slack
         self._pacers: dict[str, Pacer] = {}
         # Requests started per pacing key ("weibo", "feed:<host>"), for the sweep log.
         self.requests: Counter[str] = Counter()
@@ -117,7 +118,7 @@ class PacedGetter:
         if pacer is None:
             limit = self._settings.limits.for_source(source or self._per_host)
             pacer = self._pacers[key] = Pacer(
-                limit.rate_per_s, slack=PACING_SLACK / limit.rate_per_s
+                limit.rate_per_s, slack=self._slack / limit.rate_per_s
             )
         return pacer
 
@@ -192,8 +193,10 @@ class Checker:
         clock: Callable[[], datetime] = utcnow,
         transport: httpx.AsyncBaseTransport | None = None,
         rng: random.Random | None = None,
+        pacing_slack: float = PACING_SLACK,
     ):
         self._store = store
+        self._pacing_slack = pacing_slack
         self.settings = settings
         self.secrets = secrets or SecretLookup()
         self.clock = clock
@@ -217,7 +220,7 @@ class Checker:
             transport=self._transport,
             local_address=http.source_address,
         )
-        self._http = PacedGetter(getter, self.settings)
+        self._http = PacedGetter(getter, self.settings, slack=self._pacing_slack)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

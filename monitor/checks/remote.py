@@ -38,8 +38,12 @@ from monitor.store.sent_checks import FAILED, RECORDED
 log = logging.getLogger(__name__)
 
 GIVE_UP_AFTER = 3
-# How long `collect` waits between looks at the result backend when nothing arrived.
-POLL_S = 0.1
+# How long `collect` waits between looks at the result backend: short after a result
+# came, growing while none does (each look is one MGET of every task out; a sweep's
+# end is noticed within POLL_MAX_S).
+POLL_MIN_S = 0.1
+POLL_MAX_S = 1.0
+POLL_GROWTH = 1.5
 
 
 @dataclass(slots=True)
@@ -70,6 +74,7 @@ class RemoteChecks:
         self._tasks: dict[str, _Task] = {}
         self._by_source: Counter[str] = Counter()
         self._last_progress = time.monotonic()
+        self._poll_s = POLL_MIN_S
         # Per worker: checks recorded and the tasks they came in (for the sweep log).
         self.by_worker: Counter[str] = Counter()
 
@@ -131,9 +136,11 @@ class RemoteChecks:
                 )
                 self.abandon_all()
             else:
-                await asyncio.sleep(POLL_S)
+                await asyncio.sleep(self._poll_s)
+                self._poll_s = min(POLL_MAX_S, self._poll_s * POLL_GROWTH)
             return []
         self._last_progress = time.monotonic()
+        self._poll_s = POLL_MIN_S
         seen: list[tuple[str, Seen]] = []
         unrun: list[tuple[str, AccountView]] = []
         failed: list[tuple[str, AccountView]] = []
