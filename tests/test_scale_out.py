@@ -374,3 +374,71 @@ def test_the_readmes_default_commands_need_no_redis():
         section = readme[readme.index(first) : readme.index(after)]
         assert "redis" not in section.lower() and "monitor worker" not in section, first
     assert "](docs/scale-out.md)" in readme
+
+
+def test_the_simulator_limits_each_client_address_on_its_own(tmp_path):
+    import httpx
+
+    scenario = Scenario(accounts=[], rate_limit_per_client_s=2)
+    with SimulatorServer(scenario) as server:
+        answers: dict[str, list[int]] = {}
+        for address in ("127.0.0.2", "127.0.0.3"):
+            transport = httpx.HTTPTransport(local_address=address)
+            with httpx.Client(transport=transport) as client:
+                url = f"{server.url}/api/container/getIndex?type=uid&value=1"
+                answers[address] = [client.get(url).status_code for _ in range(3)]
+        stats = server.stats
+    # A burst of the limit passes from each address; the third is the platform's refusal.
+    assert [a[2] for a in answers.values()] == [418, 418]
+    assert all(418 not in a[:2] for a in answers.values()), answers
+    assert stats["over_limit_by_client"] == {"127.0.0.2": 1, "127.0.0.3": 1}
+    assert stats["by_client"] == {"127.0.0.2": 3, "127.0.0.3": 3}
+
+
+def test_simulate_takes_a_per_client_limit_into_the_scenario(tmp_path, no_monitor_env):
+    out = tmp_path / "s.json"
+    code = main(
+        [
+            "simulate",
+            "--generate",
+            "5",
+            "--no-serve",
+            "--rate-limit-per-client",
+            "5",
+            "--scenario-out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    assert Scenario.model_validate_json(out.read_text()).rate_limit_per_client_s == 5
+
+
+def test_worker_refuses_to_start_without_a_broker_or_with_an_address_it_cannot_use(
+    capsys, monkeypatch, no_monitor_env
+):
+    assert main(["worker"]) == 2
+    assert "MONITOR_QUEUE__BROKER_URL" in capsys.readouterr().err
+    monkeypatch.setenv("MONITOR_QUEUE__BROKER_URL", "redis://127.0.0.1:1/0")
+    assert main(["worker", "--source-address", "not-an-ip"]) == 2
+    assert "--source-address" in capsys.readouterr().err
+    # TEST-NET-3: an address this host does not have.
+    assert main(["worker", "--source-address", "203.0.113.77"]) == 1
+    assert "cannot send from 203.0.113.77" in capsys.readouterr().err
+
+
+def test_queue_settings_refuse_a_broker_that_is_not_redis_and_a_source_address_that_is_not_ip(
+    monkeypatch, no_monitor_env
+):
+    from monitor.settings import ConfigError, load_settings
+
+    monkeypatch.setenv("MONITOR_QUEUE__BROKER_URL", "amqp://guest:pw@host//")
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert "queue.broker_url" in str(err.value) and "pw" not in str(err.value)
+    monkeypatch.delenv("MONITOR_QUEUE__BROKER_URL")
+    monkeypatch.setenv("MONITOR_HTTP__SOURCE_ADDRESS", "eth0")
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert "http.source_address" in str(err.value)
+    monkeypatch.setenv("MONITOR_HTTP__SOURCE_ADDRESS", "127.0.0.2")
+    assert load_settings().queue.redeliver_after_s == 300
