@@ -116,6 +116,8 @@ class SweepSummary:
     duration_s: float = 0.0
     requests: dict[str, int] = field(default_factory=dict)
     by_source: dict[str, SourceTally] = field(default_factory=dict)
+    # Scale out: checks whose results came from each fetch worker (None: no workers).
+    workers: dict[str, int] | None = None
 
     def tally(self, report: CheckReport) -> None:
         obs = report.observation
@@ -130,7 +132,7 @@ class SweepSummary:
 
     def record(self) -> dict[str, Any]:
         """The structured log line's fields."""
-        return {
+        out = {
             "event": "sweep",
             "due": self.due,
             "checked": self.checked,
@@ -142,6 +144,9 @@ class SweepSummary:
             "duration_s": round(self.duration_s, 3),
             "requests": self.requests,
         }
+        if self.workers is not None:
+            out["workers"] = self.workers
+        return out
 
 
 # -- the daemon --------------------------------------------------------------------------------
@@ -388,6 +393,7 @@ class Daemon:
         size = self.settings.queue.batch_size
         window = self.settings.queue.max_in_flight
         stop_by: float | None = None
+        before = Counter(remote.by_worker)
         while True:
             if not self._stopping:
                 for source, queue in queues.items():
@@ -417,6 +423,7 @@ class Daemon:
                 summary.tally(report)
             if reports:  # recorded: may have paused a source or host
                 self._paused = self.store.paused_sources(self.clock())
+        summary.workers = dict(sorted((remote.by_worker - before).items()))
 
     def _judge_sources(self, summary: SweepSummary) -> None:
         judge_sweep(self.store, self.settings, summary.by_source, self.clock())

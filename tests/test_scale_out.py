@@ -442,3 +442,39 @@ def test_queue_settings_refuse_a_broker_that_is_not_redis_and_a_source_address_t
     assert "http.source_address" in str(err.value)
     monkeypatch.setenv("MONITOR_HTTP__SOURCE_ADDRESS", "127.0.0.2")
     assert load_settings().queue.redeliver_after_s == 300
+
+
+def test_a_coordinator_restart_gives_up_a_dead_coordinators_sent_checks_and_claims(
+    tmp_path, no_monitor_env
+):
+    import asyncio
+    import socket
+    from datetime import timedelta
+
+    from monitor.daemon import Daemon
+
+    roster = tmp_path / "one.csv"
+    roster.write_text(
+        "类别,主办单位,平台,账号名称,账号ID\n市直部门,市政府,微博,政务微博,1001\n", encoding="utf-8"
+    )
+    db = tmp_path / "m.db"
+    assert main(["--db", str(db), "import", str(roster)]) == 0
+    now = datetime.now(UTC)
+    dead = f"{socket.gethostname()}:{2**22 + 4321}:gone"  # no such process
+    settings = Settings(queue={"broker_url": "redis://127.0.0.1:1/0"})  # type: ignore[arg-type]
+    with Store.open(db) as store:
+        account = store.accounts_at(now)[0]
+        with store.transaction():
+            store.ensure_schedule(now)
+            assert store.claim_checks([account.id], dead, now, now + timedelta(hours=6))
+            store.add_sent_checks([SentCheck("old", account.id, "weibo", "t", dead, now)])
+
+        async def start() -> None:
+            async with Daemon(store, settings) as daemon:
+                assert daemon.remote is not None
+
+        asyncio.run(start())
+        assert store.sent_check_counts() == {"abandoned": 1}
+        assert store.due_accounts(datetime.now(UTC)) == [account.id]  # due again at once
+        # A late result of the dead coordinator's check is never recorded.
+        assert store.end_sent_checks(["old"], "recorded", now) == set()
