@@ -478,3 +478,58 @@ def test_a_coordinator_restart_gives_up_a_dead_coordinators_sent_checks_and_clai
         assert store.due_accounts(datetime.now(UTC)) == [account.id]  # due again at once
         # A late result of the dead coordinator's check is never recorded.
         assert store.end_sent_checks(["old"], "recorded", now) == set()
+
+
+def _claims(db: Path) -> int:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(
+            "SELECT COUNT(*) FROM schedule WHERE claimed_by IS NOT NULL"
+        ).fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_without_workers_run_once_gives_up_after_three_redeliveries_and_sigterm_leaves_nothing_claimed(
+    city, redis_url, tmp_path
+):
+    import subprocess
+    import sys
+
+    scenario, server, roster = city
+    db = tmp_path / "m.db"
+    assert main(["--db", str(db), "import", str(roster)]) == 0
+    env = monitor_env(server.url, scenario) | {
+        "MONITOR_DB": str(db),
+        "MONITOR_QUEUE__BROKER_URL": redis_url,
+        "MONITOR_QUEUE__REDELIVER_AFTER_S": "1",
+        "MONITOR_SCHEDULE__SHUTDOWN_GRACE_S": "1",
+    }
+    started = time.monotonic()
+    done = run_coordinator(env, tmp_path, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "no result from any fetch worker" in done.stderr
+    assert time.monotonic() - started < 30
+    assert sent_checks(db) == {"abandoned": len(scenario.accounts)}
+    assert _claims(db) == 0  # every account stays due for the next sweep
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "run", "--once"],
+        env=env | {"MONITOR_QUEUE__REDELIVER_AFTER_S": "300"},
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while sent_checks(db).get("open", 0) == 0:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert '"stopped": true' in err
+    assert "open" not in sent_checks(db)
+    assert _claims(db) == 0
+    assert sum(observations_per_account(db).values()) == 0  # no worker ran: nothing to record
