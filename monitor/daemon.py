@@ -390,12 +390,15 @@ class Daemon:
         self, remote: RemoteChecks, queues: dict[str, deque[AccountView]], summary: SweepSummary
     ) -> None:
         """Scale out: claim and send batches (a window per source), record results as they come."""
+        from monitor.checks.remote import BrokerUnavailable
+
         size = self.settings.queue.batch_size
         window = self.settings.queue.max_in_flight
         stop_by: float | None = None
         before = Counter(remote.by_worker)
+        sending = True
         while True:
-            if not self._stopping:
+            if sending and not self._stopping:
                 for source, queue in queues.items():
                     while queue and remote.in_flight(source) < window and not self._resting(source):
                         batch = self._take(source, queue, size)
@@ -406,8 +409,17 @@ class Daemon:
                             [a.id for a in batch], self.owner, now, now + REMOTE_CLAIM
                         )
                         claimed = [a for a in batch if a.id in ours]  # others: checked meanwhile
-                        if claimed:
+                        if not claimed:
+                            continue
+                        try:
                             await remote.send(source, claimed)
+                        except BrokerUnavailable as exc:
+                            log.error("%s: sending stops for this sweep; the rest stay due", exc)
+                            queue.extendleft(reversed(claimed))  # counted as deferred
+                            sending = False
+                            break
+                    if not sending:
+                        break
             if not remote.pending:
                 break
             if self._stopping:

@@ -533,3 +533,21 @@ def test_without_workers_run_once_gives_up_after_three_redeliveries_and_sigterm_
     assert "open" not in sent_checks(db)
     assert _claims(db) == 0
     assert sum(observations_per_account(db).values()) == 0  # no worker ran: nothing to record
+
+
+def test_with_redis_unreachable_run_once_ends_with_every_account_still_due(city, tmp_path):
+    from scale_out_procs import free_port
+
+    scenario, server, roster = city
+    db = tmp_path / "m.db"
+    assert main(["--db", str(db), "import", str(roster)]) == 0
+    env = monitor_env(server.url, scenario) | {
+        "MONITOR_DB": str(db),
+        "MONITOR_QUEUE__BROKER_URL": f"redis://127.0.0.1:{free_port()}/0",  # nobody listens
+    }
+    done = run_coordinator(env, tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "cannot send a task" in done.stderr
+    assert f'"deferred": {len(scenario.accounts)}' in done.stderr
+    assert "open" not in sent_checks(db) and _claims(db) == 0
+    assert sum(observations_per_account(db).values()) == 0

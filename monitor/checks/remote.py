@@ -46,6 +46,10 @@ POLL_MAX_S = 1.0
 POLL_GROWTH = 1.5
 
 
+class BrokerUnavailable(Exception):
+    """A task could not be sent (Redis unreachable); its accounts stay due."""
+
+
 @dataclass(slots=True)
 class _Task:
     source: str
@@ -113,18 +117,29 @@ class RemoteChecks:
         }
         if not self._tasks:
             self._last_progress = time.monotonic()  # waiting starts now, not at the last result
+        try:
+            await asyncio.to_thread(
+                self.app.send_task, FETCH_TASK, args=[payload], task_id=task_id, queue=FETCH_QUEUE
+            )
+        except Exception as exc:
+            # The broker is unreachable: these accounts stay due, nothing is left claimed.
+            with self.store.transaction():
+                self.store.end_sent_checks(list(task.checks), FAILED, self.clock())
+                self.store.release_claims(self.owner, [a.id for a in task.checks.values()])
+            raise BrokerUnavailable(f"cannot send a task: {type(exc).__name__}") from exc
         self._tasks[task_id] = task
         self._by_source[source] += 1
-        await asyncio.to_thread(
-            self.app.send_task, FETCH_TASK, args=[payload], task_id=task_id, queue=FETCH_QUEUE
-        )
         return task_id
 
     async def collect(self) -> list[CheckReport]:
         """Record the results that arrived (waiting a moment when none has); their reports."""
         if not self._tasks:
             return []
-        ready = await asyncio.to_thread(self._ready, list(self._tasks))
+        try:
+            ready = await asyncio.to_thread(self._ready, list(self._tasks))
+        except Exception as exc:  # Redis away for a moment: look again (or give up, below)
+            log.warning("cannot read results: %s", type(exc).__name__)
+            ready = []
         if not ready:
             give_up = GIVE_UP_AFTER * self.settings.queue.redeliver_after_s
             if time.monotonic() - self._last_progress > give_up:
@@ -165,7 +180,10 @@ class RemoteChecks:
                     unrun.append((check_id, account))
             failed += [(c, a) for c, a in task.checks.items() if c not in answered]
         reports = self._record(seen, unrun, failed)
-        await asyncio.to_thread(self._forget, [task_id for task_id, _ in ready])
+        try:
+            await asyncio.to_thread(self._forget, [task_id for task_id, _ in ready])
+        except Exception as exc:  # left behind, they expire after a day
+            log.warning("cannot delete results: %s", type(exc).__name__)
         return reports
 
     def abandon_all(self) -> None:
