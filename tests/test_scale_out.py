@@ -17,7 +17,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -350,6 +350,16 @@ def test_a_check_whose_result_comes_twice_is_recorded_once(tmp_path, no_monitor_
         assert again == []
         assert len(store.observations(account.id)) == 1
         assert store.sent_check_counts() == {"recorded": 1}
+        # A task that failed by its retry policy: the check closes as failed, the account
+        # is due again at once (its claim released), nothing is observed.
+        later = now + timedelta(days=2)
+        with store.transaction():
+            assert store.claim_checks([account.id], "host:1:x", later, later + timedelta(hours=6))
+            store.add_sent_checks([SentCheck("c2", account.id, "weibo", "t2", "host:1:x", later)])
+        assert remote._record([], [], [("c2", account)]) == []
+        assert store.sent_check_counts() == {"recorded": 1, "failed": 1}
+        assert store.schedule_row(account.id).claimed_by is None
+        assert len(store.observations(account.id)) == 1
 
 
 def test_ci_installs_redis_server_and_the_deployment_files_run_workers_without_the_database():

@@ -173,11 +173,16 @@ class RemoteChecks:
                 account = task.checks.get(check_id)
                 if account is None:
                     continue
-                answered.add(check_id)
-                if "seen" in item:
-                    seen.append((check_id, seen_from(item["seen"], account)))
-                else:
+                if "seen" not in item:
                     unrun.append((check_id, account))
+                    answered.add(check_id)
+                    continue
+                try:
+                    seen.append((check_id, seen_from(item["seen"], account)))
+                except (KeyError, TypeError, ValueError) as exc:  # another version's answer
+                    log.warning("unreadable result for check %s: %s", check_id, exc)
+                    continue  # counted failed below: the account stays due
+                answered.add(check_id)
             failed += [(c, a) for c, a in task.checks.items() if c not in answered]
         reports = self._record(seen, unrun, failed)
         try:
