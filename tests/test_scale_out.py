@@ -236,7 +236,6 @@ def test_three_workers_on_three_addresses_sweep_without_refusal_with_the_daemons
     assert stats["over_limit"] == 0, stats
     by_client = stats["by_client"]
     assert set(by_client) == set(ADDRESSES), by_client  # every worker worked; nobody else
-    assert all(by_client[a] >= 10 for a in ADDRESSES), by_client
     assert not nowhere.parent.exists()
 
     per_account = observations_per_account(scaled)
