@@ -4,7 +4,9 @@ wechatpy (WeChat) and apprise (notification webhooks) open their own connections
 requests. Inside `with guarding(judge):` every connection urllib3 opens, in this
 thread or in threads that copy the context (apprise does), has its peer judged after
 the TCP connect and before a byte is sent (the TLS handshake included); a refusal
-raises `GuardRefusal`. Outside such a block nothing changes: selenium, pip and the
+raises `GuardRefusal`. `guarding(judge, source_address=IP)` also binds those
+connections to that local address (a fetch worker's egress address). Outside such a
+block nothing changes: selenium, pip and the
 rest of the process are left alone.
 
 urllib3 offers no hook for this, so `install()` points its two pool classes at
@@ -30,6 +32,7 @@ PeerJudge = Callable[[str, int, str], str | None]
 @dataclass(slots=True)
 class _Guard:
     judge: PeerJudge
+    source_address: str | None = None
     refusals: list[str] = field(default_factory=list)
 
 
@@ -56,13 +59,21 @@ def _judged(conn: connection.HTTPConnection, sock: socket.socket) -> socket.sock
     return sock
 
 
+def _bind(conn: connection.HTTPConnection) -> None:
+    guard = _current.get()
+    if guard is not None and guard.source_address is not None:
+        conn.source_address = (guard.source_address, 0)
+
+
 class GuardedHTTPConnection(connection.HTTPConnection):
     def _new_conn(self) -> socket.socket:
+        _bind(self)
         return _judged(self, super()._new_conn())
 
 
 class GuardedHTTPSConnection(connection.HTTPSConnection):
     def _new_conn(self) -> socket.socket:
+        _bind(self)
         return _judged(self, super()._new_conn())
 
 
@@ -78,10 +89,10 @@ def install() -> None:
 
 
 @contextlib.contextmanager
-def guarding(judge: PeerJudge) -> Iterator[list[str]]:
-    """Judge every requests/urllib3 connection opened in this context; yields the refusals."""
+def guarding(judge: PeerJudge, source_address: str | None = None) -> Iterator[list[str]]:
+    """Judge (and bind, given an address) every requests/urllib3 connection opened here; the refusals."""
     install()
-    guard = _Guard(judge)
+    guard = _Guard(judge, source_address)
     token = _current.set(guard)
     try:
         yield guard.refusals

@@ -269,7 +269,7 @@ class WechatApiAdapter:
         guard = ctx.url_guard if isinstance(ctx.url_guard, UrlGuard) else UrlGuard(ctx.settings)
         try:
             # wechatpy speaks requests: its connections get the outbound check in the thread.
-            with guarding(guard.peer_reason):
+            with guarding(guard.peer_reason, ctx.settings.http.source_address):
                 run = contextvars.copy_context().run
                 return await loop.run_in_executor(
                     pool, run, self._check_sync, target, ctx, now, appid, secret

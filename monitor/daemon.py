@@ -23,6 +23,11 @@ dead process are released at the next start, so those are checked again.
 
 SIGTERM/SIGINT only set a flag: workers take no new check, in-flight checks get
 `shutdown_grace_s` to finish and be written, then the rest is cancelled.
+
+Scale out (`queue.broker_url` set, docs/scale-out.md): the sweep claims due checks
+the same way but sends them, a small batch of one source per task, to fetch
+workers through Celery (monitor.checks.remote), and records their results here: the
+database keeps one writer. A sweep ends when every check it sent has a result.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -59,10 +64,17 @@ from monitor.output_paths import OutputRefused
 from monitor.settings import SecretLookup, Settings
 from monitor.store import Store
 
+if TYPE_CHECKING:
+    from monitor.checks.remote import RemoteChecks
+
 log = logging.getLogger(__name__)
 
 CHECK_CLAIM = timedelta(minutes=15)  # far longer than any check (HTTP timeouts are seconds)
 CLAIM_BATCH = 16
+# A check sent to a fetch worker may wait in the queue behind many others and be
+# delivered again after queue.redeliver_after_s; its claim outlasts all that (the
+# coordinator releases it when the result is recorded or given up).
+REMOTE_CLAIM = timedelta(hours=6)
 
 
 # -- claims ---------------------------------------------------------------------------------
@@ -105,6 +117,8 @@ class SweepSummary:
     duration_s: float = 0.0
     requests: dict[str, int] = field(default_factory=dict)
     by_source: dict[str, SourceTally] = field(default_factory=dict)
+    # Scale out: checks whose results came from each fetch worker (None: no workers).
+    workers: dict[str, int] | None = None
 
     def tally(self, report: CheckReport) -> None:
         obs = report.observation
@@ -119,7 +133,7 @@ class SweepSummary:
 
     def record(self) -> dict[str, Any]:
         """The structured log line's fields."""
-        return {
+        out = {
             "event": "sweep",
             "due": self.due,
             "checked": self.checked,
@@ -131,6 +145,9 @@ class SweepSummary:
             "duration_s": round(self.duration_s, 3),
             "requests": self.requests,
         }
+        if self.workers is not None:
+            out["workers"] = self.workers
+        return out
 
 
 # -- the daemon --------------------------------------------------------------------------------
@@ -167,6 +184,8 @@ class Daemon:
         self._set_aside = 0
         self._tasks: dict[str, asyncio.Task[Any]] = {}
         self._requests_before: Counter[str] = Counter()
+        # Set when queue.broker_url is: checks then run on fetch workers.
+        self.remote: RemoteChecks | None = None
 
     async def __aenter__(self) -> Daemon:
         _short_circuit_missing_sniffio()
@@ -174,6 +193,13 @@ class Daemon:
         if self._stopping:
             self._stop_event.set()
         await self.checker.__aenter__()
+        if self.settings.queue.broker_url is not None:
+            # Imported here: Celery is loaded only by those who scale out.
+            from monitor.checks.remote import RemoteChecks
+
+            self.remote = RemoteChecks(
+                self.store, self.settings, owner=self.owner, clock=self.clock, rng=self.rng
+            )
         self.release_stale_claims()
         return self
 
@@ -206,6 +232,11 @@ class Daemon:
         for owner in self.store.claim_owners():
             if not owner_alive(owner, self.owner):
                 released += self.store.release_claims(owner)
+        with self.store.transaction():
+            # Checks a dead coordinator sent: a late result of theirs is never recorded.
+            for sender in self.store.open_sent_senders():
+                if not owner_alive(sender, self.owner):
+                    self.store.abandon_sent_checks(sender, self.clock())
         if released:
             log.info("released %d check(s) claimed by a process that is gone", released)
         return released
@@ -248,14 +279,17 @@ class Daemon:
                     continue
                 queues.setdefault(source, deque()).append(view)
         self._paused = self.store.paused_sources(now)
-        workers = []
-        for source, queue in queues.items():
-            if self._resting(source):
-                continue  # resting: its accounts stay due
-            limit = self.settings.limits.for_source(source)
-            for _ in range(min(limit.max_concurrent, len(queue))):
-                workers.append(asyncio.create_task(self._worker(source, queue, summary)))
-        await self._finish(workers, summary)
+        if self.remote is not None:
+            await self._send_and_record(self.remote, queues, summary)
+        else:
+            workers = []
+            for source, queue in queues.items():
+                if self._resting(source):
+                    continue  # resting: its accounts stay due
+                limit = self.settings.limits.for_source(source)
+                for _ in range(min(limit.max_concurrent, len(queue))):
+                    workers.append(asyncio.create_task(self._worker(source, queue, summary)))
+            await self._finish(workers, summary)
         try:
             for report in self.checker.flush():
                 summary.tally(report)
@@ -303,10 +337,12 @@ class Daemon:
         until = self._paused.get(key)
         return until is not None and until > self.clock()
 
-    def _take(self, source: str, queue: deque[AccountView]) -> list[AccountView]:
-        """Up to CLAIM_BATCH accounts to claim; those of a resting feed host are set aside."""
+    def _take(
+        self, source: str, queue: deque[AccountView], size: int = CLAIM_BATCH
+    ) -> list[AccountView]:
+        """Up to `size` accounts to claim; those of a resting feed host are set aside."""
         batch: list[AccountView] = []
-        while queue and len(batch) < CLAIM_BATCH:
+        while queue and len(batch) < size:
             account = queue.popleft()
             if self._resting(health_key(source, account)):
                 self._set_aside += 1  # stays due: checked once its host rests no more
@@ -351,6 +387,57 @@ class Daemon:
                 self.store.release_claims(self.owner, [a.id for a in claimed])
                 self.checker.drop_read_ahead([a.id for a in claimed])
                 queue.extendleft(reversed(claimed))
+
+    async def _send_and_record(
+        self, remote: RemoteChecks, queues: dict[str, deque[AccountView]], summary: SweepSummary
+    ) -> None:
+        """Scale out: claim and send batches (a window per source), record results as they come."""
+        from monitor.checks.remote import BrokerUnavailable
+
+        size = self.settings.queue.batch_size
+        window = self.settings.queue.max_in_flight
+        stop_by: float | None = None
+        before = Counter(remote.by_worker)
+        sending = True
+        while True:
+            if sending and not self._stopping:
+                for source, queue in queues.items():
+                    while queue and remote.in_flight(source) < window and not self._resting(source):
+                        batch = self._take(source, queue, size)
+                        if not batch:
+                            continue
+                        now = self.clock()
+                        ours = self.store.claim_checks(
+                            [a.id for a in batch], self.owner, now, now + REMOTE_CLAIM
+                        )
+                        claimed = [a for a in batch if a.id in ours]  # others: checked meanwhile
+                        if not claimed:
+                            continue
+                        try:
+                            await remote.send(source, claimed)
+                        except BrokerUnavailable as exc:
+                            log.error("%s: sending stops for this sweep; the rest stay due", exc)
+                            queue.extendleft(reversed(claimed))  # counted as deferred
+                            sending = False
+                            break
+                    if not sending:
+                        break
+            if not remote.pending:
+                break
+            if self._stopping:
+                summary.stopped = True
+                if stop_by is None:
+                    stop_by = time.monotonic() + self.settings.schedule.shutdown_grace_s
+                elif time.monotonic() >= stop_by:
+                    log.warning("gave up %d task(s) still out after the grace", remote.pending)
+                    remote.abandon_all()
+                    break
+            reports = await remote.collect()
+            for report in reports:
+                summary.tally(report)
+            if reports:  # recorded: may have paused a source or host
+                self._paused = self.store.paused_sources(self.clock())
+        summary.workers = dict(sorted((remote.by_worker - before).items()))
 
     def _judge_sources(self, summary: SweepSummary) -> None:
         judge_sweep(self.store, self.settings, summary.by_source, self.clock())

@@ -147,6 +147,21 @@ class HttpSettings(Section):
         "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"
     )
     max_body_bytes: int = Field(default=5_000_000, gt=0, le=1 << 30)
+    # The local address every outgoing connection binds to (a multi-homed host's egress
+    # address); `monitor worker --source-address` sets it per worker. None: the system's.
+    source_address: str | None = None
+
+    @field_validator("source_address")
+    @classmethod
+    def _an_address(cls, value: str | None) -> str | None:
+        import ipaddress
+
+        if value is None or not value.strip():
+            return None
+        try:
+            return str(ipaddress.ip_address(value.strip()))
+        except ValueError:
+            raise ValueError(f"{value[:60]!r} is not an IP address") from None
 
 
 def _http_url(value: str) -> str:
@@ -284,6 +299,34 @@ class ScheduleSettings(Section):
     shutdown_grace_s: float = Field(default=10.0, ge=0, le=3600)
 
 
+class QueueSettings(Section):
+    """Scale out (docs/scale-out.md): fetch workers fed through Celery and Redis.
+
+    Unset `broker_url` (the default): `monitor run` checks in its own process.
+    """
+
+    # e.g. "redis://127.0.0.1:6379/0". A password in it belongs in the environment
+    # (MONITOR_QUEUE__BROKER_URL); it is never logged.
+    broker_url: str | None = None
+    # A task a worker took and never finished (the worker died) is delivered again
+    # after this long (Redis visibility timeout); a check's HTTP must fit in it.
+    redeliver_after_s: float = Field(default=300.0, gt=0, le=86400)
+    # Accounts of one source per task: small, so a dead worker's loss is small and
+    # the work spreads evenly over the workers.
+    batch_size: int = Field(default=8, ge=1, le=1000)
+    # Tasks in flight per source at once: a source that backs off stops getting new ones.
+    max_in_flight: int = Field(default=64, ge=1, le=100_000)
+
+    @field_validator("broker_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.strip().startswith(("redis://", "rediss://", "redis+socket://")):
+            raise ValueError("use a Redis URL, e.g. redis://127.0.0.1:6379/0")
+        return value.strip()
+
+
 class AlertSettings(Section):
     """Source-health alerts for the operators."""
 
@@ -381,6 +424,7 @@ class Settings(BaseSettings):
     network: NetworkSettings = NetworkSettings()
     limits: SourceLimits = SourceLimits()
     schedule: ScheduleSettings = ScheduleSettings()
+    queue: QueueSettings = QueueSettings()
     alerts: AlertSettings = AlertSettings()
     notify: NotifySettings = NotifySettings()
     reports: ReportSettings = ReportSettings()

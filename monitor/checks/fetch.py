@@ -5,7 +5,9 @@ a transport at the same seam) and the politeness gates; it checks one account or
 concurrently, and records through `monitor.checks.record`, so schedule, verdicts,
 alerts and outbox rows land with each check or not at all. A check never raises for
 what a platform does: even an adapter bug becomes a recorded `parse_error`, never a
-silence verdict. `observe()` alone (no recording) is what a fetch worker runs.
+silence verdict. `observe()` alone (no recording) is what a fetch worker runs: its
+Checker has no store (`store=None`) and is handed each account's adapter state
+(`hand_states`) by the coordinator, which keeps the database to itself.
 
 wechatpy does not go through the getter, so `wechat_api` is paced once per check
 (`rate_per_s` checks a second) instead of per request.
@@ -77,9 +79,10 @@ PACING_SLACK = 0.1
 class PacedGetter:
     """Spaces GETs per source (and per host for feeds) before they leave."""
 
-    def __init__(self, inner: HttpGetter, settings: Settings):
+    def __init__(self, inner: HttpGetter, settings: Settings, *, slack: float = PACING_SLACK):
         self._inner = inner
         self._settings = settings
+        self._slack = slack
         self._pacers: dict[str, Pacer] = {}
         # Requests started per pacing key ("weibo", "feed:<host>"), for the sweep log.
         self.requests: Counter[str] = Counter()
@@ -115,7 +118,7 @@ class PacedGetter:
         if pacer is None:
             limit = self._settings.limits.for_source(source or self._per_host)
             pacer = self._pacers[key] = Pacer(
-                limit.rate_per_s, slack=PACING_SLACK / limit.rate_per_s
+                limit.rate_per_s, slack=self._slack / limit.rate_per_s
             )
         return pacer
 
@@ -183,15 +186,17 @@ class Checker:
 
     def __init__(
         self,
-        store: Store,
+        store: Store | None,
         settings: Settings,
         secrets: SecretLookup | None = None,
         *,
         clock: Callable[[], datetime] = utcnow,
         transport: httpx.AsyncBaseTransport | None = None,
         rng: random.Random | None = None,
+        pacing_slack: float = PACING_SLACK,
     ):
-        self.store = store
+        self._store = store
+        self._pacing_slack = pacing_slack
         self.settings = settings
         self.secrets = secrets or SecretLookup()
         self.clock = clock
@@ -213,14 +218,21 @@ class Checker:
             user_agent=http.user_agent,
             judge=self._guard.peer_reason,
             transport=self._transport,
+            local_address=http.source_address,
         )
-        self._http = PacedGetter(getter, self.settings)
+        self._http = PacedGetter(getter, self.settings, slack=self._pacing_slack)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         if self._http is not None:
             await self._http.aclose()
         close_adapters()
+
+    @property
+    def store(self) -> Store:
+        """The database; a fetch worker's Checker has none and only observes."""
+        assert self._store is not None, "a fetch worker's Checker only observes"
+        return self._store
 
     @property
     def requests(self) -> Counter[str]:
@@ -266,6 +278,10 @@ class Checker:
         found = self.store.source_states(accounts)
         for account in accounts:
             self._states[account] = found.get(account)
+
+    def hand_states(self, states: dict[int, SourceState | None]) -> None:
+        """Take adapter states read elsewhere (a fetch worker's, from its task)."""
+        self._states.update(states)
 
     def drop_read_ahead(self, accounts: Sequence[int]) -> None:
         """Forget states read ahead for accounts that will not be checked now after all."""
@@ -403,6 +419,8 @@ class Checker:
         return [done[a.id] for a in accounts]
 
     def _verdict(self, account: int) -> Verdict | None:
+        if self._store is None:
+            return None  # a fetch worker: the coordinator judges
         return self._verdicts([account]).get(account)
 
     def _verdicts(self, accounts: list[int]) -> dict[int, Verdict]:

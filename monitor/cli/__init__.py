@@ -1,8 +1,8 @@
 """The `monitor` command line: a thin layer that parses, calls the library and prints.
 
 One module per command (or family): `roster` (import, accounts, units), `observe`,
-`status`, `check`, `report`, `alerts`, `cases` (notices and cases), `run`, `serve`,
-`healthcheck`, `simulate`, `demo`, `config`, `users` (and `audit`). Each adds its
+`status`, `check`, `report`, `alerts`, `cases` (notices and cases), `run`, `worker`,
+`serve`, `healthcheck`, `simulate`, `demo`, `config`, `users` (and `audit`). Each adds its
 commands to the one typer `app` (`monitor.cli.app`)
 with decorators; shared options live in `options`, `Session` and the two errors in
 `session`. A command body parses, calls the library (`monitor.checks`, `monitor.roster`,
@@ -35,6 +35,7 @@ COMMAND_MODULES = (
     "alerts",
     "cases",
     "run",
+    "worker",
     "serve",
     "healthcheck",
     "simulate",

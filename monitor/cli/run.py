@@ -37,7 +37,14 @@ def run(
     Logs one structured line per sweep on stderr. SIGTERM/SIGINT stop it
     cleanly (in-flight checks get shutdown_grace_s to finish), exit 0.
 
+    With queue.broker_url set (MONITOR_QUEUE__BROKER_URL) it is the coordinator of
+    fetch workers (`monitor worker`): it sends the due checks to them through Redis
+    and records their results; --once returns when every check it sent has a result.
+    See docs/scale-out.md.
+
     Example: monitor run --serve
+
+    Example: monitor run --once   (the coordinator, with MONITOR_QUEUE__BROKER_URL set)
     """
     import asyncio
     import logging

@@ -48,6 +48,14 @@ def simulate(
         float | None,
         typer.Option("--rate-limit", help="Override rate_limit_per_s (HTTP 418 over it)."),
     ] = None,
+    rate_limit_per_client: Annotated[
+        float | None,
+        typer.Option(
+            "--rate-limit-per-client",
+            help="Limit each client address to R requests/s per protocol (the platform's "
+            "refusal over it), as platforms limit each egress address.",
+        ),
+    ] = None,
     error_rate: Annotated[
         float | None, typer.Option("--error-rate", help="Override the share of random 500s.")
     ] = None,
@@ -60,6 +68,8 @@ def simulate(
     Prints (and writes to --ready-file) the env lines that point a monitor at it.
 
     Example: monitor simulate --generate 500 --roster-out city.csv --ready-file sim.env
+
+    Example: monitor simulate --generate 2000 --rate-limit-per-client 5 --ready-file sim.env
     """
     from monitor import simulator as sim
     from monitor.output_paths import OutputRefused, check_output
@@ -73,6 +83,7 @@ def simulate(
     for flag, value, top in (
         ("--latency-ms", latency_ms, 60_000.0),
         ("--rate-limit", rate_limit, 1e6),
+        ("--rate-limit-per-client", rate_limit_per_client, 1e6),
         ("--error-rate", error_rate, 1.0),
     ):
         if value is not None and not 0 <= value <= top:  # also refuses nan
@@ -90,6 +101,8 @@ def simulate(
         updates["latency_ms"] = latency_ms
     if rate_limit is not None:
         updates["rate_limit_per_s"] = rate_limit
+    if rate_limit_per_client is not None:
+        updates["rate_limit_per_client_s"] = rate_limit_per_client or None
     if error_rate is not None:
         updates["error_rate"] = error_rate
     if updates:
@@ -139,8 +152,10 @@ def simulator_env_lines(url: str, world: Any) -> list[str]:
     from monitor import simulator as sim
 
     lines = sim.env_lines(url, world.wechat_secret)
-    # Each protocol has its own bucket in the simulator; stay 10% under it.
-    rate = 0.9 * world.rate_limit_per_s if world.rate_limit_per_s else 500.0
+    # Each protocol has its own bucket in the simulator (and one per client address
+    # with --rate-limit-per-client); stay 10% under the tighter one.
+    limits = [r for r in (world.rate_limit_per_s, world.rate_limit_per_client_s) if r]
+    rate = 0.9 * min(limits) if limits else 500.0
     from adapters import source_names
 
     for source in source_names():

@@ -99,6 +99,9 @@ class Scenario(BaseModel):
     accounts: list[SimAccount] = Field(default_factory=list)
     latency_ms: float = Field(default=0.0, ge=0)
     rate_limit_per_s: float | None = Field(default=None, gt=0)
+    # Optional: the same limit again, per client address (requests/s per protocol and
+    # address), as platforms limit each egress address; None: no per-client limit.
+    rate_limit_per_client_s: float | None = Field(default=None, gt=0)
     error_rate: float = Field(default=0.0, ge=0, le=1)
     # Optional: the shared AppSecret of every wechat account without its own `secret`.
     wechat_secret: str = DEFAULT_WECHAT_SECRET

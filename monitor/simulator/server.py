@@ -2,7 +2,8 @@
 
 Runs in a background thread (`start()`/`stop()`, or as a context manager) for
 tests, or in the foreground (`run()` / `await serve_forever()`) for the CLI.
-Global knobs apply in this order: rate limit (per protocol), random errors
+Global knobs apply in this order: rate limits (per protocol, then per protocol and
+client address: `rate_limit_per_client_s`), random errors
 (`error_rate`, seeded), then the account's fault; `latency_ms` delays every answer.
 """
 
@@ -105,6 +106,8 @@ class SimulatorServer:
         self.error_rate = scenario.error_rate
         self._rate: float | None = scenario.rate_limit_per_s
         self._buckets: dict[str, _Bucket] = {}
+        self._per_client: float | None = scenario.rate_limit_per_client_s
+        self._client_buckets: dict[tuple[str, str], _Bucket] = {}
         self._lock = threading.Lock()
         self._draws: Counter[tuple[str, str]] = Counter()
         self._reset_counters()
@@ -128,6 +131,18 @@ class SimulatorServer:
     @property
     def rate_limit_per_s(self) -> float | None:
         return self._rate
+
+    def set_rate_limit_per_client(self, per_s: float | None) -> None:
+        """Change the per-client-address limit live (None = none); buckets start full."""
+        if per_s is not None and per_s <= 0:
+            raise ValueError("rate limit must be positive or None")
+        with self._lock:
+            self._per_client = per_s
+            self._client_buckets = {}
+
+    @property
+    def rate_limit_per_client_s(self) -> float | None:
+        return self._per_client
 
     def set_latency(self, latency_ms: float) -> None:
         """Change the delay added to every answer."""
@@ -177,6 +192,8 @@ class SimulatorServer:
         self._by_path: Counter[str] = Counter()
         self._by_status: Counter[int] = Counter()
         self._by_protocol: Counter[str] = Counter()
+        self._by_client: Counter[str] = Counter()
+        self._over_by_client: Counter[str] = Counter()
         self._injected = 0
         self._held = 0
         self._internal = 0
@@ -197,6 +214,8 @@ class SimulatorServer:
                 by_path=dict(self._by_path),
                 by_status=dict(self._by_status),
                 by_protocol=dict(self._by_protocol),
+                by_client=dict(self._by_client),
+                over_limit_by_client=dict(self._over_by_client),
                 injected_errors=self._injected,
                 held=self._held,
                 internal_errors=self._internal,
@@ -205,18 +224,28 @@ class SimulatorServer:
 
     # ----- request handling --------------------------------------------------------
 
-    def _limited(self, protocol: str) -> bool:
+    def _limited(self, protocol: str, client: str) -> bool:
         with self._lock:
-            if self._rate is None:
-                return False
-            bucket = self._buckets.get(protocol)
-            if bucket is None:
-                bucket = self._buckets[protocol] = _Bucket(self._rate)
-            if bucket.take():
-                return False
-            self._over_limit += 1
-            self._over_by_protocol[protocol] += 1
-            return True
+            if self._rate is not None:
+                bucket = self._buckets.get(protocol)
+                if bucket is None:
+                    bucket = self._buckets[protocol] = _Bucket(self._rate)
+                if not bucket.take():
+                    return self._count_over(protocol, client)
+            if self._per_client is not None:
+                key = (protocol, client)
+                bucket = self._client_buckets.get(key)
+                if bucket is None:
+                    bucket = self._client_buckets[key] = _Bucket(self._per_client)
+                if not bucket.take():
+                    return self._count_over(protocol, client)
+            return False
+
+    def _count_over(self, protocol: str, client: str) -> bool:
+        self._over_limit += 1
+        self._over_by_protocol[protocol] += 1
+        self._over_by_client[client] += 1
+        return True
 
     def _inject_error(self, req: Request) -> bool:
         rate = self.error_rate
@@ -247,7 +276,8 @@ class SimulatorServer:
             self._requests += 1
             self._by_path[key] += 1
             self._by_protocol[protocol] += 1
-        if protocol != "other" and self._limited(protocol):
+            self._by_client[req.peer] += 1
+        if protocol != "other" and self._limited(protocol, req.peer):
             resp = _rate_limited(protocol, self.world)
         elif protocol != "other" and self._inject_error(req):
             with self._lock:

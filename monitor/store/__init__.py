@@ -14,6 +14,7 @@ group per module, each with its typed rows beside its queries:
     outbox        notification deliveries
     health        source health, heartbeats
     users         users, API tokens and sessions (digests), sign-in failures, audit log
+    sent_checks   checks sent to fetch workers (scale out), keyed by check id
 
 Schema changes are named migrations, applied in order inside a transaction on open
 and recorded in `schema_migrations`. Timestamps are stored as fixed-width UTC ISO
@@ -49,6 +50,7 @@ from monitor.store.roster import (
 )
 from monitor.store.schedule import ScheduleRow, ScheduleTables
 from monitor.store.schema import MIGRATIONS
+from monitor.store.sent_checks import SentCheck, SentCheckTables
 from monitor.store.users import ROLES, AuditRow, SessionRow, UserRow, UserTables
 from monitor.store.verdicts import Flip, VerdictQuery, VerdictRow, VerdictTables
 
@@ -63,6 +65,7 @@ class Store(
     OutboxTables,
     HealthTables,
     UserTables,
+    SentCheckTables,
     StoreBase,
 ):
     """A monitor database file. Open with `Store.open(path)`; use as a context manager."""
@@ -86,6 +89,7 @@ __all__ = [
     "NoticeFile",
     "NoticeRow",
     "ScheduleRow",
+    "SentCheck",
     "SessionRow",
     "SourceHealth",
     "SourceState",

@@ -389,6 +389,26 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
+        "0018_sent_checks",
+        """
+        -- scale out: every check a coordinator sent to a fetch worker, keyed by its
+        -- check id; `ended` set once (recorded / failed / abandoned), so a check a
+        -- worker ran twice is recorded once
+        CREATE TABLE sent_checks (
+            check_id TEXT PRIMARY KEY,
+            account INTEGER NOT NULL REFERENCES accounts(id),
+            source TEXT NOT NULL,
+            task_id TEXT NOT NULL,
+            sent_by TEXT NOT NULL,
+            sent_at TEXT NOT NULL,
+            ended TEXT,
+            ended_at TEXT,
+            observation INTEGER REFERENCES observations(id)
+        );
+        CREATE INDEX sent_checks_open ON sent_checks(sent_by) WHERE ended IS NULL;
+        """,
+    ),
+    (
         "0020_verdict_findings",
         """
         -- each current verdict's roster problems (名单问题, kinds comma-separated), so
