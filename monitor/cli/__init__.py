@@ -2,7 +2,7 @@
 
 One module per command (or family): `roster` (import, accounts, units), `observe`,
 `status`, `check`, `report`, `alerts`, `run`, `serve`, `healthcheck`, `simulate`,
-`demo`, `config`. Each adds its commands to the one typer `app` (`monitor.cli.app`)
+`demo`, `config`, `sites`. Each adds its commands to the one typer `app` (`monitor.cli.app`)
 with decorators; shared options live in `options`, `Session` and the two errors in
 `session`. A command body parses, calls the library (`monitor.checks`, `monitor.roster`,
 `monitor.reports`, ...) and prints a record from `monitor.records`.
@@ -38,6 +38,7 @@ COMMAND_MODULES = (
     "simulate",
     "demo",
     "config",
+    "sites",
 )
 for _name in COMMAND_MODULES:
     importlib.import_module(f"{__name__}.{_name}")

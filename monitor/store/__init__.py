@@ -12,6 +12,7 @@ group per module, each with its typed rows beside its queries:
     alerts        alerts
     outbox        notification deliveries
     health        source health, heartbeats
+    sites         government websites, their columns, fetches of their pages
 
 Schema changes are named migrations, applied in order inside a transaction on open
 and recorded in `schema_migrations`. Timestamps are stored as fixed-width UTC ISO
@@ -46,6 +47,15 @@ from monitor.store.roster import (
 )
 from monitor.store.schedule import ScheduleRow, ScheduleTables
 from monitor.store.schema import MIGRATIONS
+from monitor.store.sites import (
+    ColumnEntry,
+    ColumnRow,
+    SiteEntry,
+    SiteEvidence,
+    SiteObservation,
+    SiteRow,
+    SiteTables,
+)
 from monitor.store.verdicts import Flip, VerdictQuery, VerdictRow, VerdictTables
 
 
@@ -57,6 +67,7 @@ class Store(
     AlertTables,
     OutboxTables,
     HealthTables,
+    SiteTables,
     StoreBase,
 ):
     """A monitor database file. Open with `Store.open(path)`; use as a context manager."""
@@ -69,11 +80,17 @@ __all__ = [
     "AccountLookupError",
     "AccountState",
     "AlertRow",
+    "ColumnEntry",
+    "ColumnRow",
     "DatabaseVersionError",
     "DeliveryRow",
     "Flip",
     "ImportRecord",
     "ScheduleRow",
+    "SiteEntry",
+    "SiteEvidence",
+    "SiteObservation",
+    "SiteRow",
     "SourceHealth",
     "SourceState",
     "Store",
