@@ -11,7 +11,8 @@
 
 Only the newest fetch of a page is judged: when it failed, that page is not judged at
 all (a failed fetch is a failed check, never "not updated"). A site with no page
-fetched successfully is `unknown` (未检测).
+fetched successfully (within `policy.evidence_max_age`) is `unknown` (未检测), unless
+its availability samples make it unavailable.
 """
 
 from __future__ import annotations
@@ -117,6 +118,7 @@ def judge_site(
 ) -> SiteJudgement:
     """The verdict of one website at `as_of` from its newest evidence (see the module's table)."""
     problems: list[SiteProblem] = []
+    items: list[dict[str, Any]]
     samples = evidence.availability
     failed = [s for s in samples if s.reachable is False]
     if samples and len(failed) / len(samples) >= UNAVAILABLE_SHARE:
@@ -138,7 +140,7 @@ def judge_site(
             problems.append(SiteProblem(kind, len(chosen), items))
     broken = [obs for obs in evidence.links if not obs.ok]
     if broken:
-        items: list[dict[str, Any]] = [
+        items = [
             {
                 "url": obs.url,
                 "column": None,
@@ -153,8 +155,9 @@ def judge_site(
     judged = (home is not None and home.ok) or any(
         f.state not in ("unchecked", "failed") for f in findings
     )
-    if not judged and not samples:
-        return SiteJudgement(SiteVerdict.UNKNOWN, [], "未检测", findings)
+    if not judged and not any(p.kind == "unavailable" for p in problems):
+        # Nothing read, and no failures enough to call it unavailable: no verdict.
+        return SiteJudgement(SiteVerdict.UNKNOWN, problems, "未检测", findings)
     counts = {p.kind: p.count for p in problems}
     if (
         "unavailable" in counts

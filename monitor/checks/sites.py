@@ -9,9 +9,11 @@ read for its newest dated list item. Every fetch is stored, failed ones included
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -31,6 +33,7 @@ class SiteSweep:
     sites: int = 0
     pages: dict[int, int] = field(default_factory=dict)
     failed: int = 0
+    broken: int = 0
     seconds: dict[int, float] = field(default_factory=dict)
 
 
@@ -42,7 +45,7 @@ def _observation(
     today: date,
     *,
     column: ColumnRow | None = None,
-) -> SiteObservation:
+) -> tuple[SiteObservation, list[str]]:
     obs = SiteObservation(
         site=site.id,
         target=target,
@@ -54,13 +57,105 @@ def _observation(
         status=got.status,
         detail=got.detail,
     )
+    links: list[str] = []
     if got.ok:
         page = read_page(got.text, got.url, today, (column.date_selector if column else "") or None)
         obs.items = len(page.items)
+        links = page.links
         newest = page.newest
         if newest is not None:
             obs.newest_date, obs.newest_title, obs.newest_url = newest.day, newest.title, newest.url
-    return obs
+    return obs, links
+
+
+def same_site(site_url: str, url: str) -> bool:
+    """Whether `url` is on the site: same scheme and host, under the homepage's folder."""
+    home, other = urlsplit(site_url), urlsplit(url)
+    folder = home.path.rsplit("/", 1)[0] + "/"
+    return (home.scheme, home.netloc.lower()) == (other.scheme, other.netloc.lower()) and (
+        other.path or "/"
+    ).startswith(folder)
+
+
+async def _check_link(fetcher: SiteFetcher, url: str, *, head: bool) -> PageFetch:
+    # HEAD first; servers that refuse it (405, 501) or answer it wrongly get a GET.
+    if head:
+        got = await fetcher.get(url, method="HEAD")
+        if got.status not in (405, 501):
+            return got
+    return await fetcher.get(url)
+
+
+async def crawl_links(
+    fetcher: SiteFetcher,
+    site: SiteRow,
+    fetched: dict[str, tuple[PageFetch, list[str]]],
+    settings: Settings,
+    clock: Callable[[], datetime],
+) -> list[SiteObservation]:
+    """Check every link on the homepage and column pages, and on same-site pages they link
+    to (depth 2), each once, at most `sites.max_pages` URLs in all; a failed link is
+    tried again once before it counts. Returns the broken links and one sweep marker."""
+    sweep = uuid.uuid4().hex
+    budget = settings.sites.max_pages - len(fetched)
+    results: dict[str, PageFetch] = {url: got for url, (got, _) in fetched.items()}
+    found_on: dict[str, str] = {}
+    level: list[tuple[str, str]] = [
+        (link, page) for page, (_, links) in fetched.items() for link in links
+    ]
+    for depth in (1, 2):
+        following: list[tuple[str, str]] = []
+        for link, page in level:
+            found_on.setdefault(link, page)
+            if link in results:
+                continue
+            if budget <= 0:
+                break
+            budget -= 1
+            parse = depth == 1 and same_site(site.url, link)
+            got = await _check_link(fetcher, link, head=not parse)
+            results[link] = got
+            if parse and got.ok:
+                read = read_page(got.text, link, local_date(clock(), settings.tz))
+                following += [(child, link) for child in read.links]
+        level = following
+    out = []
+    for link, page in found_on.items():
+        first = results.get(link)
+        if first is None or first.ok or first.reachable is None or link == site.url:
+            # unchecked (budget), fine, not attempted (robots, the guard), or the
+            # homepage itself, whose failures are the availability check's
+            continue
+        again = await _check_link(fetcher, link, head=False)
+        if again.ok or again.reachable is None:
+            continue
+        out.append(
+            SiteObservation(
+                site=site.id,
+                target=SiteTarget.LINK,
+                url=link,
+                page=page,
+                sweep=sweep,
+                observed_at=clock(),
+                ok=False,
+                reachable=again.reachable,
+                status=again.status,
+                detail=again.detail,
+            )
+        )
+    out.append(
+        SiteObservation(
+            site=site.id,
+            target=SiteTarget.LINK,
+            url=site.url,
+            sweep=sweep,
+            observed_at=clock(),
+            ok=True,
+            items=len(results),
+            detail=f"{len(results)} link(s) checked, {len(out)} broken",
+        )
+    )
+    return out
 
 
 async def sweep_site(
@@ -69,17 +164,26 @@ async def sweep_site(
     columns: Sequence[ColumnRow],
     settings: Settings,
     clock: Callable[[], datetime] = utcnow,
+    *,
+    links: bool = True,
 ) -> list[SiteObservation]:
-    """Fetch a site's homepage and columns; the observations to store."""
+    """Fetch a site's homepage and columns (then check its links); the observations to store."""
     out = []
-    got = await fetcher.get(site.url)
-    at = clock()
-    out.append(_observation(site, SiteTarget.HOMEPAGE, got, at, local_date(at, settings.tz)))
-    for column in columns:
-        got = await fetcher.get(column.url)
+    fetched: dict[str, tuple[PageFetch, list[str]]] = {}
+    targets: list[tuple[SiteTarget, ColumnRow | None, str]] = [
+        (SiteTarget.HOMEPAGE, None, site.url)
+    ]
+    targets += [(SiteTarget.COLUMN, column, column.url) for column in columns]
+    for target, column, url in targets:
+        got = await fetcher.get(url)
         at = clock()
-        today = local_date(at, settings.tz)
-        out.append(_observation(site, SiteTarget.COLUMN, got, at, today, column=column))
+        obs, page_links = _observation(
+            site, target, got, at, local_date(at, settings.tz), column=column
+        )
+        out.append(obs)
+        fetched.setdefault(url, (got, page_links))
+    if links:
+        out += await crawl_links(fetcher, site, fetched, settings, clock)
     return out
 
 
@@ -103,12 +207,18 @@ async def check_sites(
         async def one(site: SiteRow) -> None:
             async with slots:
                 started = loop.time()
+                before = fetcher.requests_for(site.url)
                 observations = await sweep_site(
                     fetcher, site, columns.get(site.id, []), settings, clock
                 )
                 store.add_site_observations(observations)
-                result.pages[site.id] = len(observations)
-                result.failed += sum(1 for o in observations if not o.ok)
+                result.pages[site.id] = fetcher.requests_for(site.url) - before
+                result.failed += sum(
+                    1 for o in observations if not o.ok and o.target is not SiteTarget.LINK
+                )
+                result.broken += sum(
+                    1 for o in observations if not o.ok and o.target is SiteTarget.LINK
+                )
                 result.seconds[site.id] = loop.time() - started
 
         await asyncio.gather(*(one(site) for site in chosen))

@@ -2,7 +2,8 @@
 
 Websites (the notice's attachment 1): 网站名称, 网址, 网站标识码, 主办单位, 类别; other
 columns of that table (序号, 主要问题, 复查结果) are ignored. A blank 类别 or 主办单位
-continues the row above (merged cells in the Excel original).
+continues the row above (merged cells in the Excel original); a blank 主办单位 only
+while the region stays the same.
 
 Columns: 网站标识码, 栏目名称, 栏目地址, 栏目类型 (动态要闻 / 通知公告 / 政策文件 /
 人事信息 / 规划计划 / 其他), optional 日期选择器 (a CSS selector for the dates).
@@ -141,6 +142,9 @@ def read_sites(path: str | Path, sheet: str | None = None) -> SitesFile[SiteEntr
     seen: dict[str, int] = {}
     for number, values, labels in rows:
         problems = _too_long(file, number, values, labels)
+        # As in the accounts roster: a merged 主办单位 cell never spans two regions.
+        if values["region"] and values["region"] != region:
+            unit = ""
         region = values["region"] or region
         unit = values["unit"] or unit
         code, name, url = values["site_code"], values["name"], values["url"]

@@ -1,0 +1,398 @@
+"""Government websites: dates in listings, charsets, rosters, and verdicts over the simulator."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, date, datetime
+
+import pytest
+
+from adapters.site_dates import find_date
+from adapters.site_page import decode_page, read_page
+from monitor.checks.sites import check_sites, site_verdicts
+from monitor.cli import main
+from monitor.models import ColumnKind, SiteVerdict
+from monitor.roster.sites import read_columns, read_sites
+from monitor.settings import Settings
+from monitor.simulator import Scenario, SimulatorServer, own_network
+from monitor.simulator.scenario import SimColumn, SimSite
+from monitor.simulator.sites import (
+    PROFILES,
+    generate_sites,
+    write_columns_roster,
+    write_sites_roster,
+)
+from monitor.store import ColumnEntry, SiteEntry, Store
+
+TODAY = date(2026, 12, 4)
+NOON = datetime(2026, 12, 4, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
+
+
+# -- dates in list items ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("市政府召开常务会议 2026-11-30", date(2026, 11, 30)),
+        ("市政府召开常务会议 2026/11/3", date(2026, 11, 3)),
+        ("市政府召开常务会议 2026.01.05", date(2026, 1, 5)),
+        ("市政府召开常务会议 2025年2月8日", date(2025, 2, 8)),
+        ("市政府召开常务会议 [11-30]", date(2026, 11, 30)),
+        ("市政府召开常务会议 11-30", date(2026, 11, 30)),
+        # no year, and this year's date would be in the future: last year's
+        ("市政府召开常务会议 [12-25]", date(2025, 12, 25)),
+        ("市政府召开常务会议 12-05", date(2025, 12, 5)),
+        ("市政府召开常务会议 12-04", date(2026, 12, 4)),
+        # the item's own date is the last one written, not one inside its title
+        ("关于2024年5月1日放假安排的通知 2026-04-20", date(2026, 4, 20)),
+        # never in the future, never impossible, never a bare number
+        ("市政府召开常务会议 2026-12-05", None),
+        ("市政府召开常务会议 2026-02-30", None),
+        ("第 2026 期 共 12 页", None),
+        ("市政府召开常务会议", None),
+    ],
+)
+def test_it_reads_every_date_form_of_a_listing(text, expected):
+    assert find_date(text, TODAY) == expected
+
+
+def test_a_leap_day_without_a_year_is_the_last_leap_year_that_had_it():
+    assert find_date("[02-29]", date(2025, 3, 1)) == date(2024, 2, 29)
+
+
+# -- charsets and the page reader --------------------------------------------------------
+
+PAGE = """<html><head>{meta}<title>通知公告</title></head><body>
+<div class="header">今天是2026年12月4日</div>
+<nav class="nav"><ul><li><a href="/">首页</a></li><li><a href="col/">通知公告</a></li></ul></nav>
+<ul class="list">
+  <li><a href="a/1.html">关于开展安全检查的通知</a><span>2026-10-01</span></li>
+  <li><a href="a/2.html">关于2026年12月1日停电的通知</a><span>2026-09-15</span></li>
+  <li><a href="a/3.html">没有日期的一条</a></li>
+</ul>
+<div id="footer">版权所有 2026-12-04 网站标识码 6109000001</div>
+</body></html>"""
+
+
+@pytest.mark.parametrize(
+    ("encoding", "meta", "content_type", "used"),
+    [
+        ("gbk", "", "text/html; charset=GBK", "gb18030"),
+        ("gb2312", "", "text/html; charset=gb2312", "gb18030"),
+        (
+            "gbk",
+            '<meta http-equiv="Content-Type" content="text/html; charset=gbk">',
+            "text/html",
+            "gb18030",
+        ),
+        ("gb2312", '<meta charset="gb2312">', None, "gb18030"),
+        ("gbk", "", "text/html", "gb18030"),  # undeclared: sniffed
+        ("utf-8", "", "text/html", "utf-8"),  # undeclared: sniffed
+        ("utf-8", '<meta charset="utf-8">', None, "utf-8"),
+    ],
+)
+def test_it_decodes_pages_by_declared_or_sniffed_charset(encoding, meta, content_type, used):
+    html = PAGE.format(meta=meta)
+    text, chosen = decode_page(html.encode(encoding), content_type)
+    assert chosen == used
+    assert "关于开展安全检查的通知" in text
+
+
+def test_dates_come_from_list_items_never_from_header_or_footer():
+    page = read_page(PAGE.format(meta=""), "http://h/site/1/col/", TODAY)
+    assert [item.day for item in page.items] == [date(2026, 10, 1), date(2026, 9, 15), None]
+    assert page.newest is not None and page.newest.day == date(2026, 10, 1)
+    assert page.newest.url == "http://h/site/1/col/a/1.html"
+    assert "http://h/" in page.links  # links are every link, navigation included
+
+
+def test_a_date_selector_picks_the_dates_of_a_table_listing():
+    html = (
+        "<table><tr><td><a href='/a'>一</a></td><td class='date'>2026.11.02</td>"
+        "<td>阅读 2026-12-03</td></tr></table>"
+    )
+    page = read_page(html, "http://h/", TODAY, "td.date")
+    assert [(i.title, i.day) for i in page.items] == [("一", date(2026, 11, 2))]
+
+
+def test_a_listing_without_items_has_none():
+    page = read_page("<div class='list'><p>暂无信息 2026-12-01</p></div>", "http://h/", TODAY)
+    assert page.items == []
+
+
+# -- rosters ---------------------------------------------------------------------------------
+
+
+def test_a_sites_roster_reports_every_bad_row_by_row_and_column(tmp_path):
+    path = tmp_path / "sites.csv"
+    path.write_text(
+        "序号,类别,主办单位,网站名称,网址,网站标识码\n"
+        "1,市直部门,市政府办公室,安康市人民政府,http://www.ankang.gov.cn/,6109000001\n"
+        "2,,市教育局,安康市教育局,ftp://jyj.ankang.gov.cn/,61090\n"
+        "3,汉阴县,,汉阴县人民政府,http://www.hanyin.gov.cn/,6109000001\n",
+        encoding="utf-8",
+    )
+    read = read_sites(path)
+    assert [str(p) for p in read.problems] == [
+        "sites.csv, row 3, 网站标识码: '61090' is not 10–11 digits",
+        "sites.csv, row 3, 网址: 'ftp://jyj.ankang.gov.cn/' is not an http(s) URL",
+        "sites.csv, row 4, 网站标识码: 网站标识码 6109000001 is already on row 2",
+        "sites.csv, row 4, 主办单位: missing 主办单位",
+    ]
+    assert [entry.site_code for _, entry in read.entries] == ["6109000001"]
+
+
+def test_a_columns_roster_needs_known_types_and_selectors(tmp_path):
+    path = tmp_path / "cols.csv"
+    path.write_text(
+        "网站标识码,栏目名称,栏目地址,栏目类型,日期选择器\n"
+        "6109000001,要闻,http://h/yw/,动态要闻,\n"
+        "6109000001,公告,http://h/gg/,公告栏,\n"
+        "6109000001,文件,http://h/wj/,政策文件,td[[\n",
+        encoding="utf-8",
+    )
+    read = read_columns(path)
+    assert [(p.row, p.column) for p in read.problems] == [(3, "栏目类型"), (4, "日期选择器")]
+    assert [entry.kind for _, entry in read.entries] == [ColumnKind.NEWS]
+
+
+def _cli(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_imports_are_all_or_nothing(tmp_path, capsys, no_monitor_env):
+    db = str(tmp_path / "m.db")
+    good = tmp_path / "sites.csv"
+    good.write_text(
+        "网站名称,网址,网站标识码,主办单位,类别\n"
+        "安康市人民政府,http://www.ankang.gov.cn/,6109000001,市政府办公室,市直部门\n",
+        encoding="utf-8",
+    )
+    assert _cli(capsys, "--db", db, "sites", "import", str(good))[0] == 0
+    cols = tmp_path / "cols.csv"
+    cols.write_text(
+        "网站标识码,栏目名称,栏目地址,栏目类型\n"
+        "6109000001,要闻,http://www.ankang.gov.cn/yw/,动态要闻\n"
+        "6109000099,公告,http://www.other.gov.cn/gg/,通知公告\n",
+        encoding="utf-8",
+    )
+    code, _, err = _cli(capsys, "--db", db, "sites", "columns", "import", str(cols))
+    assert code == 1
+    assert "cols.csv, row 3, 网站标识码: no website 6109000099 (import it first)" in err
+    with Store.open(db) as store:
+        assert store.site_columns() == {}  # the good row was not imported either
+
+
+# -- verdicts over the simulator -----------------------------------------------------------
+
+
+def _settings(url: str, **sites: object) -> Settings:
+    return Settings(
+        network={"allowed_networks": [own_network(url)]},
+        sites={"rate_per_s": 1000, "concurrent_sites": 4, **sites},
+    )
+
+
+def _load(store: Store, sites: list[SimSite], url: str, tmp_path) -> None:
+    write_sites_roster(sites, tmp_path / "sites.csv", url)
+    write_columns_roster(sites, tmp_path / "cols.csv", url)
+    read = read_sites(tmp_path / "sites.csv")
+    columns = read_columns(tmp_path / "cols.csv")
+    assert read.problems == [] and columns.problems == []
+    store.import_sites(file="sites.csv", now=NOON, entries=[e for _, e in read.entries])
+    store.import_columns(file="cols.csv", now=NOON, entries=[e for _, e in columns.entries])
+
+
+def _found(record: dict) -> tuple[str, dict[str, int], str]:
+    return (
+        record["verdict"],
+        {p["kind"]: p["count"] for p in record["problems"]},
+        record["summary"],
+    )
+
+
+def test_every_verdict_and_count_matches_the_ground_truth(
+    tmp_path, capsys, monkeypatch, no_monitor_env
+):
+    generated = generate_sites(2 * len(PROFILES), TODAY, seed=3)
+    # Every column type, every date form, table listings, every charset declaration.
+    assert {c.kind for s in generated for c in s.columns} == {
+        "动态要闻",
+        "通知公告",
+        "政策文件",
+        "人事信息",
+        "规划计划",
+        "其他",
+    }
+    assert {c.date_form for s in generated for c in s.columns} >= {
+        "iso",
+        "slash",
+        "dot",
+        "cjk",
+        "bracket",
+        "md",
+        "none",
+    }
+    assert {(s.encoding, s.declare) for s in generated} >= {
+        ("gbk", "header"),
+        ("gb2312", "meta"),
+        ("gbk", "none"),
+        ("utf-8", "none"),
+    }
+    scenario = Scenario(sites=generated, generated_for=TODAY)
+    db = tmp_path / "m.db"
+    with SimulatorServer(scenario, clock=lambda: NOON) as sim, Store.open(db) as store:
+        _load(store, generated, sim.url, tmp_path)
+        settings = _settings(sim.url)
+        sweep = asyncio.run(check_sites(store, settings, clock=lambda: NOON))
+        assert sweep.sites == len(generated)
+        assert sim.stats["internal_errors"] == 0
+        monkeypatch.setenv("MONITOR_NETWORK__ALLOWED_NETWORKS", json.dumps([own_network(sim.url)]))
+        code, out, _ = _cli(
+            capsys, "--db", str(db), "sites", "status", "--json", "--as-of", "2026-12-04"
+        )
+    assert code == 0
+    records = {r["site_code"]: r for r in json.loads(out)}
+    for site in generated:
+        assert site.truth is not None
+        record = records[site.site_code]
+        want = (site.truth.verdict, dict(site.truth.problems), site.truth.summary)
+        assert _found(record) == want, (site.name, site.encoding, site.declare)
+        assert (
+            record["verdict_label"]
+            == {"pass": "合格", "issues": "存在问题", "fail": "不合格"}[site.truth.verdict]
+        )
+        assert record["region"] == site.region and record["unit"] == site.unit
+
+
+def test_evidence_names_the_column_its_last_date_and_when_it_was_fetched(tmp_path):
+    site = generate_sites(10, TODAY)[9]  # 3 stale, 1 empty, 1 broken link
+    with (
+        SimulatorServer(Scenario(sites=[site]), clock=lambda: NOON) as sim,
+        Store.open(tmp_path / "m.db") as store,
+    ):
+        _load(store, [site], sim.url, tmp_path)
+        settings = _settings(sim.url)
+        asyncio.run(check_sites(store, settings, clock=lambda: NOON))
+        (status,) = site_verdicts(store, settings, TODAY)
+    problems = {p.kind: p for p in status.judgement.problems}
+    stale_names = {
+        c.name
+        for c in site.columns
+        if c.kind != "其他" and c.dates and c.dates[0] < date(2026, 11, 20)
+    }
+    assert len(stale_names) == 3
+    assert {item["column"] for item in problems["stale_column"].items} == stale_names
+    for item in problems["stale_column"].items:
+        column = next(c for c in site.columns if c.name == item["column"])
+        assert item["last_date"] == column.dates[0].isoformat()
+        assert item["fetched_at"] == NOON
+    (broken,) = problems["broken_link"].items
+    assert broken["url"].endswith("/missing/0.html") and broken["status"] == 404
+    assert broken["page"] == f"{sim.url}/site/{site.site_code}/"
+
+
+def test_a_site_whose_homepage_fails_to_load_is_never_stale(tmp_path):
+    # Its homepage would show only items 20 days old; while it fails, that is never judged.
+    site = generate_sites(8, TODAY)[7]
+    assert site.homepage_fault == "flaky"
+    down = site.model_copy(update={"site_code": "6100000077", "homepage_fault": "down"})
+    with (
+        SimulatorServer(Scenario(sites=[site, down]), clock=lambda: NOON) as sim,
+        Store.open(tmp_path / "m.db") as store,
+    ):
+        _load(store, [site, down], sim.url, tmp_path)
+        settings = _settings(sim.url)
+        asyncio.run(check_sites(store, settings, clock=lambda: NOON))
+        first = {s.site.site_code: s.judgement for s in site_verdicts(store, settings, TODAY)}
+        # the flaky homepage answers the next sweep: now its own stale list is evidence
+        asyncio.run(check_sites(store, settings, clock=lambda: NOON))
+        second = {s.site.site_code: s.judgement for s in site_verdicts(store, settings, TODAY)}
+    for judgement in (first[site.site_code], first[down.site_code], second[down.site_code]):
+        assert "homepage_stale" not in {p.kind for p in judgement.problems}
+        assert judgement.verdict is SiteVerdict.FAIL
+        assert judgement.summary == "站点无法访问"
+    kinds = {p.kind: p.count for p in second[site.site_code].problems}
+    assert kinds == {"unavailable": 1, "homepage_stale": 1}  # 1 of 2 fetches failed
+
+
+def test_robots_disallow_is_a_failed_check_not_an_empty_or_stale_column(tmp_path):
+    site = SimSite(
+        site_code="6100000001",
+        name="测试网站",
+        unit="市测试局",
+        region="市直部门",
+        homepage_dates=[date(2026, 12, 1)],
+        columns=[SimColumn(name="要闻", kind="动态要闻", dates=[date(2020, 1, 1)])],
+    )
+    with (
+        SimulatorServer(Scenario(sites=[site]), clock=lambda: NOON) as sim,
+        Store.open(tmp_path / "m.db") as store,
+    ):
+        store.import_sites(
+            file="s",
+            now=NOON,
+            entries=[
+                SiteEntry(
+                    site.site_code,
+                    site.name,
+                    f"{sim.url}/site/{site.site_code}/",
+                    site.unit,
+                    site.region,
+                )
+            ],
+        )
+        # /site/private/ is disallowed by the simulator's robots.txt
+        store.import_columns(
+            file="c",
+            now=NOON,
+            entries=[
+                ColumnEntry(site.site_code, "要闻", f"{sim.url}/site/private/", ColumnKind.NEWS)
+            ],
+        )
+        settings = _settings(sim.url)
+        asyncio.run(check_sites(store, settings, clock=lambda: NOON))
+        (status,) = site_verdicts(store, settings, TODAY)
+        assert sim.stats["by_path"].get("/site/*", 0) >= 1
+    (finding,) = status.judgement.columns
+    assert finding.state == "failed"
+    assert finding.observation is not None and "robots.txt" in (finding.observation.detail or "")
+    assert status.judgement.verdict is SiteVerdict.PASS
+
+
+def test_before_any_sweep_and_after_evidence_ages_a_site_is_unknown(tmp_path):
+    site = generate_sites(1, TODAY)[0]
+    with (
+        SimulatorServer(Scenario(sites=[site]), clock=lambda: NOON) as sim,
+        Store.open(tmp_path / "m.db") as store,
+    ):
+        _load(store, [site], sim.url, tmp_path)
+        settings = _settings(sim.url)
+        assert site_verdicts(store, settings, TODAY)[0].judgement.verdict is SiteVerdict.UNKNOWN
+        asyncio.run(check_sites(store, settings, clock=lambda: NOON))
+        assert site_verdicts(store, settings, TODAY)[0].judgement.verdict is SiteVerdict.PASS
+        # evidence older than policy.evidence_max_age (3 days) is not used
+        later = date(2026, 12, 8)
+        assert site_verdicts(store, settings, later)[0].judgement.verdict is SiteVerdict.UNKNOWN
+
+
+def test_windows_are_settings(tmp_path):
+    site = generate_sites(1, TODAY)[0]  # its first 动态要闻 column's newest item is 14 days old
+    with (
+        SimulatorServer(Scenario(sites=[site]), clock=lambda: NOON) as sim,
+        Store.open(tmp_path / "m.db") as store,
+    ):
+        _load(store, [site], sim.url, tmp_path)
+        asyncio.run(check_sites(store, _settings(sim.url), clock=lambda: NOON))
+        strict = _settings(sim.url, windows={"news": "13d"})
+        (status,) = site_verdicts(store, strict, TODAY)
+    assert _found_kinds(status) == {"stale_column": 1}
+    assert status.judgement.summary == "1 个栏目更新不及时"
+
+
+def _found_kinds(status) -> dict[str, int]:
+    return {p.kind: p.count for p in status.judgement.problems}
