@@ -11,6 +11,8 @@ injected clock, so tests drive weeks in seconds:
     reclassify()   judge every account as of today, open/close alerts (daily)
     digest()       one message per unit listing its open problems (daily, optional)
     monthly_report()  last month's report files (monthly)
+    site_jobs()    websites: the daily sweep at sites.sweep_at, and availability probes
+                   sites.probes_per_day times a day (every tick checks whether one is due)
 
 The schedule lives in the database (`schedule.next_check_at`), so a restart
 resumes where it stopped. Checks are claimed with a conditional UPDATE (a few
@@ -51,6 +53,7 @@ from monitor.checks import notify
 from monitor.checks.backoff import health_key
 from monitor.checks.fetch import Checker
 from monitor.checks.record import CheckReport, SourceTally, catch_up, judge_sweep, reclassify
+from monitor.checks.sites import check_sites, probe_sites
 from monitor.checks.timing import interval_for
 from monitor.dates import parse_time_of_day, utcnow
 from monitor.models import AccountView
@@ -156,6 +159,7 @@ class Daemon:
         self.rng = rng or random.Random()
         self.sender = sender or notify.AppriseSender(judge=UrlGuard(settings).peer_reason)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{_secrets.token_hex(4)}"
+        self.transport = transport
         self.checker = Checker(
             store, settings, secrets, clock=clock, transport=transport, rng=self.rng
         )
@@ -395,6 +399,37 @@ class Daemon:
         )
         return paths
 
+    def _probe_due(self) -> bool:
+        per_day = self.settings.sites.probes_per_day
+        if per_day <= 0:
+            return False
+        beat = self.store.heartbeat("job:site_probe")
+        return beat is None or self.clock() - beat[0] >= timedelta(days=1) / per_day
+
+    async def site_jobs(self) -> dict[str, Any]:
+        """The websites' daily sweep and availability probes, whichever is due."""
+        out: dict[str, Any] = {}
+        if self._stopping or not self.store.sites():
+            return out
+        if self._daily_due("job:site_sweep", self.settings.sites.sweep_at):
+            sweep = await check_sites(
+                self.store, self.settings, transport=self.transport, clock=self.clock
+            )
+            now = self.clock()
+            out["sweep"] = {"sites": sweep.sites, "failed": sweep.failed, "broken": sweep.broken}
+            with self.store.transaction():
+                self.store.beat(
+                    "job:site_sweep", now, {"day": now.astimezone(self.tz).date().isoformat()}
+                )
+        if self._probe_due():
+            found = await probe_sites(
+                self.store, self.settings, transport=self.transport, clock=self.clock
+            )
+            out["probes"] = len(found)
+            with self.store.transaction():
+                self.store.beat("job:site_probe", self.clock(), {"sites": len(found)})
+        return out
+
     async def deliver(self) -> notify.DeliverySummary:
         """Send every due outbox row (in batches) unless stopping."""
         total = notify.DeliverySummary()
@@ -425,6 +460,9 @@ class Daemon:
         if self._stopping:
             return out
         out["reclassify"] = self.reclassify()
+        sites = await self.site_jobs()
+        if sites:
+            out["sites"] = sites
         if self.settings.notify.digest and self._daily_due(
             "job:digest", self.settings.notify.digest_at
         ):
@@ -479,6 +517,7 @@ class Daemon:
 
     async def _tick(self) -> None:
         self._spawn("sweep", self.sweep)
+        self._spawn("sites", self.site_jobs)
         self._spawn("deliver", self.deliver)
 
     def _catch_up(self) -> None:

@@ -282,6 +282,8 @@ class SiteSettings(Section):
     rate_per_s: float = Field(default=2.0, ge=0.001, le=100_000)
     # Sites checked at the same time in a sweep.
     concurrent_sites: int = Field(default=4, ge=1, le=1000)
+    # The daily sweep of every website by `monitor run` (HH:MM in the configured zone).
+    sweep_at: TimeOfDay = "02:30"
 
 
 class ScheduleSettings(Section):

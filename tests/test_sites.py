@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -12,7 +12,7 @@ from adapters.site_dates import find_date
 from adapters.site_page import decode_page, read_page
 from monitor.checks.sites import check_sites, site_verdicts
 from monitor.cli import main
-from monitor.models import ColumnKind, SiteVerdict
+from monitor.models import ColumnKind, SiteTarget, SiteVerdict
 from monitor.roster.sites import read_columns, read_sites
 from monitor.settings import Settings
 from monitor.simulator import Scenario, SimulatorServer, own_network
@@ -23,7 +23,8 @@ from monitor.simulator.sites import (
     write_columns_roster,
     write_sites_roster,
 )
-from monitor.store import ColumnEntry, SiteEntry, Store
+from monitor.site_rules import judge_site
+from monitor.store import ColumnEntry, SiteEntry, SiteEvidence, SiteObservation, Store
 
 TODAY = date(2026, 12, 4)
 NOON = datetime(2026, 12, 4, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
@@ -396,3 +397,69 @@ def test_windows_are_settings(tmp_path):
 
 def _found_kinds(status) -> dict[str, int]:
     return {p.kind: p.count for p in status.judgement.problems}
+
+
+# -- the daemon: the daily sweep and availability probes -------------------------------------
+
+
+class _NullSender:
+    def send(self, url: str, title: str, body: str) -> None:
+        raise AssertionError("no message expected")
+
+
+def test_the_daemon_sweeps_sites_daily_and_probes_them_probes_per_day(tmp_path):
+    import random
+
+    from monitor.daemon import Daemon
+
+    sites = generate_sites(3, TODAY)
+    now = [datetime(2026, 12, 3, 18, 40, tzinfo=UTC)]  # 02:40 in Shanghai, after sweep_at
+    with (
+        SimulatorServer(Scenario(sites=sites), clock=lambda: NOON) as sim,
+        Store.open(tmp_path / "m.db") as store,
+    ):
+        _load(store, sites, sim.url, tmp_path)
+        settings = _settings(sim.url, probes_per_day=24)
+
+        async def once() -> dict:
+            async with Daemon(
+                store, settings, clock=lambda: now[0], sender=_NullSender(), rng=random.Random(1)
+            ) as daemon:
+                return await daemon.site_jobs()
+
+        first = asyncio.run(once())
+        assert first["sweep"]["sites"] == 3 and first["probes"] == 3
+        now[0] += timedelta(minutes=30)
+        assert asyncio.run(once()) == {}  # swept today; next probe due an hour after the last
+        now[0] += timedelta(minutes=31)
+        assert asyncio.run(once()) == {"probes": 3}
+        now[0] += timedelta(days=1)
+        assert set(asyncio.run(once())) == {"sweep", "probes"}
+        probes = store.conn.execute(
+            "SELECT COUNT(*) FROM site_observations WHERE target = 'probe'"
+        ).fetchone()[0]
+    assert probes == 9
+
+
+def _sample(reachable: bool) -> SiteObservation:
+    return SiteObservation(
+        site=1,
+        target=SiteTarget.PROBE,
+        url="http://h/",
+        observed_at=NOON,
+        ok=reachable,
+        reachable=reachable,
+    )
+
+
+@pytest.mark.parametrize(
+    ("samples", "failed", "unavailable"),
+    [(20, 1, True), (21, 1, False), (140, 7, True), (140, 6, False)],
+)
+def test_availability_fails_a_site_from_five_percent_of_failed_probes(samples, failed, unavailable):
+    evidence = SiteEvidence(
+        availability=[_sample(False)] * failed + [_sample(True)] * (samples - failed)
+    )
+    judgement = judge_site(evidence, [], Settings().sites, TODAY)
+    assert ("unavailable" in {p.kind for p in judgement.problems}) is unavailable
+    assert (judgement.verdict is SiteVerdict.FAIL) is unavailable

@@ -225,6 +225,45 @@ async def check_sites(
     return result
 
 
+async def probe_sites(
+    store: Store,
+    settings: Settings,
+    sites: Sequence[SiteRow] | None = None,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> dict[int, bool | None]:
+    """Fetch every homepage once (an availability probe) and store the outcomes.
+
+    Returns each site's `reachable` (None: not attempted, e.g. robots.txt).
+    """
+    chosen = list(sites) if sites is not None else store.sites()
+    slots = asyncio.Semaphore(settings.sites.concurrent_sites)
+    found: list[SiteObservation] = []
+
+    async with SiteFetcher(settings, transport=transport) as fetcher:
+
+        async def one(site: SiteRow) -> None:
+            async with slots:
+                got = await fetcher.get(site.url)
+            found.append(
+                SiteObservation(
+                    site=site.id,
+                    target=SiteTarget.PROBE,
+                    url=site.url,
+                    observed_at=clock(),
+                    ok=got.ok,
+                    reachable=got.reachable,
+                    status=got.status,
+                    detail=got.detail,
+                )
+            )
+
+        await asyncio.gather(*(one(site) for site in chosen))
+    store.add_site_observations(found)
+    return {o.site: o.reachable for o in found}
+
+
 @dataclass(frozen=True, slots=True)
 class SiteStatus:
     """A website, its columns and its judgement at a date."""

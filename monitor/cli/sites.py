@@ -140,6 +140,37 @@ def check(
     )
 
 
+@sites_app.command("probe")
+def probe(
+    ctx: typer.Context,
+    db: DbOption = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Probe every homepage once for availability (`monitor run` does it sites.probes_per_day times a day).
+
+    Example: monitor sites probe --json
+    """
+    from monitor.checks.sites import probe_sites
+
+    s = Session(ctx, db, config)
+    found = asyncio.run(probe_sites(s.store, s.settings))
+    s.close()
+    summary = {
+        "sites": len(found),
+        "reachable": sum(1 for v in found.values() if v),
+        "unreachable": sum(1 for v in found.values() if v is False),
+        "not_attempted": sum(1 for v in found.values() if v is None),
+    }
+    if as_json:
+        print_json(summary)
+        return
+    sys.stdout.write(
+        f"{summary['sites']} homepage(s) probed: {summary['reachable']} reachable, "
+        f"{summary['unreachable']} unreachable, {summary['not_attempted']} not attempted\n"
+    )
+
+
 @sites_app.command("status")
 def status(
     ctx: typer.Context,
