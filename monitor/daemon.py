@@ -12,7 +12,8 @@ injected clock, so tests drive weeks in seconds:
     digest()       one message per unit listing its open problems (daily, optional)
     monthly_report()  last month's report files (monthly)
     site_jobs()    websites: the daily sweep at sites.sweep_at, and availability probes
-                   sites.probes_per_day times a day (every tick checks whether one is due)
+                   sites.probes_per_day times a day (every tick checks whether one is due);
+                   then unit alerts follow the websites' verdicts (不合格)
 
 The schedule lives in the database (`schedule.next_check_at`), so a restart
 resumes where it stopped. Checks are claimed with a conditional UPDATE (a few
@@ -53,7 +54,8 @@ from monitor.checks import notify
 from monitor.checks.backoff import health_key
 from monitor.checks.fetch import Checker
 from monitor.checks.record import CheckReport, SourceTally, catch_up, judge_sweep, reclassify
-from monitor.checks.sites import check_sites, probe_sites
+from monitor.checks.site_alerts import follow_site_verdicts
+from monitor.checks.sites import check_sites, probe_sites, site_verdicts
 from monitor.checks.timing import interval_for
 from monitor.dates import parse_time_of_day, utcnow
 from monitor.models import AccountView
@@ -428,6 +430,10 @@ class Daemon:
             out["probes"] = len(found)
             with self.store.transaction():
                 self.store.beat("job:site_probe", self.clock(), {"sites": len(found)})
+        if out:
+            now = self.clock()
+            statuses = site_verdicts(self.store, self.settings, now.astimezone(self.tz).date())
+            out["alerts"] = follow_site_verdicts(self.store, self.settings, statuses, now)
         return out
 
     async def deliver(self) -> notify.DeliverySummary:

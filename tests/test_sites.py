@@ -412,7 +412,7 @@ def test_the_daemon_sweeps_sites_daily_and_probes_them_probes_per_day(tmp_path):
 
     from monitor.daemon import Daemon
 
-    sites = generate_sites(3, TODAY)
+    sites = generate_sites(4, TODAY)  # the 4th fails: its unit is alerted once
     now = [datetime(2026, 12, 3, 18, 40, tzinfo=UTC)]  # 02:40 in Shanghai, after sweep_at
     with (
         SimulatorServer(Scenario(sites=sites), clock=lambda: NOON) as sim,
@@ -428,17 +428,18 @@ def test_the_daemon_sweeps_sites_daily_and_probes_them_probes_per_day(tmp_path):
                 return await daemon.site_jobs()
 
         first = asyncio.run(once())
-        assert first["sweep"]["sites"] == 3 and first["probes"] == 3
+        assert first["sweep"]["sites"] == 4 and first["probes"] == 4
+        assert first["alerts"] == {"opened": 1, "closed": 0}
         now[0] += timedelta(minutes=30)
         assert asyncio.run(once()) == {}  # swept today; next probe due an hour after the last
         now[0] += timedelta(minutes=31)
-        assert asyncio.run(once()) == {"probes": 3}
+        assert asyncio.run(once()) == {"probes": 4, "alerts": {"opened": 0, "closed": 0}}
         now[0] += timedelta(days=1)
-        assert set(asyncio.run(once())) == {"sweep", "probes"}
+        assert set(asyncio.run(once())) == {"sweep", "probes", "alerts"}
         probes = store.conn.execute(
             "SELECT COUNT(*) FROM site_observations WHERE target = 'probe'"
         ).fetchone()[0]
-    assert probes == 9
+    assert probes == 12
 
 
 def _sample(reachable: bool) -> SiteObservation:
@@ -463,3 +464,121 @@ def test_availability_fails_a_site_from_five_percent_of_failed_probes(samples, f
     judgement = judge_site(evidence, [], Settings().sites, TODAY)
     assert ("unavailable" in {p.kind for p in judgement.problems}) is unavailable
     assert (judgement.verdict is SiteVerdict.FAIL) is unavailable
+
+
+# -- the monthly report: the attachment-1 table ---------------------------------------------
+
+
+def test_the_report_lists_every_site_failing_first_with_the_sites_pass_rate(tmp_path):
+    import io
+    from zoneinfo import ZoneInfo
+
+    import openpyxl
+
+    from monitor.reports import build_report, render
+
+    generated = generate_sites(len(PROFILES), TODAY)
+    with (
+        SimulatorServer(Scenario(sites=generated), clock=lambda: NOON) as sim,
+        Store.open(tmp_path / "m.db") as store,
+    ):
+        _load(store, generated, sim.url, tmp_path)
+        settings = _settings(sim.url)
+        asyncio.run(check_sites(store, settings, clock=lambda: NOON))
+        report = build_report(
+            store, TODAY, settings.policy, ZoneInfo("Asia/Shanghai"), sites=settings.sites
+        )
+    truth = {s.site_code: s.truth for s in generated}
+    order = {"fail": 0, "issues": 1, "pass": 2}
+    verdicts = [r.verdict.value for r in report.sites]
+    assert verdicts == sorted(verdicts, key=order.__getitem__)
+    assert {r.site_code: (r.verdict.value, r.summary) for r in report.sites} == {
+        code: (t.verdict, t.summary) for code, t in truth.items() if t
+    }
+    tally = report.site_tally
+    passed = sum(1 for t in truth.values() if t and t.verdict == "pass")
+    assert tally is not None and (tally.sites, tally.passed) == (len(generated), passed)
+    assert tally.pass_rate == passed / len(generated)
+
+    book = openpyxl.load_workbook(io.BytesIO(render(report, "xlsx", "zh")))
+    sheet = book["网站检查结果"]
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0] == (
+        "序号",
+        "类别",
+        "主办单位",
+        "网站名称",
+        "网址",
+        "网站标识码",
+        "检查结果",
+        "主要问题",
+    )
+    assert [r[6] for r in rows[1:]] == [
+        {"fail": "不合格", "issues": "存在问题", "pass": "合格"}[v] for v in verdicts
+    ]
+    assert rows[1][7] == report.sites[0].summary
+    summary = [tuple(r) for r in book["汇总"].iter_rows(values_only=True)]
+    assert any(r[:2] == ("网站合格率", passed / len(generated)) for r in summary)
+
+    md = render(report, "md", "zh").decode()
+    assert "## 网站检查结果" in md and "5 个栏目更新不及时" in md
+    html = render(report, "html", "zh").decode()
+    assert "<h2>网站检查结果</h2>" in html and "3 个栏目更新不及时；1 个空栏目；1 个错链接" in html
+    data = json.loads(render(report, "json", "zh"))
+    assert [s["verdict"] for s in data["sites"]] == verdicts
+    assert data["site_summary"]["passed"] == passed
+    csv_text = render(report, "csv", "zh").decode("utf-8-sig")
+    assert "序号,类别,主办单位,网站名称,网址,网站标识码,检查结果,主要问题" in csv_text
+
+
+# -- alerts per unit for 不合格 websites -----------------------------------------------------
+
+
+def test_a_failing_site_alerts_its_unit_once_and_its_recovery_closes_the_alert(
+    tmp_path, capsys, monkeypatch, no_monitor_env
+):
+    from monitor.checks.site_alerts import SITE_FAILED, follow_site_verdicts
+
+    generated = generate_sites(len(PROFILES), TODAY)
+    failing = [s for s in generated if s.truth and s.truth.verdict == "fail"]
+    stale = generated[3]  # 5 overdue columns
+    assert stale.truth is not None and stale.truth.problems == {"stale_column": 5}
+    db = tmp_path / "m.db"
+    with (
+        SimulatorServer(Scenario(sites=generated), clock=lambda: NOON) as sim,
+        Store.open(db) as store,
+    ):
+        _load(store, generated, sim.url, tmp_path)
+        settings = _settings(sim.url).model_copy(
+            update={
+                "notify": Settings(notify={"units": {stale.unit: ["json://localhost/"]}}).notify
+            }
+        )
+
+        def sweep_and_follow() -> dict[str, int]:
+            asyncio.run(check_sites(store, settings, clock=lambda: NOON))
+            statuses = site_verdicts(store, settings, TODAY)
+            return follow_site_verdicts(store, settings, statuses, NOON)
+
+        assert sweep_and_follow() == {"opened": len(failing), "closed": 0}
+        assert sweep_and_follow() == {"opened": 0, "closed": 0}  # one open alert per site
+        alerts = store.open_alerts(kinds=[SITE_FAILED])
+        assert sorted(a.source for a in alerts) == sorted(f"site:{s.site_code}" for s in failing)
+        rows = store.conn.execute(
+            "SELECT channel, title, body FROM deliveries WHERE title LIKE '【网站不合格】%'"
+        ).fetchall()
+        routed = [r for r in rows if r[0].startswith("unit:")]
+        assert [r[0] for r in routed] == [f"unit:{stale.unit}#0"]
+        assert "主要问题：5 个栏目更新不及时" in routed[0][2]
+        # the unit updates its columns: the next sweep finds the site 合格 and closes the alert
+        served = sim.world.sites[stale.site_code]
+        for column in served.columns:
+            if column.dates:
+                column.dates = [TODAY - timedelta(days=1)]
+        assert sweep_and_follow() == {"opened": 0, "closed": 1}
+        monkeypatch.setenv("MONITOR_NETWORK__ALLOWED_NETWORKS", json.dumps([own_network(sim.url)]))
+        code, out, _ = _cli(capsys, "--db", str(db), "alerts", "--json")
+    assert code == 0
+    listed = json.loads(out)
+    assert len(listed) == len(failing) - 1
+    assert {a["kind"] for a in listed} == {SITE_FAILED}

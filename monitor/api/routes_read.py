@@ -212,6 +212,7 @@ def get_report(
         month=month,
         top_units=settings.reports.top_units,
         fmt=format,
+        sites=settings.sites,
     )
     if format == "html":  # served by the dashboard: the page links back to it
         from monitor.reports.render_html import render_html

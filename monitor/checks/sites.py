@@ -12,7 +12,7 @@ import asyncio
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from urllib.parse import urlsplit
 
 import httpx
@@ -20,8 +20,9 @@ import httpx
 from adapters.site_page import read_page
 from monitor.checks.site_fetch import PageFetch, SiteFetcher
 from monitor.dates import end_of_day, local_date, start_of_day, utcnow
+from monitor.durations import Duration
 from monitor.models import SiteTarget
-from monitor.settings import Settings
+from monitor.settings import Settings, SiteSettings
 from monitor.site_rules import AVAILABILITY_DAYS, SiteJudgement, judge_site
 from monitor.store import ColumnRow, SiteObservation, SiteRow, Store
 
@@ -281,10 +282,23 @@ def site_verdicts(
     Evidence older than `policy.evidence_max_age` before `as_of` is not used (as for
     accounts); availability counts the homepage fetches and probes of the last 7 days.
     """
+    return site_statuses(
+        store, settings.sites, settings.policy.evidence_max_age, settings.tz, as_of, sites
+    )
+
+
+def site_statuses(
+    store: Store,
+    rules: SiteSettings,
+    evidence_max_age: Duration,
+    tz: tzinfo,
+    as_of: date,
+    sites: Sequence[SiteRow] | None = None,
+) -> list[SiteStatus]:
+    """`site_verdicts` with the rules given one by one (reports pass their own policy)."""
     chosen = list(sites) if sites is not None else store.sites()
-    tz = settings.tz
     at = end_of_day(as_of, tz)
-    since = start_of_day(settings.policy.evidence_max_age.before(as_of), tz)
+    since = start_of_day(evidence_max_age.before(as_of), tz)
     probes_since = start_of_day(as_of - timedelta(days=AVAILABILITY_DAYS - 1), tz)
     ids = [s.id for s in chosen]
     evidence = store.site_evidence(ids, at, since=since, probes_since=probes_since)
@@ -293,7 +307,7 @@ def site_verdicts(
         SiteStatus(
             site,
             columns.get(site.id, []),
-            judge_site(evidence[site.id], columns.get(site.id, []), settings.sites, as_of),
+            judge_site(evidence[site.id], columns.get(site.id, []), rules, as_of),
         )
         for site in chosen
     ]

@@ -105,7 +105,14 @@ def report(
             raise WorkFailed(str(exc)) from exc
 
     built = build_report(
-        s.store, day, policy, s.tz, month=period, top_units=s.settings.reports.top_units, fmt=fmt
+        s.store,
+        day,
+        policy,
+        s.tz,
+        month=period,
+        top_units=s.settings.reports.top_units,
+        fmt=fmt,
+        sites=s.settings.sites,
     )
     data = render(built, fmt, lang)
     s.close()

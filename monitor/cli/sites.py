@@ -120,23 +120,35 @@ def check(
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Sweep websites now: fetch homepages and column listings, store what they show.
+    """Sweep websites now: homepages, column listings and links; 不合格 sites alert their unit.
 
     Example: monitor sites check 6101000001
     """
-    from monitor.checks.sites import check_sites
+    from monitor.checks.site_alerts import follow_site_verdicts
+    from monitor.checks.sites import check_sites, site_verdicts
 
     s = Session(ctx, db, config)
     chosen = [s.store.find_site(site)] if site else None
     sweep = asyncio.run(check_sites(s.store, s.settings, chosen))
+    now = utcnow()
+    statuses = site_verdicts(s.store, s.settings, now.astimezone(s.tz).date(), chosen)
+    alerts = follow_site_verdicts(s.store, s.settings, statuses, now)
     s.close()
-    summary = {"sites": sweep.sites, "pages": sum(sweep.pages.values()), "failed": sweep.failed}
+    summary = {
+        "sites": sweep.sites,
+        "pages": sum(sweep.pages.values()),
+        "failed": sweep.failed,
+        "broken_links": sweep.broken,
+        "alerts_opened": alerts["opened"],
+        "alerts_closed": alerts["closed"],
+    }
     if as_json:
         print_json(summary)
         return
     sys.stdout.write(
         f"{summary['sites']} website(s) checked: {summary['pages']} page(s) fetched, "
-        f"{summary['failed']} failed\n"
+        f"{summary['failed']} failed, {summary['broken_links']} broken link(s); "
+        f"alerts: {summary['alerts_opened']} opened, {summary['alerts_closed']} closed\n"
     )
 
 
