@@ -28,6 +28,21 @@ from monitor.store.sites import ColumnRow, SiteEvidence, SiteObservation
 
 # Problem kinds in the order the notice writes them.
 KINDS = ("unavailable", "homepage_stale", "stale_column", "empty_column", "broken_link")
+PROBLEM_LABELS = {
+    "unavailable": "站点无法访问",
+    "homepage_stale": "首页长期未更新",
+    "stale_column": "栏目更新不及时",
+    "empty_column": "空栏目",
+    "broken_link": "错链接",
+}
+COLUMN_STATE_LABELS = {
+    "ok": "正常",
+    "stale": "更新不及时",
+    "empty": "空栏目",
+    "failed": "采集失败",
+    "unchecked": "未检测",
+    "no_window": "不设时限",
+}
 FAIL_AT = 5  # overdue or empty columns from which a site fails outright
 UNAVAILABLE_SHARE = 0.05
 AVAILABILITY_DAYS = 7
@@ -84,13 +99,17 @@ def column_window(kind: ColumnKind, rules: SiteSettings) -> Duration | None:
     return window
 
 
-def _evidence(obs: SiteObservation, column: str | None) -> dict[str, Any]:
+def _evidence(obs: SiteObservation, column: str | None = None) -> dict[str, Any]:
+    """One problem item: the same keys for every kind (None where they do not apply)."""
     return {
         "url": obs.url,
         "column": column,
         "last_date": obs.newest_date.isoformat() if obs.newest_date else None,
         "last_title": obs.newest_title,
         "last_url": obs.newest_url,
+        "page": obs.page,
+        "status": obs.status,
+        "detail": obs.detail,
         "fetched_at": obs.observed_at,
     }
 
@@ -122,16 +141,13 @@ def judge_site(
     samples = evidence.availability
     failed = [s for s in samples if s.reachable is False]
     if samples and len(failed) / len(samples) >= UNAVAILABLE_SHARE:
-        items = [
-            {"url": s.url, "column": None, "fetched_at": s.observed_at, "detail": s.detail}
-            for s in failed
-        ]
+        items = [_evidence(s) for s in failed]
         problems.append(SiteProblem("unavailable", len(failed), items))
     home = evidence.homepage
     if home is not None and home.ok:
         due = rules.homepage_within.before(as_of)
         if home.newest_date is None or home.newest_date < due:
-            problems.append(SiteProblem("homepage_stale", 1, [_evidence(home, None)]))
+            problems.append(SiteProblem("homepage_stale", 1, [_evidence(home)]))
     findings = [_judge_column(c, evidence.columns.get(c.id), rules, as_of) for c in columns]
     for state, kind in (("stale", "stale_column"), ("empty", "empty_column")):
         chosen = [f for f in findings if f.state == state]
@@ -140,17 +156,7 @@ def judge_site(
             problems.append(SiteProblem(kind, len(chosen), items))
     broken = [obs for obs in evidence.links if not obs.ok]
     if broken:
-        items = [
-            {
-                "url": obs.url,
-                "column": None,
-                "page": obs.page,
-                "status": obs.status,
-                "detail": obs.detail,
-                "fetched_at": obs.observed_at,
-            }
-            for obs in broken
-        ]
+        items = [_evidence(obs) for obs in broken]
         problems.append(SiteProblem("broken_link", len(broken), items))
     judged = (home is not None and home.ok) or any(
         f.state not in ("unchecked", "failed") for f in findings

@@ -582,3 +582,48 @@ def test_a_failing_site_alerts_its_unit_once_and_its_recovery_closes_the_alert(
     listed = json.loads(out)
     assert len(listed) == len(failing) - 1
     assert {a["kind"] for a in listed} == {SITE_FAILED}
+
+
+# -- the dashboard ------------------------------------------------------------------------------
+
+
+def test_the_dashboard_lists_sites_failing_first_and_shows_a_sites_evidence(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from monitor.api import create_app
+
+    generated = generate_sites(len(PROFILES), TODAY)
+    mixed = generated[9]  # 3 stale, 1 empty, 1 broken link
+    db = tmp_path / "m.db"
+    with (
+        SimulatorServer(Scenario(sites=generated), clock=lambda: NOON) as sim,
+        Store.open(db) as store,
+    ):
+        _load(store, generated, sim.url, tmp_path)
+        settings = _settings(sim.url)
+        asyncio.run(check_sites(store, settings, clock=lambda: NOON))
+        mixed_id = store.find_site(mixed.site_code).id
+    with TestClient(create_app(settings, str(db), warm=False)) as client:
+        page = client.get("/sites?as_of=2026-12-04")
+        assert page.status_code == 200
+        html = page.text
+        assert "政府网站" in html and "网站合格率" in html
+        failing = [s.name for s in generated if s.truth and s.truth.verdict == "fail"]
+        passing = [s.name for s in generated if s.truth and s.truth.verdict == "pass"]
+        assert max(html.index(f">{n}<") for n in failing) < min(
+            html.index(f">{n}<") for n in passing
+        )
+        site = client.get(f"/sites/{mixed_id}?as_of=2026-12-04").text
+        assert "3 个栏目更新不及时；1 个空栏目；1 个错链接" in site
+        for column in mixed.columns:
+            assert column.name in site
+        stale = [
+            c
+            for c in mixed.columns
+            if c.kind != "其他" and c.dates and (TODAY - c.dates[0]).days > 20
+        ]
+        assert len(stale) == 3
+        for column in stale:
+            assert column.dates[0].isoformat() in site  # the last date seen, as evidence
+        assert "/missing/0.html" in site and "2026-12-04 12:00" in site  # the link; when fetched
+        assert client.get("/sites/9999").status_code == 404

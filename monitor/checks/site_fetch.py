@@ -82,10 +82,6 @@ class SiteFetcher:
         if self._getter is not None:
             await self._getter.aclose()
 
-    def requests_for(self, url: str) -> int:
-        """Requests sent so far to the host of `url` (robots.txt and retries included)."""
-        return self.requests[urlsplit(url).netloc.lower()]
-
     async def _paced(self, url: str) -> None:
         host = urlsplit(url).netloc.lower()
         pacer = self._pacers.get(host)

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import httpx
@@ -27,9 +28,28 @@ from monitor.site_rules import AVAILABILITY_DAYS, SiteJudgement, judge_site
 from monitor.store import ColumnRow, SiteObservation, SiteRow, Store
 
 
+class PageGetter(Protocol):
+    """What a sweep fetches pages through (`SiteFetcher`, or a counter around it)."""
+
+    async def get(self, url: str, *, method: str = "GET") -> PageFetch: ...
+
+
+class _Counted:
+    """A fetcher that counts the pages fetched through it (one site's share of a sweep)."""
+
+    def __init__(self, fetcher: PageGetter):
+        self.fetcher = fetcher
+        self.count = 0
+
+    async def get(self, url: str, *, method: str = "GET") -> PageFetch:
+        self.count += 1
+        return await self.fetcher.get(url, method=method)
+
+
 @dataclass(slots=True)
 class SiteSweep:
-    """What a sweep did: sites checked, pages fetched (per site) and failed fetches."""
+    """What a sweep did: sites checked, pages fetched and seconds taken (per site), failed
+    fetches and broken links. A page is one GET or HEAD (redirects and robots.txt apart)."""
 
     sites: int = 0
     pages: dict[int, int] = field(default_factory=dict)
@@ -78,7 +98,7 @@ def same_site(site_url: str, url: str) -> bool:
     ).startswith(folder)
 
 
-async def _check_link(fetcher: SiteFetcher, url: str, *, head: bool) -> PageFetch:
+async def _check_link(fetcher: PageGetter, url: str, *, head: bool) -> PageFetch:
     # HEAD first; servers that refuse it (405, 501) or answer it wrongly get a GET.
     if head:
         got = await fetcher.get(url, method="HEAD")
@@ -88,7 +108,7 @@ async def _check_link(fetcher: SiteFetcher, url: str, *, head: bool) -> PageFetc
 
 
 async def crawl_links(
-    fetcher: SiteFetcher,
+    fetcher: PageGetter,
     site: SiteRow,
     fetched: dict[str, tuple[PageFetch, list[str]]],
     settings: Settings,
@@ -160,7 +180,7 @@ async def crawl_links(
 
 
 async def sweep_site(
-    fetcher: SiteFetcher,
+    fetcher: PageGetter,
     site: SiteRow,
     columns: Sequence[ColumnRow],
     settings: Settings,
@@ -208,12 +228,12 @@ async def check_sites(
         async def one(site: SiteRow) -> None:
             async with slots:
                 started = loop.time()
-                before = fetcher.requests_for(site.url)
+                counted = _Counted(fetcher)
                 observations = await sweep_site(
-                    fetcher, site, columns.get(site.id, []), settings, clock
+                    counted, site, columns.get(site.id, []), settings, clock
                 )
                 store.add_site_observations(observations)
-                result.pages[site.id] = fetcher.requests_for(site.url) - before
+                result.pages[site.id] = counted.count
                 result.failed += sum(
                     1 for o in observations if not o.ok and o.target is not SiteTarget.LINK
                 )

@@ -164,6 +164,11 @@ class SiteTables(StoreBase):
         rows = self.conn.execute(f"{_SITE_SELECT}{where} ORDER BY s.roster_order, s.id")
         return [_site(r) for r in rows]
 
+    def site(self, site_id: int) -> SiteRow | None:
+        """A website by id (retired ones too), or None."""
+        row = self.conn.execute(f"{_SITE_SELECT} WHERE s.id = ?", (site_id,)).fetchone()
+        return _site(row) if row else None
+
     def find_site(self, ref: str) -> SiteRow:
         """A website by id, 网站标识码 or exact name; StoreError when none or several match."""
         text = ref.strip()
