@@ -136,7 +136,9 @@ def read_page(text: str, base_url: str, today: date, date_selector: str | None =
         if url and url not in seen:
             seen.add(url)
             out.links.append(url)
-    for nav in tree.css("nav a[href], [class*=nav] a[href], [id*=nav] a[href]"):
+    for nav in tree.css(
+        "nav a[href], [class*=nav] a[href], [id*=nav] a[href], [class*=menu] a[href]"
+    ):
         url = _absolute(base_url, nav.attributes.get("href"))
         if url:
             out.nav.append((_text(nav), url))

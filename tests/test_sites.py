@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -627,3 +628,62 @@ def test_the_dashboard_lists_sites_failing_first_and_shows_a_sites_evidence(tmp_
             assert column.dates[0].isoformat() in site  # the last date seen, as evidence
         assert "/missing/0.html" in site and "2026-12-04 12:00" in site  # the link; when fetched
         assert client.get("/sites/9999").status_code == 404
+
+
+# -- discovering columns --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("要闻动态", ColumnKind.NEWS),
+        ("部门动态", ColumnKind.NEWS),
+        ("通知公告", ColumnKind.NOTICES),
+        ("政策文件", ColumnKind.POLICIES),
+        ("政策解读", ColumnKind.POLICIES),
+        ("人事任免公告", ColumnKind.PERSONNEL),
+        ("发展规划", ColumnKind.PLANS),
+        ("互动交流", ColumnKind.OTHER),
+    ],
+)
+def test_a_columns_type_is_guessed_from_its_name(name, kind):
+    from monitor.roster.sites import guess_kind
+
+    assert guess_kind(name) is kind
+
+
+def test_discover_proposes_the_navigation_and_checks_columns_only_once_accepted(
+    tmp_path, capsys, monkeypatch, no_monitor_env
+):
+    # The CLI checks and judges at the real time: the site is generated for today.
+    from monitor.dates import today
+
+    site = generate_sites(4, today(ZoneInfo("Asia/Shanghai")))[3]  # five overdue columns
+    db = tmp_path / "m.db"
+    with SimulatorServer(Scenario(sites=[site])) as sim:
+        write_sites_roster([site], tmp_path / "sites.csv", sim.url)
+        monkeypatch.setenv("MONITOR_NETWORK__ALLOWED_NETWORKS", json.dumps([own_network(sim.url)]))
+        monkeypatch.setenv("MONITOR_SITES__RATE_PER_S", "1000")
+        assert _cli(capsys, "--db", str(db), "sites", "import", str(tmp_path / "sites.csv"))[0] == 0
+        code, out, _ = _cli(capsys, "--db", str(db), "sites", "discover", site.site_code, "--json",
+                            "--out", str(tmp_path / "proposed.csv"))  # fmt: skip
+        assert code == 0
+        proposed = json.loads(out)
+        assert proposed["accepted"] == 0
+        assert [(c["name"], c["type"]) for c in proposed["columns"]] == [
+            (c.name, c.kind) for c in site.columns
+        ]
+        assert all(c["proposed"] for c in proposed["columns"])
+        assert read_columns(tmp_path / "proposed.csv").problems == []  # an importable roster
+        with Store.open(db) as store:
+            assert store.site_columns() == {}  # proposals are not checked
+        code, out, _ = _cli(
+            capsys, "--db", str(db), "sites", "discover", site.site_code, "--accept", "--json"
+        )
+        assert json.loads(out)["accepted"] == len(site.columns)
+        code, out, _ = _cli(capsys, "--db", str(db), "sites", "check", "--json")
+        assert code == 0 and json.loads(out)["sites"] == 1
+        code, out, _ = _cli(capsys, "--db", str(db), "sites", "status", "--json")
+    (record,) = json.loads(out)
+    assert site.truth is not None
+    assert _found(record)[:2] == (site.truth.verdict, dict(site.truth.problems))

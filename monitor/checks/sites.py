@@ -23,9 +23,10 @@ from monitor.checks.site_fetch import PageFetch, SiteFetcher
 from monitor.dates import end_of_day, local_date, start_of_day, utcnow
 from monitor.durations import Duration
 from monitor.models import SiteTarget
+from monitor.roster.sites import guess_kind
 from monitor.settings import Settings, SiteSettings
 from monitor.site_rules import AVAILABILITY_DAYS, SiteJudgement, judge_site
-from monitor.store import ColumnRow, SiteObservation, SiteRow, Store
+from monitor.store import ColumnEntry, ColumnRow, SiteObservation, SiteRow, Store
 
 
 class PageGetter(Protocol):
@@ -283,6 +284,45 @@ async def probe_sites(
         await asyncio.gather(*(one(site) for site in chosen))
     store.add_site_observations(found)
     return {o.site: o.reachable for o in found}
+
+
+async def discover_columns(
+    store: Store,
+    settings: Settings,
+    sites: Sequence[SiteRow] | None = None,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> dict[int, list[ColumnEntry]]:
+    """Columns proposed from each homepage's navigation, typed by name; stored as proposals.
+
+    A proposal is never checked until accepted (`Store.accept_proposed_columns`); a
+    column already listed keeps its name and type. A homepage that cannot be read
+    proposes nothing.
+    """
+    chosen = list(sites) if sites is not None else store.sites()
+    found: dict[int, list[ColumnEntry]] = {}
+    async with SiteFetcher(settings, transport=transport) as fetcher:
+        for site in chosen:
+            got = await fetcher.get(site.url)
+            if not got.ok:
+                found[site.id] = []
+                continue
+            page = read_page(got.text, got.url, local_date(clock(), settings.tz))
+            seen: dict[str, ColumnEntry] = {}
+            for text, url in page.nav:
+                name = " ".join(text.split())
+                if not name or url in seen or url.rstrip("/") == site.url.rstrip("/"):
+                    continue
+                if same_site(site.url, url):
+                    seen[url] = ColumnEntry(site.site_code, name, url, guess_kind(name))
+            found[site.id] = list(seen.values())
+    entries = [entry for proposals in found.values() for entry in proposals]
+    if entries:
+        store.import_columns(
+            file="monitor sites discover", now=clock(), entries=entries, proposed=True
+        )
+    return found
 
 
 @dataclass(frozen=True, slots=True)

@@ -152,6 +152,74 @@ def check(
     )
 
 
+@sites_app.command("discover")
+def discover(
+    ctx: typer.Context,
+    site: Annotated[
+        str | None, typer.Argument(help="One website (id, 网站标识码 or name); default all.")
+    ] = None,
+    accept: Annotated[
+        bool,
+        typer.Option(
+            "--accept", help="Confirm the proposed columns: they are checked from now on."
+        ),
+    ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Also write the proposals as a columns roster (CSV) to edit and import."
+        ),
+    ] = None,
+    db: DbOption = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Propose columns from each homepage's navigation, typed by their names, for the office to confirm.
+
+    Example: monitor sites discover 6109000001 --accept
+    """
+    import csv
+
+    from monitor.checks.sites import discover_columns
+
+    s = Session(ctx, db, config)
+    chosen = [s.store.find_site(site)] if site else s.store.sites()
+    found = asyncio.run(discover_columns(s.store, s.settings, chosen))
+    accepted = s.store.accept_proposed_columns(found, utcnow()) if accept else 0
+    proposals = s.store.site_columns(list(found), proposed=True)
+    by_id = {c.url: c for cs in proposals.values() for c in cs}
+    s.close()
+    records = [
+        {
+            "site_code": entry.site_code,
+            "name": entry.name,
+            "url": entry.url,
+            "type": entry.kind.label,
+            "type_code": entry.kind.value,
+            "proposed": entry.url in by_id,
+        }
+        for entries in found.values()
+        for entry in entries
+    ]
+    if out is not None:
+        with out.open("w", encoding="utf-8-sig", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["网站标识码", "栏目名称", "栏目地址", "栏目类型", "日期选择器"])
+            for r in records:
+                writer.writerow([r["site_code"], r["name"], r["url"], r["type"], ""])
+    if as_json:
+        print_json({"columns": records, "accepted": accepted})
+        return
+    for r in records:
+        mark = "proposed" if r["proposed"] else "listed"
+        sys.stdout.write(f"{r['site_code']}  {r['type']}  {r['name']}  {r['url']}  ({mark})\n")
+    sys.stdout.write(
+        f"{len(records)} column(s) found on {len(found)} homepage(s); {accepted} accepted"
+        + ("" if accept else " (confirm with --accept, or edit --out FILE and import it)")
+        + "\n"
+    )
+
+
 @sites_app.command("probe")
 def probe(
     ctx: typer.Context,

@@ -55,6 +55,25 @@ _KINDS: dict[str, ColumnKind] = {
 }
 
 
+# Words in a column's name that tell its type (`monitor sites discover`), checked in
+# this order: "人事任免公告" is 人事信息 before it is 通知公告.
+KIND_WORDS: tuple[tuple[ColumnKind, tuple[str, ...]], ...] = (
+    (ColumnKind.PERSONNEL, ("人事", "任免", "招聘", "招考", "录用", "干部")),
+    (ColumnKind.PLANS, ("规划", "计划")),
+    (ColumnKind.POLICIES, ("政策", "文件", "法规", "规章", "解读")),
+    (ColumnKind.NOTICES, ("通知", "公告", "公示", "通告")),
+    (ColumnKind.NEWS, ("要闻", "动态", "新闻", "资讯", "工作信息")),
+)
+
+
+def guess_kind(name: str) -> ColumnKind:
+    """A column's type guessed from its name (其他 when no word tells)."""
+    for kind, words in KIND_WORDS:
+        if any(word in name for word in words):
+            return kind
+    return ColumnKind.OTHER
+
+
 @dataclass
 class SitesFile(Generic[T]):
     """A sites or columns roster read: its entries (with their rows) and every problem."""
