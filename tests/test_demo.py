@@ -45,7 +45,14 @@ def test_the_demo_runs_offline_and_leaves_reports_and_nothing_running(tmp_path):
     # A few government websites come with the city: their verdicts, the report's sheet.
     assert "政府网站检查结果（6 个）" in out and "5 个栏目更新不及时" in out
     site_rows = list(book["网站检查结果"].iter_rows(values_only=True))[1:]
-    assert [r[6] for r in site_rows] == ["不合格", "不合格", "存在问题", "存在问题", "存在问题", "合格"]
+    assert [r[6] for r in site_rows] == [
+        "不合格",
+        "不合格",
+        "存在问题",
+        "存在问题",
+        "存在问题",
+        "合格",
+    ]
     conn = sqlite3.connect(folder / "monitor.db")
     try:
         assert conn.execute("SELECT COUNT(*) FROM accounts").fetchone()[0] == 420

@@ -687,3 +687,30 @@ def test_discover_proposes_the_navigation_and_checks_columns_only_once_accepted(
     (record,) = json.loads(out)
     assert site.truth is not None
     assert _found(record)[:2] == (site.truth.verdict, dict(site.truth.problems))
+
+
+# -- safety: the byte cap and the outbound guard ------------------------------------------
+
+
+def test_pages_over_the_byte_cap_and_refused_addresses_are_failed_checks_never_verdicts(tmp_path):
+    site = generate_sites(5, TODAY)[4]  # its homepage would be stale
+    with (
+        SimulatorServer(Scenario(sites=[site]), clock=lambda: NOON) as sim,
+        Store.open(tmp_path / "m.db") as store,
+    ):
+        _load(store, [site], sim.url, tmp_path)
+        capped = _settings(sim.url, max_page_bytes=300)
+        asyncio.run(check_sites(store, capped, clock=lambda: NOON))
+        (status,) = site_verdicts(store, capped, TODAY)
+        assert status.judgement.verdict is SiteVerdict.UNKNOWN
+        assert status.judgement.problems == []
+        assert {f.state for f in status.judgement.columns} == {"failed"}
+        assert "larger than 300 bytes" in (status.judgement.columns[0].observation.detail or "")
+        # Without allowed_networks the guard refuses loopback: not tried, so not unavailable.
+        before = sim.stats["requests"]
+        guarded = Settings(sites={"rate_per_s": 1000})
+        asyncio.run(check_sites(store, guarded, clock=lambda: NOON))
+        assert sim.stats["requests"] == before  # nothing reached the simulator
+        (status,) = site_verdicts(store, guarded, TODAY)
+    assert status.judgement.verdict is SiteVerdict.UNKNOWN and status.judgement.problems == []
+    assert "refused" in (status.judgement.columns[0].observation.detail or "")

@@ -12,7 +12,6 @@ unreachable site is a failed check, never a crawl around its rules.
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 from urllib.robotparser import RobotFileParser
@@ -65,7 +64,6 @@ class SiteFetcher:
         self._pacers: dict[str, Pacer] = {}
         self._robots: dict[str, RobotFileParser | None] = {}
         self._robots_locks: dict[str, asyncio.Lock] = {}
-        self.requests: Counter[str] = Counter()  # per host: every request sent
 
     async def __aenter__(self) -> SiteFetcher:
         getter = http_client(
@@ -88,7 +86,6 @@ class SiteFetcher:
         if pacer is None:
             pacer = self._pacers[host] = Pacer(self.sites.rate_per_s)
         await pacer.wait()
-        self.requests[host] += 1
 
     async def _send(self, url: str, method: str) -> Fetched | FetchFailure:
         assert self._getter is not None, "use SiteFetcher as an async context manager"
@@ -108,13 +105,13 @@ class SiteFetcher:
         async with lock:
             if origin in self._robots:
                 return self._robots[origin]
-            parser: RobotFileParser | None = RobotFileParser()
-            assert parser is not None
             got = await self._send(f"{origin}/robots.txt", "GET")
             if isinstance(got, FetchFailure) or got.status >= 500:
-                parser = None
-            elif 400 <= got.status < 500 or got.status >= 300:
-                parser.parse([])  # no rules: everything is allowed
+                self._robots[origin] = None
+                return None
+            parser = RobotFileParser()
+            if got.status >= 300:
+                parser.parse([])  # 4xx (or a redirect we do not follow): no rules, all allowed
             else:
                 parser.parse(got.body[:ROBOTS_MAX_BYTES].decode("utf-8", "replace").splitlines())
             self._robots[origin] = parser
