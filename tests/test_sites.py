@@ -25,7 +25,7 @@ from monitor.simulator.sites import (
     write_sites_roster,
 )
 from monitor.site_rules import judge_site
-from monitor.store import ColumnEntry, SiteEntry, SiteEvidence, SiteObservation, Store
+from monitor.store import ColumnEntry, ColumnRow, SiteEntry, SiteEvidence, SiteObservation, Store
 
 TODAY = date(2026, 12, 4)
 NOON = datetime(2026, 12, 4, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
@@ -628,6 +628,13 @@ def test_the_dashboard_lists_sites_failing_first_and_shows_a_sites_evidence(tmp_
             assert column.dates[0].isoformat() in site  # the last date seen, as evidence
         assert "/missing/0.html" in site and "2026-12-04 12:00" in site  # the link; when fetched
         assert client.get("/sites/9999").status_code == 404
+        api = client.get("/api/sites?as_of=2026-12-04&verdict=fail").json()
+        assert {r["name"] for r in api["items"]} == set(failing) and api["total"] == len(failing)
+        one = client.get(f"/api/sites/{mixed_id}?as_of=2026-12-04").json()
+        assert one["summary"] == "3 个栏目更新不及时；1 个空栏目；1 个错链接"
+        assert [c["name"] for c in one["columns"]] == [c.name for c in mixed.columns]
+        assert client.get("/api/sites/9999").status_code == 404
+        assert client.get("/api/sites?verdict=bad").status_code == 422
 
 
 # -- discovering columns --------------------------------------------------------------------
@@ -714,3 +721,61 @@ def test_pages_over_the_byte_cap_and_refused_addresses_are_failed_checks_never_v
         (status,) = site_verdicts(store, guarded, TODAY)
     assert status.judgement.verdict is SiteVerdict.UNKNOWN and status.judgement.problems == []
     assert "refused" in (status.judgement.columns[0].observation.detail or "")
+
+
+# -- window boundaries (calendar dates in Asia/Shanghai) -----------------------------------
+
+
+def _column(
+    kind: ColumnKind, newest: date | None, items: int = 5
+) -> tuple[ColumnRow, SiteObservation]:
+    column = ColumnRow(1, 1, kind.label, "http://h/col/", kind, "", 0)
+    obs = SiteObservation(
+        site=1, target=SiteTarget.COLUMN, url=column.url, observed_at=NOON, ok=True,
+        reachable=True, column_id=1, items=items, newest_date=newest,
+    )  # fmt: skip
+    return column, obs
+
+
+@pytest.mark.parametrize(
+    ("kind", "on_time", "overdue"),
+    [
+        (ColumnKind.NEWS, date(2026, 11, 20), date(2026, 11, 19)),  # 2 weeks
+        (ColumnKind.NOTICES, date(2026, 6, 4), date(2026, 6, 3)),  # 6 months
+        (ColumnKind.POLICIES, date(2026, 6, 4), date(2026, 6, 3)),
+        (ColumnKind.PERSONNEL, date(2025, 12, 4), date(2025, 12, 3)),  # 1 year
+        (ColumnKind.PLANS, date(2025, 12, 4), date(2025, 12, 3)),
+    ],
+)
+def test_a_columns_window_ends_on_the_calendar_day(kind, on_time, overdue):
+    rules = Settings().sites
+    for newest, stale in ((on_time, False), (overdue, True)):
+        column, obs = _column(kind, newest)
+        judgement = judge_site(SiteEvidence(columns={1: obs}), [column], rules, TODAY)
+        assert ("stale_column" in {p.kind for p in judgement.problems}) is stale, newest
+
+
+def test_other_columns_have_no_window_and_empty_ones_are_empty_not_overdue():
+    rules = Settings().sites
+    column, obs = _column(ColumnKind.OTHER, date(2010, 1, 1))
+    judgement = judge_site(SiteEvidence(columns={1: obs}), [column], rules, TODAY)
+    assert judgement.verdict is SiteVerdict.PASS
+    column, obs = _column(ColumnKind.NEWS, None, items=0)
+    judgement = judge_site(SiteEvidence(columns={1: obs}), [column], rules, TODAY)
+    assert {p.kind: p.count for p in judgement.problems} == {"empty_column": 1}
+    # items without any date are no update: overdue
+    column, obs = _column(ColumnKind.NEWS, None, items=3)
+    judgement = judge_site(SiteEvidence(columns={1: obs}), [column], rules, TODAY)
+    assert {p.kind: p.count for p in judgement.problems} == {"stale_column": 1}
+
+
+def test_the_homepage_window_ends_on_the_calendar_day():
+    rules = Settings().sites
+    for newest, stale in ((date(2026, 11, 20), False), (date(2026, 11, 19), True)):
+        home = SiteObservation(
+            site=1, target=SiteTarget.HOMEPAGE, url="http://h/", observed_at=NOON, ok=True,
+            reachable=True, items=3, newest_date=newest,
+        )  # fmt: skip
+        judgement = judge_site(SiteEvidence(homepage=home), [], rules, TODAY)
+        assert (judgement.verdict is SiteVerdict.FAIL) is stale
+        assert (judgement.summary == "监测 2 周内首页无信息更新") is stale

@@ -1,4 +1,4 @@
-"""JSON read endpoints: accounts, units, alerts, reports."""
+"""JSON read endpoints: accounts, units, alerts, reports, websites."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from monitor.api.params import (
     LimitQuery,
     OffsetQuery,
     PlatformParam,
+    SiteIdPath,
     StateParam,
     TextQuery,
     UnitIdPath,
@@ -142,6 +143,46 @@ def unit_payload(request: Request, unit_id: int, name: str, day: Any) -> dict[st
             for a in queries.alerts(open_only=True, unit=str(unit_id), unit_accounts=ids)
         ],
     }
+
+
+SiteVerdictParam = Literal["pass", "issues", "fail", "unknown"]
+
+
+@router.get("/sites")
+def list_sites(
+    request: Request,
+    verdict: Annotated[
+        SiteVerdictParam | None, Query(description="Only websites with this verdict.")
+    ] = None,
+    as_of: AsOfQuery = None,
+    limit: LimitQuery = 50,
+    offset: OffsetQuery = 0,
+) -> dict[str, Any]:
+    """Government websites with their verdicts (the records of `monitor sites status --json`)."""
+    from monitor.checks.sites import site_verdicts
+    from monitor.records import site_record
+
+    ctx = ctx_of(request)
+    day = parse_as_of(ctx, as_of)
+    records = [site_record(s, ctx.tz) for s in site_verdicts(ctx.store(), ctx.settings, day)]
+    if verdict is not None:
+        records = [r for r in records if r["verdict"] == verdict]
+    return page(records[offset : offset + limit], len(records), limit, offset)
+
+
+@router.get("/sites/{site_id}")
+def get_site(request: Request, site_id: SiteIdPath, as_of: AsOfQuery = None) -> dict[str, Any]:
+    """One website's verdict, problems with their evidence, and every column as judged."""
+    from monitor.checks.sites import site_verdicts
+    from monitor.records import site_record
+
+    ctx = ctx_of(request)
+    day = parse_as_of(ctx, as_of)
+    site = ctx.store().site(site_id)
+    if site is None:
+        raise ApiError(404, f"no website with id {site_id}")
+    (status,) = site_verdicts(ctx.store(), ctx.settings, day, [site])
+    return site_record(status, ctx.tz, with_columns=True)
 
 
 @router.get("/alerts")
