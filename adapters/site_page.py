@@ -30,9 +30,10 @@ _GB = {"gb2312", "gbk", "gb18030", "gb_2312_80", "x_gbk", "cp936", "ms936", "euc
 
 # Parts of a page that are not its listing: removed before items are read.
 _CHROME_TAGS = "header, footer, nav, script, style, noscript, template"
+# A class or id token that starts with one of these words marks page chrome ("footer",
+# "nav-top", "copyright_info"); "news-top" or "list-head" do not.
 _CHROME_NAME = re.compile(
-    r"(?:^|[\s_-])(header|head|footer|foot|bottom|copyright|copy|nav|navbar|menu|banner|top)"
-    r"(?:$|[\s_-])",
+    r"(?:^|\s)(header|footer|foot|bottom|copyright|nav|navbar|menu|banner)(?:$|[\s_-])",
     re.I,
 )
 _ITEM_TAGS = ("li", "tr", "dd")

@@ -779,3 +779,13 @@ def test_the_homepage_window_ends_on_the_calendar_day():
         judgement = judge_site(SiteEvidence(homepage=home), [], rules, TODAY)
         assert (judgement.verdict is SiteVerdict.FAIL) is stale
         assert (judgement.summary == "监测 2 周内首页无信息更新") is stale
+
+
+def test_only_chrome_is_left_out_not_a_listing_whose_class_mentions_top():
+    html = (
+        '<div class="news-top"><ul><li><a href="/a">要闻</a> 2026-12-01</li></ul></div>'
+        '<div class="footer-wrap"><ul><li><a href="/b">友情链接</a> 2026-12-03</li></ul></div>'
+        '<div id="copyright">版权所有 2026-12-04</div>'
+    )
+    page = read_page(html, "http://h/", TODAY)
+    assert [(i.title, i.day) for i in page.items] == [("要闻", date(2026, 12, 1))]
