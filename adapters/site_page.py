@@ -37,6 +37,9 @@ _CHROME_NAME = re.compile(
     re.I,
 )
 _ITEM_TAGS = ("li", "tr", "dd")
+# A "list item" holding one of these is a copyright or footer line outside any footer
+# element (版权所有 © 2026, 备案号, 网站标识码): never an item, its date never an update.
+_COPYRIGHT = re.compile(r"版权所有|copyright|©|ICP备|网站标识码|技术支持|主办单位[:：]", re.I)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,9 +164,10 @@ def read_page(text: str, base_url: str, today: date, date_selector: str | None =
         if len(node.css(", ".join(_ITEM_TAGS))) > 1:
             continue  # a list of lists: its leaves are the items (css() includes the node)
         link = _link_of(node, base_url)
-        if link is None:
+        text = _text(node)
+        if link is None or _COPYRIGHT.search(text):
             continue
-        out.items.append(ListItem(link[0], link[1], find_date(_text(node), today)))
+        out.items.append(ListItem(link[0], link[1], find_date(text, today)))
     return out
 
 

@@ -786,6 +786,7 @@ def test_only_chrome_is_left_out_not_a_listing_whose_class_mentions_top():
         '<div class="news-top"><ul><li><a href="/a">要闻</a> 2026-12-01</li></ul></div>'
         '<div class="footer-wrap"><ul><li><a href="/b">友情链接</a> 2026-12-03</li></ul></div>'
         '<div id="copyright">版权所有 2026-12-04</div>'
+        '<ul><li><a href="/c">联系我们</a> 版权所有 © 2026 陕ICP备05001234号 2026-12-04</li></ul>'
     )
     page = read_page(html, "http://h/", TODAY)
     assert [(i.title, i.day) for i in page.items] == [("要闻", date(2026, 12, 1))]
