@@ -790,3 +790,23 @@ def test_only_chrome_is_left_out_not_a_listing_whose_class_mentions_top():
     )
     page = read_page(html, "http://h/", TODAY)
     assert [(i.title, i.day) for i in page.items] == [("要闻", date(2026, 12, 1))]
+
+
+def test_a_homepage_address_that_redirects_is_followed_and_judged(tmp_path):
+    site = generate_sites(5, TODAY)[4]  # a silent homepage: its own list is 20 days old
+    with (
+        SimulatorServer(Scenario(sites=[site]), clock=lambda: NOON) as sim,
+        Store.open(tmp_path / "m.db") as store,
+    ):
+        home = f"{sim.url}/site/{site.site_code}/home"
+        store.import_sites(
+            file="s",
+            now=NOON,
+            entries=[SiteEntry(site.site_code, site.name, home, site.unit, site.region)],
+        )
+        settings = _settings(sim.url)
+        asyncio.run(check_sites(store, settings, clock=lambda: NOON))
+        (status,) = site_verdicts(store, settings, TODAY)
+    assert {p.kind: p.count for p in status.judgement.problems} == {"homepage_stale": 1}
+    (item,) = status.judgement.problems[0].items
+    assert item["url"] == home and item["last_date"] == "2026-11-14"

@@ -45,6 +45,8 @@ class PageFetch:
     text: str = ""
     encoding: str | None = None
     detail: str | None = None
+    # Where the page was read after redirects: relative links resolve against it.
+    final_url: str | None = None
 
 
 def _origin(url: str) -> str:

@@ -81,7 +81,8 @@ def _observation(
     )
     links: list[str] = []
     if got.ok:
-        page = read_page(got.text, got.url, today, (column.date_selector if column else "") or None)
+        base = got.final_url or got.url
+        page = read_page(got.text, base, today, (column.date_selector if column else "") or None)
         obs.items = len(page.items)
         links = page.links
         newest = page.newest
@@ -138,7 +139,7 @@ async def crawl_links(
             got = await _check_link(fetcher, link, head=not parse)
             results[link] = got
             if parse and got.ok:
-                read = read_page(got.text, link, local_date(clock(), settings.tz))
+                read = read_page(got.text, got.final_url or link, local_date(clock(), settings.tz))
                 following += [(child, link) for child in read.links]
         level = following
     out = []
@@ -308,7 +309,7 @@ async def discover_columns(
             if not got.ok:
                 found[site.id] = []
                 continue
-            page = read_page(got.text, got.url, local_date(clock(), settings.tz))
+            page = read_page(got.text, got.final_url or got.url, local_date(clock(), settings.tz))
             seen: dict[str, ColumnEntry] = {}
             for text, url in page.nav:
                 name = " ".join(text.split())

@@ -9,6 +9,7 @@ Paths (every site on the simulator's one host):
     /site/{code}/col/{i}/             column i's listing (no items: an empty column)
     /site/{code}/art/{i}/{j}.html     an article (200)
     /site/{code}/missing/{k}.html     404: the broken links
+    /site/{code}/home                 302 to the homepage (a roster may list either)
 
 Pages are encoded as the site says (UTF-8, GBK or GB2312) and the charset declared
 in the Content-Type header, a <meta> tag, or nowhere (the reader must sniff).
@@ -145,6 +146,9 @@ def handle(world: World, req: Request) -> Response:
         if site.homepage_fault == "down" or (site.homepage_fault == "flaky" and n % 3 == 0):
             return Response(503, b"<html><body>503 Service Unavailable</body></html>", "text/html")
         return _encoded(site, homepage(site, today))
+    if rest == ["home"]:
+        location = f"{PREFIX}{site.site_code}/"
+        return Response(302, b"", "text/html", [("Location", location)])
     if rest[0] == "col" and len(rest) == 2 and rest[1].isdigit():
         index = int(rest[1])
         if index < len(site.columns):
