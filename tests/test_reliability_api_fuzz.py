@@ -51,6 +51,8 @@ READS = [
     ("GET", "/api/units"),
     ("GET", "/api/units/{unit_id}"),
     ("GET", "/api/alerts"),
+    ("GET", "/api/sites"),
+    ("GET", "/api/sites/{site_id}"),
     ("GET", "/api/reports/{month}"),
     ("GET", "/healthz"),
     ("GET", "/metrics"),
@@ -277,7 +279,9 @@ def test_fuzzed_writes_with_the_token_never_answer_5xx(writable_api, method, pat
 TEXT = st.none() | st.text(max_size=30) | st.sampled_from(["", "2020-02-29", "zombie", "weibo"])
 
 
-@pytest.mark.parametrize("page", ["/", "/problems", "/units", "/units/{id}", "/accounts/{id}"])
+@pytest.mark.parametrize(
+    "page", ["/", "/problems", "/units", "/units/{id}", "/accounts/{id}", "/sites", "/sites/{id}"]
+)
 def test_fuzzed_dashboard_pages_never_answer_5xx(open_api, page):
     ids = sorted(open_api.city.units.values() if "units" in page else open_api.city.ids.values())
 
