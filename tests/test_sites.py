@@ -810,3 +810,36 @@ def test_a_homepage_address_that_redirects_is_followed_and_judged(tmp_path):
     assert {p.kind: p.count for p in status.judgement.problems} == {"homepage_stale": 1}
     (item,) = status.judgement.problems[0].items
     assert item["url"] == home and item["last_date"] == "2026-11-14"
+
+
+def test_an_xlsx_sites_roster_with_merged_region_and_unit_cells(tmp_path):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["2026年政府网站检查情况"])
+    sheet.append(["序号", "类别", "主办单位", "网站名称", "网址", "网站标识码", "主要问题"])
+    sheet.append(
+        [
+            1,
+            "汉阴县",
+            "汉阴县人民政府",
+            "汉阴县人民政府网",
+            "http://www.hanyin.gov.cn/",
+            6109210001,
+            "",
+        ]
+    )
+    sheet.append(
+        [2, None, None, "汉阴县教育局网", "http://jyj.hanyin.gov.cn/", 6109210002, "1 个空栏目"]
+    )
+    sheet.merge_cells("B3:B4")
+    sheet.merge_cells("C3:C4")
+    path = tmp_path / "sites.xlsx"
+    book.save(path)
+    read = read_sites(path)
+    assert read.problems == []
+    assert [(e.site_code, e.region, e.unit) for _, e in read.entries] == [
+        ("6109210001", "汉阴县", "汉阴县人民政府"),
+        ("6109210002", "汉阴县", "汉阴县人民政府"),
+    ]
