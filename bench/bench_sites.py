@@ -1,12 +1,17 @@
 """Benchmark: a sweep of simulated government websites (simulator in its own process).
 
 Usage: python bench/bench_sites.py [--sites 50] [--latency-ms 20] [--concurrent 4]
+       python bench/bench_sites.py --judge-year [--sites 50]
 
 Generates `--sites` websites (monitor.simulator.sites: 7 columns each, links, the
 profiles' mix of stale, empty, broken and failing pages), serves them with
 `monitor simulate --scenario`, imports both rosters, then runs one sweep
 (`monitor.checks.sites.check_sites`: homepage, columns, depth-2 link check) and
 prints pages fetched per site and time per site as a Markdown table.
+
+`--judge-year` instead measures judging (`Store.site_evidence`, what `monitor sites
+status` and the report read) over a year of stored fetches: every day a homepage,
+7 columns, 20 probes, a link sweep with 5 broken links, per site.
 
 All simulated sites share the simulator's one host, which stands for 50 hosts: the
 per-host rate (`sites.rate_per_s`, 2 by default) is lifted for the run, so the
@@ -40,12 +45,81 @@ def wait_for(path: Path, proc: subprocess.Popen, seconds: float = 60) -> None:
         time.sleep(0.1)
 
 
+def judge_year(count: int) -> None:
+    """Time judging `count` sites from a year of stored fetches."""
+    from datetime import UTC, datetime, timedelta
+
+    from monitor.models import ColumnKind, SiteTarget
+    from monitor.store import ColumnEntry, SiteEntry, SiteObservation, Store
+
+    now = datetime.now(UTC)
+    with tempfile.TemporaryDirectory() as tmp, Store.open(Path(tmp) / "m.db") as store:
+        codes = [f"6100{i:06d}" for i in range(count)]
+        store.import_sites(
+            file="s", now=now, entries=[SiteEntry(c, c, f"http://h/{c}/", "u", "r") for c in codes]
+        )
+        store.import_columns(
+            file="c",
+            now=now,
+            entries=[
+                ColumnEntry(c, f"c{j}", f"http://h/{c}/c{j}", ColumnKind.NEWS)
+                for c in codes
+                for j in range(7)
+            ],
+        )
+        columns = store.site_columns()
+        rows: list[SiteObservation] = []
+        for day in range(365):
+            at = now - timedelta(days=day)
+            for site, cs in columns.items():
+
+                def obs(target: SiteTarget, site: int = site, **kw: object) -> SiteObservation:
+                    return SiteObservation(site=site, target=target, url="u", **kw)  # type: ignore[arg-type]
+
+                rows.append(
+                    obs(SiteTarget.HOMEPAGE, observed_at=at, ok=True, reachable=True, items=3)
+                )
+                rows += [
+                    obs(SiteTarget.COLUMN, observed_at=at, ok=True, column_id=c.id, items=3)
+                    for c in cs
+                ]
+                rows += [
+                    obs(
+                        SiteTarget.PROBE,
+                        observed_at=at - timedelta(minutes=72 * k),
+                        ok=True,
+                        reachable=True,
+                    )
+                    for k in range(20)
+                ]
+                sweep = f"{day}-{site}"
+                rows.append(obs(SiteTarget.LINK, observed_at=at, ok=True, sweep=sweep))
+                rows += [
+                    obs(SiteTarget.LINK, observed_at=at, ok=False, sweep=sweep) for _ in range(5)
+                ]
+        store.add_site_observations(rows)
+        ids = [s.id for s in store.sites()]
+        times = []
+        for _ in range(5):
+            start = time.perf_counter()
+            store.site_evidence(
+                ids, now, since=now - timedelta(days=3), probes_since=now - timedelta(days=6)
+            )
+            times.append(time.perf_counter() - start)
+    print(f"{count} sites, {len(rows):,} stored fetches (a year): site_evidence "
+          f"median {statistics.median(times) * 1000:.0f} ms of 5 runs")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sites", type=int, default=50)
     parser.add_argument("--latency-ms", type=float, default=20)
     parser.add_argument("--concurrent", type=int, default=4)
+    parser.add_argument("--judge-year", action="store_true")
     args = parser.parse_args()
+    if args.judge_year:
+        judge_year(args.sites)
+        return
 
     from monitor.checks.sites import check_sites
     from monitor.roster.sites import read_columns, read_sites

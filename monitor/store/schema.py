@@ -345,6 +345,8 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX site_observations_latest
             ON site_observations(site, target, column_id, observed_at);
         CREATE INDEX site_observations_sweep ON site_observations(site, sweep);
+        -- a window of days out of a year of fetches (evidence, availability samples)
+        CREATE INDEX site_observations_time ON site_observations(site, target, observed_at);
         """,
     ),
 ]

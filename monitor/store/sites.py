@@ -377,20 +377,27 @@ class SiteTables(StoreBase):
                 out[obs.site].homepage = obs
             elif obs.column_id is not None:
                 out[obs.site].columns[obs.column_id] = obs
-        links = self.conn.execute(
+        # The newest sweep of each site, then its link rows (index on (site, sweep)):
+        # a year of sweeps stays a few index searches per site.
+        newest_sweeps = self.conn.execute(
             f"""
-            SELECT {_OBS_COLUMNS} FROM site_observations o
-            WHERE o.site IN ({ids}) AND o.target = 'link' AND o.sweep = (
-                SELECT oo.sweep FROM site_observations oo
-                WHERE oo.site = o.site AND oo.target = 'link' AND oo.observed_at BETWEEN ? AND ?
-                ORDER BY oo.observed_at DESC, oo.id DESC LIMIT 1)
-            ORDER BY o.id
+            SELECT s.id, (SELECT oo.sweep FROM site_observations oo
+                          WHERE oo.site = s.id AND oo.target = 'link' AND oo.column_id IS NULL
+                            AND oo.observed_at BETWEEN ? AND ?
+                          ORDER BY oo.observed_at DESC LIMIT 1)
+            FROM sites s WHERE s.id IN ({ids})
             """,
             (low, high),
-        )
-        for row in links:
-            obs = _observation(row)
-            out[obs.site].links.append(obs)
+        ).fetchall()
+        for site_id, sweep in newest_sweeps:
+            if sweep is None:
+                continue
+            rows = self.conn.execute(
+                f"SELECT {_OBS_COLUMNS} FROM site_observations o "
+                "WHERE o.site = ? AND o.sweep = ? AND o.target = 'link' ORDER BY o.id",
+                (site_id, sweep),
+            )
+            out[site_id].links.extend(_observation(row) for row in rows)
         samples = self.conn.execute(
             f"""
             SELECT {_OBS_COLUMNS} FROM site_observations o
