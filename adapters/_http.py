@@ -83,6 +83,12 @@ class HttpxGetter:
         """GET `url` without following redirects, reading at most `max_bytes` of the body."""
         return await self._send("GET", url, None, headers, timeout, max_bytes)
 
+    async def head(
+        self, url: str, *, headers: dict[str, str] | None, timeout: float
+    ) -> Fetched | FetchFailure:
+        """HEAD `url` without following redirects (link checks: no body is read)."""
+        return await self._send("HEAD", url, None, headers, timeout, 0)
+
     async def post_form(
         self,
         url: str,

@@ -12,6 +12,9 @@ injected clock, so tests drive weeks in seconds:
     digest()       one message per unit listing its open problems (daily, optional)
     monthly_report()  last month's report files (monthly)
     case_review()  re-check cases due today, remind units of cases due tomorrow (daily)
+    site_jobs()    websites: the daily sweep at sites.sweep_at, and availability probes
+                   sites.probes_per_day times a day (every tick checks whether one is due);
+                   then unit alerts follow the websites' verdicts (不合格)
 
 The schedule lives in the database (`schedule.next_check_at`), so a restart
 resumes where it stopped. Checks are claimed with a conditional UPDATE (a few
@@ -57,6 +60,8 @@ from monitor.checks import cases, notify
 from monitor.checks.backoff import health_key
 from monitor.checks.fetch import Checker
 from monitor.checks.record import CheckReport, SourceTally, catch_up, judge_sweep, reclassify
+from monitor.checks.site_alerts import follow_site_verdicts
+from monitor.checks.sites import check_sites, probe_sites, site_verdicts
 from monitor.checks.timing import interval_for
 from monitor.dates import parse_time_of_day, utcnow
 from monitor.models import AccountView
@@ -174,10 +179,10 @@ class Daemon:
         self.rng = rng or random.Random()
         self.sender = sender or notify.AppriseSender(judge=UrlGuard(settings).peer_reason)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{_secrets.token_hex(4)}"
+        self.transport = transport
         self.checker = Checker(
             store, settings, secrets, clock=clock, transport=transport, rng=self.rng
         )
-        self._transport = transport
         self._stopping = False
         self._stop_event: asyncio.Event | None = None
         self._paused: dict[str, datetime] = {}
@@ -490,7 +495,7 @@ class Daemon:
         day = now.astimezone(self.tz).date()
         reviewed = await cases.review_due(
             self.store, self.settings, day, secrets=self.checker.secrets, clock=self.clock,
-            transport=self._transport,
+            transport=self.transport,
         )  # fmt: skip
         reminded = cases.remind_due(self.store, self.settings, day, self.clock())
         out = {
@@ -501,6 +506,41 @@ class Daemon:
         with self.store.transaction():
             self.store.beat("job:case_review", self.clock(), out)
         log.info("case_review %s", json.dumps({"event": "case_review", **out}))
+        return out
+
+    def _probe_due(self) -> bool:
+        per_day = self.settings.sites.probes_per_day
+        if per_day <= 0:
+            return False
+        beat = self.store.heartbeat("job:site_probe")
+        return beat is None or self.clock() - beat[0] >= timedelta(days=1) / per_day
+
+    async def site_jobs(self) -> dict[str, Any]:
+        """The websites' daily sweep and availability probes, whichever is due."""
+        out: dict[str, Any] = {}
+        if self._stopping or not self.store.sites():
+            return out
+        if self._daily_due("job:site_sweep", self.settings.sites.sweep_at):
+            sweep = await check_sites(
+                self.store, self.settings, transport=self.transport, clock=self.clock
+            )
+            now = self.clock()
+            out["sweep"] = {"sites": sweep.sites, "failed": sweep.failed, "broken": sweep.broken}
+            with self.store.transaction():
+                self.store.beat(
+                    "job:site_sweep", now, {"day": now.astimezone(self.tz).date().isoformat()}
+                )
+        if self._probe_due():
+            found = await probe_sites(
+                self.store, self.settings, transport=self.transport, clock=self.clock
+            )
+            out["probes"] = len(found)
+            with self.store.transaction():
+                self.store.beat("job:site_probe", self.clock(), {"sites": len(found)})
+        if out:
+            now = self.clock()
+            statuses = site_verdicts(self.store, self.settings, now.astimezone(self.tz).date())
+            out["alerts"] = follow_site_verdicts(self.store, self.settings, statuses, now)
         return out
 
     async def deliver(self) -> notify.DeliverySummary:
@@ -533,6 +573,9 @@ class Daemon:
         if self._stopping:
             return out
         out["reclassify"] = self.reclassify()
+        sites = await self.site_jobs()
+        if sites:
+            out["sites"] = sites
         if self.settings.notify.digest and self._daily_due(
             "job:digest", self.settings.notify.digest_at
         ):
@@ -587,6 +630,7 @@ class Daemon:
 
     async def _tick(self) -> None:
         self._spawn("sweep", self.sweep)
+        self._spawn("sites", self.site_jobs)
         self._spawn("deliver", self.deliver)
 
     def _catch_up(self) -> None:

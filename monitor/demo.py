@@ -2,7 +2,9 @@
 
 A fresh working folder, a generated city served by the simulator on a free
 loopback port, the roster imported, one full sweep, the summary and problem
-table printed, the month's report written. Nothing keeps running afterwards.
+table printed, the month's report written. A few government websites come with
+the city: their rosters imported, one sweep, their verdicts printed and in the
+report. Nothing keeps running afterwards.
 """
 
 from __future__ import annotations
@@ -17,11 +19,14 @@ from typing import Any
 
 from adapters import source_names
 from monitor.checks.fetch import Checker, CheckReport
+from monitor.checks.site_alerts import follow_site_verdicts
+from monitor.checks.sites import SiteStatus, check_sites, site_verdicts
 from monitor.checks.verdicts import AccountVerdict, verdicts_at
 from monitor.dates import today, utcnow
 from monitor.output_paths import OutputRefused, check_folder
 from monitor.roster import read_roster
 from monitor.roster.apply import apply_plan, plan_import
+from monitor.roster.sites import read_columns, read_sites
 from monitor.settings import SecretLookup, Settings
 from monitor.simulator.ready import own_network
 from monitor.store import Store
@@ -29,6 +34,9 @@ from monitor.store import Store
 MARKER = ".monitor-demo"
 DEMO_ACCOUNTS = 420
 DEMO_SEED = 2020
+# Websites in the demo: the first profiles of monitor.simulator.sites (合格, stale
+# columns, an empty column, five overdue columns, a silent homepage, a broken link).
+DEMO_SITES = 6
 
 
 class DemoError(Exception):
@@ -45,6 +53,7 @@ class DemoResult:
     verdicts: list[AccountVerdict]
     reports: list[Path] = field(default_factory=list)
     seconds: float = 0.0
+    sites: list[SiteStatus] = field(default_factory=list)
 
 
 def prepare_folder(folder: Path, *, mkdir: bool = False) -> None:
@@ -87,6 +96,7 @@ def demo_settings(base_url: str, database: Path) -> Settings:
         http={"timeout_s": 3.0},
         limits=dict.fromkeys(source_names(), limits),
         reports={"folder": str(database.parent / "reports")},
+        sites={"rate_per_s": 500.0, "concurrent_sites": 6},
     )
 
 
@@ -137,6 +147,7 @@ def run_demo(
 
             checks = asyncio.run(sweep())
             day = today(settings.tz)
+            sites = _sites(store, settings, city.sites, folder, url)
             verdicts = verdicts_at(store, day, settings.policy, settings.tz)
             reports = write_reports(store, settings, day, folder / "reports", formats)
     return DemoResult(
@@ -148,14 +159,46 @@ def run_demo(
         verdicts=verdicts,
         reports=reports,
         seconds=time.perf_counter() - started,
+        sites=sites,
     )
+
+
+def _sites(
+    store: Store, settings: Settings, sites: list[Any], folder: Path, url: str
+) -> list[SiteStatus]:
+    """The demo's websites: both rosters written and imported, one sweep, alerts followed."""
+    from monitor.simulator.sites import write_columns_roster, write_sites_roster
+
+    write_sites_roster(sites, folder / "sites.csv", url)
+    write_columns_roster(sites, folder / "site_columns.csv", url)
+    read = read_sites(folder / "sites.csv")
+    columns = read_columns(folder / "site_columns.csv")
+    if read.problems or columns.problems:
+        raise DemoError(
+            f"generated site rosters have problems: {(read.problems + columns.problems)[0]}"
+        )
+    now = utcnow()
+    store.import_sites(file="sites.csv", now=now, entries=[e for _, e in read.entries])
+    store.import_columns(file="site_columns.csv", now=now, entries=[e for _, e in columns.entries])
+    asyncio.run(check_sites(store, settings))
+    now = utcnow()
+    statuses = site_verdicts(store, settings, today(settings.tz, now))
+    follow_site_verdicts(store, settings, statuses, now)
+    return statuses
+
+
+def settings_zone() -> Any:
+    """The zone the demo's settings use (its websites are generated for today there)."""
+    return Settings().tz
 
 
 def demo_city(accounts: int, seed: int) -> Any:
     """A generated city plus what a newcomer should see handled: a blocked account, a flaky source."""
     from monitor import simulator as sim
+    from monitor.simulator.sites import generate_sites
 
     city = sim.generate_city(accounts, seed=seed)
+    city.sites = generate_sites(DEMO_SITES, today(settings_zone()), seed=seed)
     healthy_weibo = [
         a for a in city.accounts if a.platform == "weibo" and a.exists and a.posts and not a.fault
     ]

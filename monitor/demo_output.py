@@ -83,6 +83,16 @@ def print_demo(console: Any, result: DemoResult) -> None:
     if len(problems) > 40:
         console.print(f"……另有 {len(problems) - 40} 个，见下列报告")
 
+    if result.sites:
+        sites = Table(title=f"政府网站检查结果（{len(result.sites)} 个）", title_justify="left")
+        for column in ("网站名称", "主办单位", "检查结果", "主要问题"):
+            sites.add_column(column)
+        rank = {"fail": 0, "issues": 1, "pass": 2, "unknown": 3}
+        for status in sorted(result.sites, key=lambda s: rank[s.judgement.verdict.value]):
+            j = status.judgement
+            sites.add_row(status.site.name, status.site.unit, j.verdict.label, j.summary)
+        console.print(sites)
+
     console.print("\n已生成本月报告：")
     for path in result.reports:
         console.print(f"  {path}", soft_wrap=True)
@@ -93,6 +103,7 @@ def print_demo(console: Any, result: DemoResult) -> None:
         f"  {m} --db {db} status --state zombie\n"
         f"  {m} --db {db} status --json {_an_account(result)}\n"
         f"  {m} --db {db} report --format md\n"
+        f"  {m} --db {db} sites status --columns\n"
         f"  {m} --db {db} serve            # 监测页面：http://127.0.0.1:8080\n"
         f"  {m} simulate --generate 400 --ready-file sim.env   # 然后：{m} run\n",
         soft_wrap=True,  # commands must stay copyable, never wrapped mid-line

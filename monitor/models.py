@@ -426,3 +426,61 @@ class AccountView:
     secret_env: str = ""
     retired: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+# -- government websites ------------------------------------------------------------------
+
+
+class ColumnKind(StrEnum):
+    """A website column's type (栏目类型); each but `other` has an update window."""
+
+    NEWS = "news"
+    NOTICES = "notices"
+    POLICIES = "policies"
+    PERSONNEL = "personnel"
+    PLANS = "plans"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        return COLUMN_KIND_LABELS[self]
+
+
+COLUMN_KIND_LABELS: dict[ColumnKind, str] = {
+    ColumnKind.NEWS: "动态要闻",
+    ColumnKind.NOTICES: "通知公告",
+    ColumnKind.POLICIES: "政策文件",
+    ColumnKind.PERSONNEL: "人事信息",
+    ColumnKind.PLANS: "规划计划",
+    ColumnKind.OTHER: "其他",
+}
+
+
+class SiteVerdict(StrEnum):
+    """A website's verdict as the notice gives it; `unknown` until a fetch succeeded."""
+
+    PASS = "pass"
+    ISSUES = "issues"
+    FAIL = "fail"
+    UNKNOWN = "unknown"
+
+    @property
+    def label(self) -> str:
+        return SITE_VERDICT_LABELS[self]
+
+
+SITE_VERDICT_LABELS: dict[SiteVerdict, str] = {
+    SiteVerdict.PASS: "合格",
+    SiteVerdict.ISSUES: "存在问题",
+    SiteVerdict.FAIL: "不合格",
+    SiteVerdict.UNKNOWN: "未检测",
+}
+
+
+class SiteTarget(StrEnum):
+    """What one site observation fetched."""
+
+    HOMEPAGE = "homepage"
+    COLUMN = "column"
+    LINK = "link"
+    PROBE = "probe"

@@ -11,6 +11,7 @@ from typing import Any
 
 from monitor.checks.cases import STATUS_LABELS
 from monitor.checks.record import CheckReport
+from monitor.checks.sites import SiteStatus
 from monitor.checks.verdicts import AccountVerdict
 from monitor.dates import iso
 from monitor.findings import FINDING_LABELS, roster_findings
@@ -18,6 +19,7 @@ from monitor.links import http_link
 from monitor.messages import detail_text, reason_text, roster_problem_text
 from monitor.models import AccountView, Evidence, Observation
 from monitor.roster.apply import ImportOutcome
+from monitor.site_rules import ColumnFinding
 from monitor.store import AuditRow, CaseRow, NoticeFile, NoticeRow, UserRow
 
 
@@ -286,3 +288,56 @@ def audit_record(row: AuditRow, tz: tzinfo) -> dict[str, Any]:
         "status": row.status,
         "detail": row.detail,
     }
+
+
+def _site_item(item: dict[str, Any], tz: tzinfo) -> dict[str, Any]:
+    return {k: iso(v, tz) if isinstance(v, datetime) else v for k, v in item.items()}
+
+
+def site_column_record(finding: ColumnFinding, tz: tzinfo) -> dict[str, Any]:
+    """A column of a website as judged: its type, newest item seen, when fetched."""
+    column, obs = finding.column, finding.observation
+    return {
+        "id": column.id,
+        "name": column.name,
+        "url": safe_url(column.url),
+        "type": column.kind.label,
+        "type_code": column.kind.value,
+        "date_selector": column.date_selector or None,
+        "state": finding.state,
+        "due_after": finding.due_after.isoformat() if finding.due_after else None,
+        "items": obs.items if obs else None,
+        "last_date": obs.newest_date.isoformat() if obs and obs.newest_date else None,
+        "last_title": obs.newest_title if obs else None,
+        "last_url": safe_url(obs.newest_url) if obs else None,
+        "fetched_at": iso(obs.observed_at, tz) if obs else None,
+        "fetch_ok": obs.ok if obs else None,
+        "detail": obs.detail if obs else None,
+    }
+
+
+def site_record(status: SiteStatus, tz: tzinfo, *, with_columns: bool = False) -> dict[str, Any]:
+    """A website's verdict (`monitor sites status --json`): verdict, problems, summary."""
+    site, judgement = status.site, status.judgement
+    record: dict[str, Any] = {
+        "id": site.id,
+        "name": site.name,
+        "url": safe_url(site.url),
+        "site_code": site.site_code,
+        "unit": site.unit,
+        "region": site.region,
+        "verdict": judgement.verdict.value,
+        "verdict_label": judgement.verdict.label,
+        "problems": [
+            {
+                "kind": p.kind,
+                "count": p.count,
+                "items": [_site_item(item, tz) for item in p.items],
+            }
+            for p in judgement.problems
+        ],
+        "summary": judgement.summary,
+    }
+    if with_columns:
+        record["columns"] = [site_column_record(f, tz) for f in judgement.columns]
+    return record

@@ -274,6 +274,33 @@ class SourceLimits(Section):
         return dict(self.model_extra or {})
 
 
+class SiteWindows(Section):
+    """How recent a column's newest item must be, per column type (国办秘函〔2019〕19号)."""
+
+    news: DurationField = Duration(days=14)  # 动态要闻
+    notices: DurationField = Duration(months=6)  # 通知公告
+    policies: DurationField = Duration(months=6)  # 政策文件
+    personnel: DurationField = Duration(months=12)  # 人事信息
+    plans: DurationField = Duration(months=12)  # 规划计划
+
+
+class SiteSettings(Section):
+    """Government websites: windows, crawl bounds and politeness (see docs/sites.md)."""
+
+    homepage_within: DurationField = Duration(days=14)
+    windows: SiteWindows = SiteWindows()
+    max_pages: int = Field(default=200, ge=1, le=100_000)
+    probes_per_day: int = Field(default=20, ge=0, le=1440)
+    timeout_s: float = Field(default=15.0, gt=0, le=600)
+    max_page_bytes: int = Field(default=3_000_000, gt=0, le=1 << 30)
+    # Requests per second to one host (every site on a shared host shares it).
+    rate_per_s: float = Field(default=2.0, ge=0.001, le=100_000)
+    # Sites checked at the same time in a sweep.
+    concurrent_sites: int = Field(default=4, ge=1, le=1000)
+    # The daily sweep of every website by `monitor run` (HH:MM in the configured zone).
+    sweep_at: TimeOfDay = "02:30"
+
+
 class ScheduleSettings(Section):
     """`monitor run`: when accounts are checked (owned by the daemon)."""
 
@@ -430,6 +457,7 @@ class Settings(BaseSettings):
     reports: ReportSettings = ReportSettings()
     rectify: RectifySettings = RectifySettings()
     api: ApiSettings = ApiSettings()
+    sites: SiteSettings = SiteSettings()
 
     @field_validator("timezone")
     @classmethod

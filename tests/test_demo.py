@@ -42,6 +42,17 @@ def test_the_demo_runs_offline_and_leaves_reports_and_nothing_running(tmp_path):
         assert [r.name[:10] for r in reports] == ["政务新媒体检查结果-"], fmt
     book = openpyxl.load_workbook(next((folder / "reports").glob("*.xlsx")))
     assert "问题账号" in book.sheetnames
+    # A few government websites come with the city: their verdicts, the report's sheet.
+    assert "政府网站检查结果（6 个）" in out and "5 个栏目更新不及时" in out
+    site_rows = list(book["网站检查结果"].iter_rows(values_only=True))[1:]
+    assert [r[6] for r in site_rows] == [
+        "不合格",
+        "不合格",
+        "存在问题",
+        "存在问题",
+        "存在问题",
+        "合格",
+    ]
     conn = sqlite3.connect(folder / "monitor.db")
     try:
         assert conn.execute("SELECT COUNT(*) FROM accounts").fetchone()[0] == 420
@@ -69,6 +80,10 @@ def test_the_demo_runs_offline_and_leaves_reports_and_nothing_running(tmp_path):
         ).fetchall()
         assert len(in_states) > 20
         assert sorted(a for a, _ in alerted) == sorted(a for (a,) in in_states)
+        site_alerts = conn.execute(
+            "SELECT COUNT(*) FROM alerts WHERE kind = 'site_failed' AND closed_at IS NULL"
+        ).fetchone()[0]
+        assert site_alerts == 2
     finally:
         conn.close()
 

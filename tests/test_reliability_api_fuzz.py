@@ -51,6 +51,8 @@ READS = [
     ("GET", "/api/units"),
     ("GET", "/api/units/{unit_id}"),
     ("GET", "/api/alerts"),
+    ("GET", "/api/sites"),
+    ("GET", "/api/sites/{site_id}"),
     ("GET", "/api/reports/{month}"),
     ("GET", "/api/cases"),
     ("GET", "/api/cases/{case_id}"),
@@ -285,7 +287,7 @@ TEXT = st.none() | st.text(max_size=30) | st.sampled_from(["", "2020-02-29", "zo
 @pytest.mark.parametrize(
     "page",
     ["/", "/problems", "/units", "/units/{id}", "/accounts/{id}", "/cases", "/cases/{id}",
-     "/units/{id}/cases"],
+     "/units/{id}/cases", "/sites", "/sites/{id}"],
 )  # fmt: skip
 def test_fuzzed_dashboard_pages_never_answer_5xx(open_api, page):
     ids = sorted(open_api.city.units.values() if "units" in page else open_api.city.ids.values())

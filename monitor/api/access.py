@@ -8,6 +8,7 @@ from monitor.api.errors import ApiError
 from monitor.api.params import ctx_of
 from monitor.api.scope import unit_scope
 from monitor.dates import end_of_day
+from monitor.store import SiteRow
 
 
 def role_of(request: Request) -> str | None:
@@ -49,3 +50,19 @@ def visible_account_or_404(request: Request, account_id: int, message: str) -> N
     """404 (the same answer as for an unknown id) for an account of another unit."""
     if not account_visible(request, account_id):
         raise ApiError(404, message)
+
+
+def visible_sites(request: Request) -> list[SiteRow] | None:
+    """The websites of the caller's units; None (every website) when it has no scope."""
+    scope = unit_scope(request)
+    if scope is None:
+        return None
+    return [s for s in ctx_of(request).store().sites() if s.unit in scope]
+
+
+def visible_site_or_404(request: Request, site_id: int, message: str) -> SiteRow:
+    """The website, when it exists and the caller may see it; else 404 with `message`."""
+    site = ctx_of(request).store().site(site_id)
+    if site is None or not unit_visible(request, site.unit):
+        raise ApiError(404, message)
+    return site

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
@@ -10,10 +11,16 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from monitor import favicon
-from monitor.api.access import unit_visible, visible_account_or_404
+from monitor.api.access import (
+    unit_visible,
+    visible_account_or_404,
+    visible_site_or_404,
+    visible_sites,
+)
 from monitor.api.errors import ApiError
 from monitor.api.params import (
     IdPath,
+    SiteIdPath,
     TextQuery,
     UnitIdPath,
     blank_to_none,
@@ -174,6 +181,55 @@ def unit_page(request: Request, unit_id: UnitIdPath, as_of: TextQuery = None) ->
         total=queries.state_counts(day, filters),
         records=queries.records(ids, day),
         alerts=[alert_record(a, ctx.tz) for a in alerts],
+    )
+
+
+@router.get("/sites", response_class=HTMLResponse)
+def sites_page(request: Request, as_of: TextQuery = None) -> HTMLResponse:
+    """网站: every government website with its verdict and 主要问题, 不合格 first."""
+    from monitor.checks.sites import site_verdicts
+    from monitor.records import site_record
+
+    ctx = ctx_of(request)
+    day = parse_as_of(ctx, blank_to_none(as_of))
+    records = [
+        site_record(s, ctx.tz)
+        for s in site_verdicts(ctx.store(), ctx.settings, day, visible_sites(request))
+    ]
+    counts = Counter(r["verdict"] for r in records)
+    judged = len(records) - counts["unknown"]
+    order = {"fail": 0, "issues": 1, "pass": 2, "unknown": 3}
+    records.sort(key=lambda r: order[r["verdict"]])
+    return render(
+        request,
+        "sites.html",
+        "sites",
+        as_of=day,
+        records=records,
+        counts=counts,
+        pass_rate=counts["pass"] / judged if judged else None,
+    )
+
+
+@router.get("/sites/{site_id}", response_class=HTMLResponse)
+def site_page(request: Request, site_id: SiteIdPath, as_of: TextQuery = None) -> HTMLResponse:
+    """网站: its verdict, problems with their evidence, and every column as judged."""
+    from monitor.checks.sites import site_verdicts
+    from monitor.records import site_record
+    from monitor.site_rules import COLUMN_STATE_LABELS, PROBLEM_LABELS
+
+    ctx = ctx_of(request)
+    day = parse_as_of(ctx, blank_to_none(as_of))
+    site = visible_site_or_404(request, site_id, f"没有编号为 {site_id} 的网站")
+    (status,) = site_verdicts(ctx.store(), ctx.settings, day, [site])
+    return render(
+        request,
+        "site.html",
+        "sites",
+        as_of=day,
+        r=site_record(status, ctx.tz, with_columns=True),
+        problem_labels=PROBLEM_LABELS,
+        state_labels=COLUMN_STATE_LABELS,
     )
 
 

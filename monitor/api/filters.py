@@ -18,6 +18,7 @@ ALERT_KINDS = {
     "check_failing": "连续采集失败",
     "source_down": "数据源故障",
     "url_refused": "地址被拒绝（配置问题）",
+    "site_failed": "网站不合格",
 }
 
 

@@ -19,6 +19,7 @@ PlatformParam = StrEnum("PlatformParam", {p.name: p.value for p in Platform})  #
 
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="The account's stable id.")]
 UnitIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="The unit's id.")]
+SiteIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="The website's id.")]
 AsOfQuery = Annotated[
     str | None,
     Query(

@@ -1,4 +1,4 @@
-"""JSON read endpoints: accounts, units, alerts, reports."""
+"""JSON read endpoints: accounts, units, alerts, reports, websites."""
 
 from __future__ import annotations
 
@@ -7,7 +7,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from monitor.api.access import unit_visible, visible_account_or_404
+from monitor.api.access import (
+    unit_visible,
+    visible_account_or_404,
+    visible_site_or_404,
+    visible_sites,
+)
 from monitor.api.errors import ApiError
 from monitor.api.params import (
     AsOfQuery,
@@ -15,6 +20,7 @@ from monitor.api.params import (
     LimitQuery,
     OffsetQuery,
     PlatformParam,
+    SiteIdPath,
     StateParam,
     TextQuery,
     UnitIdPath,
@@ -152,6 +158,47 @@ def unit_payload(request: Request, unit_id: int, name: str, day: Any) -> dict[st
     }
 
 
+SiteVerdictParam = Literal["pass", "issues", "fail", "unknown"]
+
+
+@router.get("/sites")
+def list_sites(
+    request: Request,
+    verdict: Annotated[
+        SiteVerdictParam | None, Query(description="Only websites with this verdict.")
+    ] = None,
+    as_of: AsOfQuery = None,
+    limit: LimitQuery = 50,
+    offset: OffsetQuery = 0,
+) -> dict[str, Any]:
+    """Government websites with their verdicts (the records of `monitor sites status --json`)."""
+    from monitor.checks.sites import site_verdicts
+    from monitor.records import site_record
+
+    ctx = ctx_of(request)
+    day = parse_as_of(ctx, as_of)
+    records = [
+        site_record(s, ctx.tz)
+        for s in site_verdicts(ctx.store(), ctx.settings, day, visible_sites(request))
+    ]
+    if verdict is not None:
+        records = [r for r in records if r["verdict"] == verdict]
+    return page(records[offset : offset + limit], len(records), limit, offset)
+
+
+@router.get("/sites/{site_id}")
+def get_site(request: Request, site_id: SiteIdPath, as_of: AsOfQuery = None) -> dict[str, Any]:
+    """One website's verdict, problems with their evidence, and every column as judged."""
+    from monitor.checks.sites import site_verdicts
+    from monitor.records import site_record
+
+    ctx = ctx_of(request)
+    day = parse_as_of(ctx, as_of)
+    site = visible_site_or_404(request, site_id, f"no website with id {site_id}")
+    (status,) = site_verdicts(ctx.store(), ctx.settings, day, [site])
+    return site_record(status, ctx.tz, with_columns=True)
+
+
 @router.get("/alerts")
 def list_alerts(
     request: Request,
@@ -225,6 +272,7 @@ def get_report(
         top_units=settings.reports.top_units,
         fmt=format,
         only_units=unit_scope(request),
+        sites=settings.sites,
     )
     if format == "html":  # served by the dashboard: the page links back to it
         from monitor.reports.render_html import render_html

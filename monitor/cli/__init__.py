@@ -2,8 +2,8 @@
 
 One module per command (or family): `roster` (import, accounts, units), `observe`,
 `status`, `check`, `report`, `alerts`, `cases` (notices and cases), `run`, `worker`,
-`serve`, `healthcheck`, `simulate`, `demo`, `config`, `users` (and `audit`). Each adds its
-commands to the one typer `app` (`monitor.cli.app`)
+`serve`, `healthcheck`, `simulate`, `demo`, `config`, `users` (and `audit`), `sites`. Each
+adds its commands to the one typer `app` (`monitor.cli.app`)
 with decorators; shared options live in `options`, `Session` and the two errors in
 `session`. A command body parses, calls the library (`monitor.checks`, `monitor.roster`,
 `monitor.reports`, ...) and prints a record from `monitor.records`.
@@ -42,6 +42,7 @@ COMMAND_MODULES = (
     "demo",
     "config",
     "users",
+    "sites",
 )
 for _name in COMMAND_MODULES:
     importlib.import_module(f"{__name__}.{_name}")

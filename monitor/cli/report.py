@@ -67,7 +67,9 @@ def report(
     policy = s.policy(policy_flags)
     path, replaces = _report_path(s, output, fmt, period or day.isoformat(), mkdir)
     top = s.settings.reports.top_units
-    built = build_report(s.store, day, policy, s.tz, month=period, top_units=top, fmt=fmt)
+    built = build_report(
+        s.store, day, policy, s.tz, month=period, top_units=top, fmt=fmt, sites=s.settings.sites
+    )
     data = render(built, fmt, lang)
     s.close()
     _emit(data, fmt, path, replaces)

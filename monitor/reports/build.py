@@ -11,10 +11,11 @@ from collections.abc import Iterable
 from datetime import date, tzinfo
 from typing import Any
 
+from monitor.checks.sites import site_statuses
 from monitor.checks.verdicts import AccountVerdict, verdicts_at
 from monitor.findings import roster_findings
 from monitor.messages import policy_of
-from monitor.models import Platform, State
+from monitor.models import Platform, SiteVerdict, State
 from monitor.reports.model import (
     CITY_DEPARTMENTS,
     AccountRow,
@@ -28,11 +29,13 @@ from monitor.reports.model import (
     RegionTally,
     Report,
     RosterFinding,
+    SiteReportRow,
+    SiteTally,
     Tally,
     UnitTally,
 )
 from monitor.reports.periods import month_bounds, month_of, previous_month
-from monitor.settings import Policy
+from monitor.settings import Policy, SiteSettings
 
 PROBLEM_STATES = frozenset({State.ZOMBIE, State.SUSPENDED})
 DEFAULT_TOP_UNITS = 10
@@ -48,6 +51,7 @@ def build_report(
     top_units: int = DEFAULT_TOP_UNITS,
     fmt: str | None = None,
     only_units: frozenset[str] | None = None,
+    sites: SiteSettings | None = None,
 ) -> Report:
     """The report at the end of `as_of` (a month's report when `month` is given).
 
@@ -55,6 +59,7 @@ def build_report(
 
     With `fmt="csv"` (the detail table alone) the comparison with the previous
     month and the all-accounts rows are left out: nothing of them is rendered.
+    With `sites` (the website rules), the websites' table is built too.
     """
     detail_only = fmt == "csv"
     previous_as_of = month_bounds(previous_month(as_of))[1]
@@ -115,6 +120,9 @@ def build_report(
         (UnitTally(r, u, t) for (r, u), t in units.items() if t.problems),
         key=lambda x: (-x.tally.problems, region_rank[x.region], unit_rank[(x.region, x.unit)]),
     )
+    site_rows, site_tally = (
+        _sites(store, sites, policy, tz, as_of, only_units) if sites else ([], None)
+    )
     return Report(
         as_of=as_of,
         month=month,
@@ -134,6 +142,8 @@ def build_report(
         rectification=None
         if detail_only
         else rectification(store, month or month_of(as_of), rows, findings, region_rank, unit_rank),
+        sites=site_rows,
+        site_tally=site_tally,
     )
 
 
@@ -198,6 +208,58 @@ def rectification(
         if n >= 2:
             repeated[account] = n
     return Rectification(previous.month, previous.as_of, cases, repeated)
+
+
+_VERDICT_ORDER = {
+    SiteVerdict.FAIL: 0,
+    SiteVerdict.ISSUES: 1,
+    SiteVerdict.PASS: 2,
+    SiteVerdict.UNKNOWN: 3,
+}
+
+
+def _sites(
+    store: Any,
+    rules: SiteSettings,
+    policy: Policy,
+    tz: tzinfo,
+    as_of: date,
+    only_units: frozenset[str] | None = None,
+) -> tuple[list[SiteReportRow], SiteTally | None]:
+    """The websites' rows (of `only_units`' sites, when given), 不合格 first (then roster
+    order), and their tally."""
+    statuses = site_statuses(store, rules, policy.evidence_max_age, tz, as_of)
+    if only_units is not None:
+        statuses = [s for s in statuses if s.site.unit in only_units]
+    if not statuses:
+        return [], None
+    tally = SiteTally()
+    rows = []
+    for status in statuses:
+        site, verdict = status.site, status.judgement.verdict
+        tally.sites += 1
+        if verdict is SiteVerdict.PASS:
+            tally.passed += 1
+        elif verdict is SiteVerdict.ISSUES:
+            tally.issues += 1
+        elif verdict is SiteVerdict.FAIL:
+            tally.failed += 1
+        else:
+            tally.unknown += 1
+        rows.append(
+            SiteReportRow(
+                site.id,
+                site.region,
+                site.unit,
+                site.name,
+                site.url,
+                site.site_code,
+                verdict,
+                status.judgement.summary,
+            )
+        )
+    rows.sort(key=lambda r: _VERDICT_ORDER[r.verdict])  # stable: roster order within
+    return rows, tally
 
 
 def _group_ranks(

@@ -118,7 +118,13 @@ def write_monthly_report(
     tz = settings.tz
     as_of = month_as_of(month, today or today_in(tz))
     report = build_report(
-        store, as_of, settings.policy, tz, month=month, top_units=settings.reports.top_units
+        store,
+        as_of,
+        settings.policy,
+        tz,
+        month=month,
+        top_units=settings.reports.top_units,
+        sites=settings.sites,
     )
     lang = settings.reports.lang
     return [write_atomic(path, render(report, fmt, lang)) for fmt, path in targets.items()]

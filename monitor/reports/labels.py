@@ -11,8 +11,8 @@ from typing import Any
 from monitor.findings import FINDING_LABELS
 from monitor.messages import policy_text as rule_text
 from monitor.messages import render
-from monitor.models import PLATFORM_LABELS, STATE_LABELS, State
-from monitor.reports.model import DetailRow, LastUpdate, Problem, Report, Tally
+from monitor.models import PLATFORM_LABELS, STATE_LABELS, SiteVerdict, State
+from monitor.reports.model import DetailRow, LastUpdate, Problem, Report, SiteReportRow, Tally
 
 __all__ = ["FINDING_LABELS"]  # defined with the findings, kept importable from here
 
@@ -48,8 +48,30 @@ ACCOUNT_COLUMNS = {
            "Latest post", "Days silent", "Last checked", "Evidence link", "Reason"],
 }  # fmt: skip
 
+# The notice's attachment 1 (websites), with 类别 and 主办单位 added.
+SITE_COLUMNS = {
+    "zh": ["序号", "类别", "主办单位", "网站名称", "网址", "网站标识码", "检查结果", "主要问题"],
+    "en": ["No.", "Region", "Unit", "Website", "URL", "Site code", "Result", "Main problems"],
+}
+SITE_VERDICT_LABELS = {
+    "zh": {
+        SiteVerdict.PASS: "合格",
+        SiteVerdict.ISSUES: "存在问题",
+        SiteVerdict.FAIL: "不合格",
+        SiteVerdict.UNKNOWN: "未检测",
+    },
+    "en": {
+        SiteVerdict.PASS: "Pass",
+        SiteVerdict.ISSUES: "Issues",
+        SiteVerdict.FAIL: "Fail",
+        SiteVerdict.UNKNOWN: "Not checked",
+    },
+}
+
 TEXT: dict[str, dict[str, str]] = {
     "zh": {
+        "sites": "网站检查结果",
+        "site_pass_rate_note": "网站合格率 = 合格网站 / 有结论的网站（存在问题、不合格均不计为合格；未检测不计入）。",
         "title_suffix": "政务新媒体检查结果",
         "item_value": "项目|数值",
         "check_date": "检查日期",
@@ -71,6 +93,11 @@ TEXT: dict[str, dict[str, str]] = {
         "home": "返回监测总览",
     },
     "en": {
+        "sites": "Website check results",
+        "site_pass_rate_note": (
+            "Website pass rate = websites passed / websites with a verdict "
+            "(issues and fail are not passes; not checked is left out)."
+        ),
         "title_suffix": "Government new-media check results",
         "item_value": "Item|Value",
         "check_date": "Check date",
@@ -110,6 +137,12 @@ SUMMARY_LABELS = {
         "pass_rate": "合格率",
         "new_problems": "较上月新增问题",
         "recovered": "较上月恢复更新",
+        "sites": "监测网站",
+        "sites_failed": "不合格网站",
+        "sites_issues": "存在问题网站",
+        "sites_passed": "合格网站",
+        "sites_unknown": "未检测网站（不计入网站合格率）",
+        "site_pass_rate": "网站合格率",
     },
     "en": {
         "accounts": "Accounts monitored",
@@ -126,6 +159,12 @@ SUMMARY_LABELS = {
         "pass_rate": "Pass rate",
         "new_problems": "New problems since last month",
         "recovered": "Recovered since last month",
+        "sites": "Websites monitored",
+        "sites_failed": "Websites failed",
+        "sites_issues": "Websites with issues",
+        "sites_passed": "Websites passed",
+        "sites_unknown": "Websites not checked (left out of the website pass rate)",
+        "site_pass_rate": "Website pass rate",
     },
 }
 
@@ -239,7 +278,7 @@ def continuation(rows: list[DetailRow]) -> list[tuple[bool, bool]]:
 def summary_items(report: Report, lang: str) -> list[tuple[str, str]]:
     """The summary as (label, value) lines, the 合格率 as a percentage text."""
     return [
-        (label, percent(v) if key == "pass_rate" else str(v))
+        (label, percent(v) if key in RATE_KEYS else str(v))
         for key, label, v in summary_values(report, lang)
     ]
 
@@ -264,7 +303,34 @@ def summary_values(report: Report, lang: str) -> list[tuple[str, str, Any]]:
         ("new_problems", len(report.new_problems)),
         ("recovered", len(report.recovered)),
     ]
+    sites = report.site_tally
+    if sites is not None:
+        values += [
+            ("sites", sites.sites),
+            ("sites_failed", sites.failed),
+            ("sites_issues", sites.issues),
+            ("sites_passed", sites.passed),
+            ("sites_unknown", sites.unknown),
+            ("site_pass_rate", sites.pass_rate),
+        ]
     return [(k, words[k], v) for k, v in values]
+
+
+RATE_KEYS = frozenset({"pass_rate", "site_pass_rate"})
+
+
+def site_cells(number: int, row: SiteReportRow, lang: str) -> list[Any]:
+    """One website's cells, in SITE_COLUMNS order."""
+    return [
+        number,
+        row.region,
+        row.unit,
+        row.name,
+        row.url,
+        row.site_code,
+        SITE_VERDICT_LABELS[lang][row.verdict],
+        row.summary if row.verdict is not SiteVerdict.UNKNOWN else "",
+    ]
 
 
 def region_cells(region: str, t: Tally) -> list[Any]:

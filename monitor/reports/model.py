@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from monitor.findings import RosterIssue
-from monitor.models import Platform, State
+from monitor.models import Platform, SiteVerdict, State
 
 __all__ = ["RosterIssue"]  # defined with the findings, kept importable from here
 
@@ -181,6 +181,39 @@ class Rectification:
         return sum(1 for c in self.cases if c.status is status)
 
 
+@dataclass(frozen=True, slots=True)
+class SiteReportRow:
+    """A website in the attachment-1 table (网站检查结果): its verdict and 主要问题."""
+
+    site: int
+    region: str
+    unit: str
+    name: str
+    url: str
+    site_code: str
+    verdict: SiteVerdict
+    summary: str
+
+
+@dataclass(slots=True)
+class SiteTally:
+    """Counts over the websites; 合格率 = 合格 / sites with a verdict (未检测 left out)."""
+
+    sites: int = 0
+    passed: int = 0
+    issues: int = 0
+    failed: int = 0
+    unknown: int = 0
+
+    @property
+    def judged(self) -> int:
+        return self.sites - self.unknown
+
+    @property
+    def pass_rate(self) -> float | None:
+        return self.passed / self.judged if self.judged else None
+
+
 @dataclass(slots=True)
 class Report:
     """Everything one report shows; renderers turn it into bytes."""
@@ -200,3 +233,6 @@ class Report:
     accounts: list[AccountRow] = field(default_factory=list)
     # None: no notice was issued before this report's month (the section is left out)
     rectification: Rectification | None = None
+    # Government websites, 不合格 first (empty when no website is in the roster).
+    sites: list[SiteReportRow] = field(default_factory=list)
+    site_tally: SiteTally | None = None

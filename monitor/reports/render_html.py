@@ -98,7 +98,11 @@ td { overflow-wrap: anywhere; }
 <td class="n">{{ cells[8] if cells[8] is not none else "" }}</td>
 <td class="url">{% if cells[9][:8] == "https://" or cells[9][:7] == "http://" %}<a href="{{ cells[9] }}">{{ cells[9] }}</a>{% else %}{{ cells[9] }}{% endif %}</td></tr>
 {% endfor %}</tbody></table></div>{% else %}<p>{{ t.none }}</p>{% endif %}
-</body>
+{% if sites %}
+<h2>{{ t.sites }}</h2>
+<p class="note">{{ t.site_pass_rate_note }}</p>
+{{ table(site_columns, sites, t.none) }}
+{% endif %}</body>
 </html>
 """
 
@@ -219,5 +223,7 @@ def render_html(report: Report, lang: str = "zh", *, home: str | None = None) ->
         detail_columns=L.DETAIL_COLUMNS[lang],
         detail=_detail(report, lang),
         rectify=_rectify(report, lang),
+        site_columns=L.SITE_COLUMNS[lang],
+        sites=[L.site_cells(n, row, lang) for n, row in enumerate(report.sites, start=1)],
     )
     return html.encode("utf-8")

@@ -33,6 +33,12 @@ def render_csv(report: Report, lang: str = "zh") -> bytes:
     w.writerow(L.DETAIL_COLUMNS[lang])
     for row in report.rows:
         w.writerow(["" if c is None else neutralise(c) for c in L.detail_cells(row, lang)])
+    if report.sites:
+        # The websites' table follows after one blank row (only when sites are listed).
+        w.writerow([])
+        w.writerow(L.SITE_COLUMNS[lang])
+        for n, site in enumerate(report.sites, start=1):
+            w.writerow([neutralise(c) for c in L.site_cells(n, site, lang)])
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 
@@ -91,6 +97,12 @@ def render_md(report: Report, lang: str = "zh") -> bytes:
         cells[1] = "" if same_unit else cells[1]
         rows.append(cells)
     lines += _section(L.DETAIL_COLUMNS[lang], rows, t["none"])
+    if report.sites:
+        lines += ["", f"## {t['sites']}", "", md_cell(t["site_pass_rate_note"]), ""]
+        lines += _md_table(
+            L.SITE_COLUMNS[lang],
+            [L.site_cells(n, site, lang) for n, site in enumerate(report.sites, start=1)],
+        )
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
@@ -189,6 +201,40 @@ def report_data(report: Report, lang: str = "zh") -> dict[str, Any]:
                 "evidence_url": r.evidence_url,
             }
             for r in report.rows
+        ],
+        **_sites_data(report, lang),
+    }
+
+
+def _sites_data(report: Report, lang: str) -> dict[str, Any]:
+    """The websites' table and tally (keys present only when sites are listed)."""
+    tally = report.site_tally
+    if tally is None:
+        return {}
+    return {
+        "site_summary": {
+            "sites": tally.sites,
+            "failed": tally.failed,
+            "issues": tally.issues,
+            "passed": tally.passed,
+            "unknown": tally.unknown,
+            "judged": tally.judged,
+            "pass_rate": None if tally.pass_rate is None else round(tally.pass_rate, 6),
+            "pass_rate_rule": L.TEXT[lang]["site_pass_rate_note"],
+        },
+        "sites": [
+            {
+                "site": r.site,
+                "region": r.region,
+                "unit": r.unit,
+                "name": r.name,
+                "url": r.url,
+                "site_code": r.site_code,
+                "verdict": r.verdict.value,
+                "verdict_label": L.SITE_VERDICT_LABELS[lang][r.verdict],
+                "summary": r.summary,
+            }
+            for r in report.sites
         ],
     }
 

@@ -44,7 +44,7 @@ _CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
 _MIDDLE = Alignment(vertical="center", wrap_text=True)
 
 # Sheet names are the same in every language: other tools look them up.
-SHEETS = ("汇总", "问题账号", "全部账号")
+SHEETS = ("汇总", "问题账号", "全部账号", "网站检查结果")
 
 
 class _StableZip(zipfile.ZipFile):
@@ -277,7 +277,7 @@ def _summary_sheet(wb: Workbook, report: Report, lang: str) -> None:
     heads = {len(rows) - 1}
     rates: set[tuple[int, int]] = set()
     for key, label, value in L.summary_values(report, lang):
-        if key == "pass_rate":
+        if key in L.RATE_KEYS:
             rates.add((len(rows), 1))
         rows.append([label, value])
     note(t["pass_rate_note"])
@@ -488,6 +488,21 @@ def _rectify_sheet(wb: Workbook, report: Report, lang: str) -> None:
         ws.append([_value_cell(ws, v, border=_BORDER, alignment=_MIDDLE) for v in values])
 
 
+def _sites_sheet(wb: Workbook, report: Report, lang: str) -> None:
+    """The notice's attachment 1: every website, 不合格 first (only when sites are listed)."""
+    ws = wb.create_sheet(SHEETS[3])
+    _print_setup(ws, report, lang)
+    header = L.SITE_COLUMNS[lang]
+    cells = [L.site_cells(n, row, lang) for n, row in enumerate(report.sites, start=1)]
+    widths = fit_widths(header, cells, [Fit(6, 4), Fit(12, 6), Fit(24, 10), Fit(24, 10),
+                                        Fit(40, 12), Fit(14, 10), Fit(10, 6), Fit(48, 10)])  # fmt: skip
+    _widths(ws, widths)
+    ws.freeze_panes = "A2"
+    ws.append(_header(ws, header))
+    for values in cells:
+        ws.append(_values(ws, values))
+
+
 def render_xlsx(report: Report, lang: str = "zh") -> bytes:
     """The workbook's bytes; identical for identical reports."""
     wb = Workbook(write_only=True)
@@ -500,6 +515,8 @@ def render_xlsx(report: Report, lang: str = "zh") -> bytes:
     detail = _detail_sheet(wb, report, lang)
     everyone = _accounts_sheet(wb, report, lang)
     _rectify_sheet(wb, report, lang)
+    if report.sites:
+        _sites_sheet(wb, report, lang)
     buf = io.BytesIO()
     stamp = (max(report.as_of.year, 1980), report.as_of.month, report.as_of.day, 0, 0, 0)
     archive = _StableZip(buf, stamp)

@@ -91,12 +91,69 @@ class SimAccount(BaseModel):
         return self.appid or self.account_id
 
 
+ColumnLabel = Literal["动态要闻", "通知公告", "政策文件", "人事信息", "规划计划", "其他"]
+# How a listing writes its dates: 2024-05-01, 2024/05/01, 2024.05.01, 2024年5月1日,
+# [05-01], 05-01, or not at all.
+DateForm = Literal["iso", "slash", "dot", "cjk", "bracket", "md", "none"]
+SiteProblemKind = Literal[
+    "unavailable", "homepage_stale", "stale_column", "empty_column", "broken_link"
+]
+
+
+class SimColumn(BaseModel):
+    """A column of a simulated website: its listing's item dates (none: an empty column)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    kind: ColumnLabel
+    dates: list[date] = Field(default_factory=list)
+    date_form: DateForm = "iso"
+    # Render the listing as a table with the dates in `td.date` (the columns roster
+    # then names the 日期选择器 "td.date").
+    table: bool = False
+
+
+class SiteTruth(BaseModel):
+    """What one sweep on `Scenario.generated_for` must find: the verdict and problem counts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    verdict: Literal["pass", "issues", "fail"]
+    problems: dict[SiteProblemKind, int] = Field(default_factory=dict)
+    summary: str = ""
+
+
+class SimSite(BaseModel):
+    """A simulated government website, served under /site/{site_code}/."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    site_code: str = Field(pattern=r"^[0-9]{10,11}$")
+    name: str
+    unit: str
+    region: str
+    homepage_dates: list[date] = Field(default_factory=list)
+    homepage_form: DateForm = "iso"
+    columns: list[SimColumn] = Field(default_factory=list)
+    # Links on the homepage to pages that answer 404.
+    broken_links: int = Field(default=0, ge=0)
+    # down: the homepage always answers 503; flaky: the 1st of every 3 requests does.
+    homepage_fault: Literal["down", "flaky"] | None = None
+    encoding: Literal["utf-8", "gbk", "gb2312"] = "utf-8"
+    # Where the charset is declared: the Content-Type header, a <meta> tag, or nowhere.
+    declare: Literal["header", "meta", "none"] = "header"
+    truth: SiteTruth | None = None
+
+
 class Scenario(BaseModel):
     """Every simulated account plus the knobs that shape all responses."""
 
     model_config = ConfigDict(extra="forbid")
 
     accounts: list[SimAccount] = Field(default_factory=list)
+    # Optional: government websites (monitor.simulator.sites).
+    sites: list[SimSite] = Field(default_factory=list)
     latency_ms: float = Field(default=0.0, ge=0)
     rate_limit_per_s: float | None = Field(default=None, gt=0)
     # Optional: the same limit again, per client address (requests/s per protocol and
@@ -127,6 +184,13 @@ class Scenario(BaseModel):
                     f"({acc.platform} {acc.account_id!r})"
                 )
             seen[acc.key] = i
+        codes: dict[str, int] = {}
+        for i, site in enumerate(self.sites):
+            if site.site_code in codes:
+                raise ValueError(
+                    f"sites[{i}] duplicates sites[{codes[site.site_code]}] ({site.site_code})"
+                )
+            codes[site.site_code] = i
         return self
 
     def to_json(self, *, indent: int | None = None) -> str:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from monitor.simulator import feeds, wechat, weibo, weibo_visitor
+from monitor.simulator import feeds, sites, wechat, weibo, weibo_visitor
 from monitor.simulator.common import html_500, stable_int
 from monitor.simulator.http import HttpServer, Request, Response
 from monitor.simulator.ready import env_lines, write_ready_file
@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 WEIBO_PATH = "/api/container/getIndex"
 PROTOCOLS = ("weibo", "wechat", "feed")
+SITE_PATHS = "/site/*"
 
 
 def route(path: str) -> tuple[str, str]:
@@ -45,6 +46,10 @@ def route(path: str) -> tuple[str, str]:
         return "wechat", path
     if path.startswith("/feed/"):
         return "feed", "/feed/*"
+    if path.startswith(sites.PREFIX):
+        return "site", SITE_PATHS
+    if path == "/robots.txt":
+        return "site", "/robots.txt"
     return "other", "other"
 
 
@@ -80,6 +85,8 @@ def _rate_limited(protocol: str, world: World) -> Response:
         return Response(418, b"", "text/html; charset=utf-8")
     if protocol == "wechat":
         return wechat._error(world, 45009, "reach max api daily quota limit")
+    if protocol == "site":
+        return Response(503, b"Service Temporarily Unavailable", "text/html; charset=utf-8")
     return Response(429, b"Too Many Requests", "text/plain; charset=utf-8", [("Retry-After", "1")])
 
 
@@ -268,6 +275,8 @@ class SimulatorServer:
             return wechat.handle(self.world, req)
         if protocol == "feed":
             return feeds.handle(self.world, req)
+        if protocol == "site":
+            return sites.handle(self.world, req)
         return Response(404, b"not found", "text/plain; charset=utf-8")
 
     async def _handle(self, req: Request) -> Response:

@@ -84,6 +84,9 @@ class World:
         self.visitor_issued = 0
         # Encoded answers that depend only on the served posts (see weibo._cached_timeline).
         self.cache: dict[tuple[object, ...], bytes] = {}
+        # Government websites by 网站标识码, and how often each homepage was asked for.
+        self.sites = {site.site_code: site for site in scenario.sites}
+        self.homepage_requests: dict[str, int] = {}
 
     def now(self) -> datetime:
         """The simulator's clock (aware)."""

@@ -15,6 +15,7 @@ group per module, each with its typed rows beside its queries:
     health        source health, heartbeats
     users         users, API tokens and sessions (digests), sign-in failures, audit log
     sent_checks   checks sent to fetch workers (scale out), keyed by check id
+    sites         government websites, their columns, fetches of their pages
 
 Schema changes are named migrations, applied in order inside a transaction on open
 and recorded in `schema_migrations`. Timestamps are stored as fixed-width UTC ISO
@@ -51,6 +52,15 @@ from monitor.store.roster import (
 from monitor.store.schedule import ScheduleRow, ScheduleTables
 from monitor.store.schema import MIGRATIONS
 from monitor.store.sent_checks import SentCheck, SentCheckTables
+from monitor.store.sites import (
+    ColumnEntry,
+    ColumnRow,
+    SiteEntry,
+    SiteEvidence,
+    SiteObservation,
+    SiteRow,
+    SiteTables,
+)
 from monitor.store.users import ROLES, AuditRow, SessionRow, UserRow, UserTables
 from monitor.store.verdicts import Flip, VerdictQuery, VerdictRow, VerdictTables
 
@@ -66,6 +76,7 @@ class Store(
     HealthTables,
     UserTables,
     SentCheckTables,
+    SiteTables,
     StoreBase,
 ):
     """A monitor database file. Open with `Store.open(path)`; use as a context manager."""
@@ -82,6 +93,8 @@ __all__ = [
     "AuditRow",
     "CaseEvent",
     "CaseRow",
+    "ColumnEntry",
+    "ColumnRow",
     "DatabaseVersionError",
     "DeliveryRow",
     "Flip",
@@ -91,6 +104,10 @@ __all__ = [
     "ScheduleRow",
     "SentCheck",
     "SessionRow",
+    "SiteEntry",
+    "SiteEvidence",
+    "SiteObservation",
+    "SiteRow",
     "SourceHealth",
     "SourceState",
     "Store",

@@ -283,6 +283,73 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
+        "0014_sites",
+        """
+        -- Government websites (monitor sites import) and their columns (栏目); a site's
+        -- sponsoring unit is a row of `units`, shared with accounts (alerts per unit).
+        CREATE TABLE sites (
+            id INTEGER PRIMARY KEY,
+            site_code TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL,
+            url TEXT NOT NULL,
+            unit INTEGER NOT NULL REFERENCES units(id),
+            region TEXT NOT NULL,
+            roster_order INTEGER NOT NULL,
+            import_id INTEGER REFERENCES imports(id),
+            retired INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE site_columns (
+            id INTEGER PRIMARY KEY,
+            site INTEGER NOT NULL REFERENCES sites(id),
+            name TEXT NOT NULL,
+            url TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            date_selector TEXT NOT NULL DEFAULT '',
+            position INTEGER NOT NULL,
+            -- 1: proposed by `monitor sites discover`, not yet accepted (never checked)
+            proposed INTEGER NOT NULL DEFAULT 0,
+            retired INTEGER NOT NULL DEFAULT 0,
+            import_id INTEGER REFERENCES imports(id),
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            UNIQUE (site, url)
+        );
+        """,
+    ),
+    (
+        "0015_site_observations",
+        """
+        -- One fetch of a site's page: homepage, column listing, link or availability probe.
+        -- ok = 1: fetched and read (the evidence); ok = 0: a failed check, never "not updated".
+        -- reachable: 1 the host answered below 500, 0 it did not, NULL not attempted (robots).
+        CREATE TABLE site_observations (
+            id INTEGER PRIMARY KEY,
+            site INTEGER NOT NULL REFERENCES sites(id),
+            target TEXT NOT NULL,
+            column_id INTEGER REFERENCES site_columns(id),
+            url TEXT NOT NULL,
+            page TEXT,
+            sweep TEXT,
+            observed_at TEXT NOT NULL,
+            ok INTEGER NOT NULL,
+            reachable INTEGER,
+            status INTEGER,
+            items INTEGER,
+            newest_date TEXT,
+            newest_title TEXT,
+            newest_url TEXT,
+            detail TEXT
+        );
+        CREATE INDEX site_observations_latest
+            ON site_observations(site, target, column_id, observed_at);
+        CREATE INDEX site_observations_sweep ON site_observations(site, sweep);
+        -- a window of days out of a year of fetches (evidence, availability samples)
+        CREATE INDEX site_observations_time ON site_observations(site, target, observed_at);
+        """,
+    ),
+    (
         "0016_users_and_audit",
         """
         -- people who sign in: office staff and units (a unit user sees its units only)
