@@ -63,6 +63,8 @@ def _sheet_of(text: str) -> str:
         return "问题账号"
     if "名单状态" in text:
         return "全部账号"
+    if "网站标识码" in text:
+        return "网站检查结果"
     return "汇总"
 
 
@@ -79,6 +81,8 @@ def test_the_demo_report_prints_on_few_pages_with_whole_ids(demo_workbook, tmp_p
     assert len(pages) <= accounts // ACCOUNTS_PER_PAGE, sheets
     assert 1 <= sheets.count("问题账号") <= PROBLEM_PAGES, sheets
     assert sheets.count("汇总") <= 2 and sheets.count("全部账号") >= 2
+    # The demo's six websites (the notice's attachment 1) print on one page.
+    assert sheets.count("网站检查结果") == 1, sheets
     # Sheets print in order, each page with its footer: the month and the page number.
     assert sheets == sorted(sheets, key=SHEETS.index)
     month = book.properties.title
@@ -94,7 +98,7 @@ def test_the_demo_report_prints_on_few_pages_with_whole_ids(demo_workbook, tmp_p
         _picture_of_the_problem_page(pdf, sheets.index("问题账号") + 1)
 
 
-SHEETS = ["汇总", "问题账号", "全部账号"]
+SHEETS = ["汇总", "问题账号", "全部账号", "网站检查结果"]
 
 
 def _picture_of_the_problem_page(pdf: Path, page: int) -> None:
