@@ -578,6 +578,100 @@ def test_with_users_and_no_api_token_nothing_is_open(tmp_path, monkeypatch):
         assert c.get("/api/accounts").json()["total"] == 1
 
 
+# -- the case pages' forms from a signed-in browser -------------------------------------------------
+
+
+def audit_entries(world: World) -> list[tuple[str, str, str, int, str | None]]:
+    admin = {"Authorization": f"Bearer {TOKEN}"}
+    items = world.client.get("/api/audit?limit=200", headers=admin).json()["items"]
+    return [(e["who"], e["role"], e["action"], e["status"], e["detail"].get("note")) for e in items]
+
+
+def test_the_case_forms_work_from_a_signed_in_browser_with_the_pages_csrf_token(world):
+    own, other = world.cases[OWN_ACCOUNT], world.cases[OTHER_ACCOUNT]
+    browser = session_client(world, "edu")
+    page = browser.get(f"/cases/{own}")
+    assert page.status_code == 200 and f'action="/cases/{own}/response"' in page.text
+    token = csrf_of(page.text)
+    answer = {"action": "resumed", "note": "已恢复更新"}
+    before = case_state(world, own)
+    # Without the token, with a wrong one, with another browser's: refused, nothing written.
+    theirs = csrf_of(session_client(world, "office").get("/").text)
+    for extra in ({}, {"csrf_token": "guessed"}, {"csrf_token": theirs}):
+        r = browser.post(f"/cases/{own}/response", data={**answer, **extra}, follow_redirects=False)
+        assert r.status_code == 403, (extra, r.status_code)
+        assert case_state(world, own) == before
+    ok = browser.post(
+        f"/cases/{own}/response", data={**answer, "csrf_token": token}, follow_redirects=False
+    )
+    assert ok.status_code == 303 and ok.headers["location"] == f"/cases/{own}"
+    assert "已恢复更新" in browser.get(f"/cases/{own}").text
+    stored = world.client.get(f"/api/cases/{own}", headers=world.bearer("edu")).json()
+    assert (stored["status"], stored["response"], stored["response_note"]) == (
+        "responded", "resumed", "已恢复更新",
+    )  # fmt: skip
+    # The unit's page has no decision form, and the form's URL refuses it with its token.
+    assert f'action="/cases/{own}/decision"' not in browser.get(f"/cases/{own}").text
+    refused = browser.post(
+        f"/cases/{own}/decision",
+        data={"decision": "accept", "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert refused.status_code == 403 and case_state(world, own) != before
+    # The office decides on the other unit's explanation through its page's form.
+    office = session_client(world, "office")
+    page = office.get(f"/cases/{other}")
+    assert f'action="/cases/{other}/decision"' in page.text
+    decision = {"decision": "accept", "note": "同意"}
+    waiting = case_state(world, other)
+    assert office.post(f"/cases/{other}/decision", data=decision).status_code == 403
+    assert case_state(world, other) == waiting
+    done = office.post(
+        f"/cases/{other}/decision",
+        data={**decision, "csrf_token": csrf_of(page.text)},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    decided = world.client.get(f"/api/cases/{other}", headers=world.bearer("office")).json()
+    assert (decided["status"], decided["decision"]) == ("accepted", "accept")
+    # Every one of these writes is in the audit log, the refused ones with why.
+    seen = audit_entries(world)
+    csrf_note = "refused: CSRF token missing or wrong"
+    assert seen.count(("edu", "unit", f"POST /cases/{own}/response", 403, csrf_note)) == 3
+    assert ("edu", "unit", f"POST /cases/{own}/response", 303, None) in seen
+    assert ("edu", "unit", f"POST /cases/{own}/decision", 403, None) in seen
+    assert ("office", "office", f"POST /cases/{other}/decision", 403, csrf_note) in seen
+    assert ("office", "office", f"POST /cases/{other}/decision", 303, None) in seen
+
+
+def test_case_answers_and_decisions_through_the_api_are_audited(world):
+    own, other = world.cases[OWN_ACCOUNT], world.cases[OTHER_ACCOUNT]
+    edu, office = world.bearer("edu"), world.bearer("office")
+    answer = {"action": "cancel_requested", "note": "申请注销"}
+    assert (
+        world.client.post(f"/api/cases/{own}/response", json=answer, headers=edu).status_code == 200
+    )
+    assert (
+        world.client.post(f"/api/cases/{other}/response", json=answer, headers=edu).status_code
+        == 404
+    )
+    decision = {"decision": "reject", "note": "继续整改"}
+    assert (
+        world.client.post(f"/api/cases/{own}/decision", json=decision, headers=edu).status_code
+        == 403
+    )
+    assert (
+        world.client.post(f"/api/cases/{other}/decision", json=decision, headers=office).status_code
+        == 200
+    )
+    seen = audit_entries(world)
+    assert ("edu", "unit", f"POST /api/cases/{own}/response", 200, None) in seen
+    assert ("edu", "unit", f"POST /api/cases/{other}/response", 404, None) in seen
+    assert ("edu", "unit", f"POST /api/cases/{own}/decision", 403, None) in seen
+    assert ("office", "office", f"POST /api/cases/{other}/decision", 200, None) in seen
+    assert world.client.get(f"/api/cases/{other}", headers=office).json()["status"] == "open"
+
+
 # -- the audit log ---------------------------------------------------------------------------------
 
 
