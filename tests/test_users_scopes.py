@@ -422,6 +422,15 @@ def test_office_and_admin_see_every_unit(world):
     # The probes' foreign names are really in what an office user is given.
     page = world.client.get("/problems", headers=world.bearer("office")).text
     assert OTHER_ACCOUNT in page
+    office = world.bearer("office")
+    cases = world.client.get("/api/cases", headers=office).json()
+    assert cases["total"] == len(world.cases) and OTHER_UNIT in {c["unit"] for c in cases["items"]}
+    assert OTHER_ACCOUNT in world.client.get("/cases", headers=office).text
+    other_case = world.cases[OTHER_ACCOUNT]
+    assert world.client.get(f"/cases/{other_case}", headers=office).status_code == 200
+    month = month_of(today(SH))
+    report = world.client.get(f"/api/reports/{month}?format=json", headers=office).json()
+    assert OTHER_ACCOUNT in {c["name"] for c in report["rectification"]["cases"]}
 
 
 def test_the_unit_user_can_write_for_its_own_accounts(world):
