@@ -26,7 +26,6 @@ from datetime import datetime, time, timedelta
 from pathlib import Path
 
 import pytest
-from fastapi import Request
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from simulated_city import SH, serving
@@ -306,14 +305,11 @@ def test_a_unit_sees_only_its_own_cases_and_another_units_case_is_404(loop, caps
     m1, _ = _months(loop["day"])
     _run(capsys, "notice", "issue", "--month", m1, "--as-of", loop["as_of"].isoformat())
     cases = {c["name"][-1]: c for c in _run(capsys, "cases", "--json")}
+    db = str(loop["db"])
+    _run(capsys, "users", "add", "unit-a", "--role", "unit", "--unit", "单位A", "--db", db)
+    token = str(_run(capsys, "users", "token", "unit-a", "--db", db)).strip()
     app = create_app(load_settings(None), loop["db"], warm=False)
-
-    @app.middleware("http")
-    async def as_unit_a(request: Request, call_next):  # what the login will set for a unit user
-        request.state.units = ["单位A"]
-        return await call_next(request)
-
-    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    bearer = {"Authorization": f"Bearer {token}"}
     with TestClient(app) as api:
         listed = api.get("/api/cases", headers=bearer).json()
         assert listed["total"] == 1 and listed["items"][0]["unit"] == "单位A"

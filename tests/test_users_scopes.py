@@ -2,9 +2,11 @@
 lock-out, session fixation, the audit log, and `monitor users` / `monitor audit`.
 
 The real ASGI app (TestClient) on the real SQLite file of `test_api_support`'s city;
-users are made with the real CLI. The unit user answers for 石泉县教育局 only (one
-account, 石泉教育, suspended); every other unit's account and unit name must never
-show up in what it is given, whatever filter it tries.
+users are made with the real CLI, and last month's notice is issued with the real CLI
+(as of today), so that cases are open for several units and this month's report carries
+整改情况 and 连续通报. The unit user answers for 石泉县教育局 only (one account, 石泉教育,
+suspended); every other unit's account and unit name must never show up in what it is
+given, whatever filter it tries.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -24,7 +27,11 @@ from test_api_support import ACCOUNTS, City, build_city, settings_for
 
 from monitor.api import create_app
 from monitor.api.sessions import LOCK_ADDRESS_AFTER, LOCK_AFTER, SESSION_COOKIE
+from monitor.checks.cases import respond
 from monitor.cli import main
+from monitor.dates import today, utcnow
+from monitor.reports.periods import month_of, previous_month
+from monitor.store import Store
 
 TOKEN = "admin-token-for-scope-tests"
 PASSWORD = "correct horse battery"
@@ -32,6 +39,7 @@ OWN_UNIT = "石泉县教育局"
 OWN_ACCOUNT = "石泉教育"
 OTHER_UNIT = "市住房公积金中心"  # has a unit alert and a zombie account
 OTHER_ACCOUNT = "安康公积金"
+SH = ZoneInfo("Asia/Shanghai")
 # What a unit user of OWN_UNIT must never be shown: every other unit's names.
 FOREIGN_NAMES = sorted(
     {a[1] for a in ACCOUNTS if a[1] != OWN_UNIT}
@@ -58,6 +66,7 @@ class World:
     city: City
     client: TestClient
     tokens: dict[str, str]  # user -> API token
+    cases: dict[str, int]  # account name -> its case in last month's notice
 
     def db(self) -> str:
         return str(self.city.db)
@@ -93,8 +102,35 @@ def world(tmp_path, monkeypatch, capsys) -> Iterator[World]:
     add_user(db, "office", "office", monkeypatch=monkeypatch)
     add_user(db, "root", "admin", monkeypatch=monkeypatch)
     tokens = {name: new_token(db, name, capsys) for name in ("edu", "office", "root")}
+    cases = issue_last_months_notice(db, capsys)
     with TestClient(create_app(settings_for(TOKEN), city.db, warm=False)) as client:
-        yield World(city, client, tokens)
+        yield World(city, client, tokens, cases)
+
+
+def issue_last_months_notice(db: str, capsys: pytest.CaptureFixture[str]) -> dict[str, int]:
+    """Last month's notice as of today: cases of several units, two of them explained."""
+    day = today(SH)
+    capsys.readouterr()
+    notice = ["notice", "issue", "--month", previous_month(day), "--as-of", day.isoformat()]
+    assert cli(*notice, "--json", "--db", db) == 0
+    assert json.loads(capsys.readouterr().out)["cases"] >= 3
+    assert cli("cases", "--json", "--db", db) == 0
+    cases = {c["name"]: c["id"] for c in json.loads(capsys.readouterr().out)}
+    assert {OWN_ACCOUNT, OTHER_ACCOUNT} <= set(cases)
+    # Both explained: a decision (the office's) would close them; a unit user's must not.
+    with Store.open(db) as store:
+        for name in (OWN_ACCOUNT, OTHER_ACCOUNT):
+            respond(store, settings_for(), cases[name], "explained", "已说明", utcnow())
+    return cases
+
+
+def case_state(world: World, case: int) -> tuple[Any, ...]:
+    """A case's row, its events and the outbox: what any write to it would change."""
+    with sqlite3.connect(world.db()) as conn:
+        row = conn.execute("SELECT * FROM cases WHERE id = ?", (case,)).fetchone()
+        events = conn.execute("SELECT * FROM case_events WHERE case_id = ?", (case,)).fetchall()
+        outbox = conn.execute("SELECT COUNT(*) FROM deliveries").fetchone()[0]
+    return row, events, outbox
 
 
 def csrf_of(html: str) -> str:
@@ -132,6 +168,8 @@ def observation_count(world: World) -> int:
 #   list     answers 200 and never names another unit (tried with the filters in LIST_QUERIES)
 #   account  another unit's account id is 404, its own 200 (GET) / not 404 (writes)
 #   unit     another unit's id is 404, its own 200
+#   case     another unit's case id is 404 (read, answer, decision, page, form) and nothing of it
+#            changes; its own case 200 (GET), answered (response), 403 (decision: the office's)
 #   report   the month's report in every format names no other unit, names its own account
 #   body     a write naming the account in its body: another unit's account is 404
 #   office   refused to unit users (403): figures across every unit
@@ -163,6 +201,24 @@ ROUTES: dict[tuple[str, str], str] = {
     ("MOUNT", "/docs/assets"): "public",
     ("GET", "/docs"): "public",
     ("GET", "/redoc"): "public",
+    ("GET", "/api/cases"): "list",
+    ("GET", "/api/cases/{case_id}"): "case",
+    ("POST", "/api/cases/{case_id}/response"): "case",
+    ("POST", "/api/cases/{case_id}/decision"): "case",
+    ("GET", "/cases"): "list",
+    ("GET", "/cases/{case_id}"): "case",
+    ("GET", "/units/{unit_id}/cases"): "unit",
+    ("POST", "/cases/{case_id}/response"): "case",
+    ("POST", "/cases/{case_id}/decision"): "case",
+}
+
+# What each case write sends (JSON to the API, a urlencoded form to the pages) and what a
+# unit user's write to its own case is answered with.
+CASE_WRITES: dict[str, tuple[str, dict[str, str], int]] = {
+    "/api/cases/{case_id}/response": ("json", {"action": "explained", "note": "说明"}, 200),
+    "/api/cases/{case_id}/decision": ("json", {"decision": "accept", "note": "同意"}, 403),
+    "/cases/{case_id}/response": ("data", {"action": "explained", "note": "说明"}, 303),
+    "/cases/{case_id}/decision": ("data", {"decision": "accept", "note": "同意"}, 403),
 }
 
 
@@ -180,7 +236,10 @@ def list_queries(city: City) -> list[str]:
         "?kind=became_zombie",
         "?kind=source_down",
         "?limit=500",
+        "?all=true",
+        "?status=responded",
         f"?unit={other}&region=市直部门&q=公积金&status=all",
+        f"?unit={OTHER_UNIT}&all=true&status=responded",
     ]
 
 
@@ -240,7 +299,15 @@ def probe(world: World, method: str, path: str, kind: str, call: Callable[..., A
             n += 1
             assert r.status_code in (200, 422), (path + query, r.status_code)
             assert foreign_names_in(r.text) == [], (path + query, foreign_names_in(r.text))
-        if path in ("/api/accounts", "/api/units", "/", "/problems", "/units"):
+        if path in (
+            "/api/accounts",
+            "/api/units",
+            "/",
+            "/problems",
+            "/units",
+            "/api/cases",
+            "/cases",
+        ):
             assert OWN_UNIT in call("GET", path).text or OWN_ACCOUNT in call("GET", path).text
     elif kind in ("account", "unit"):
         other, own = (other_id, own_id) if kind == "account" else (other_unit, own_unit)
@@ -253,8 +320,31 @@ def probe(world: World, method: str, path: str, kind: str, call: Callable[..., A
             ok = call(method, path.replace(key, str(own)))
             n += 1
             assert ok.status_code == 200 and (OWN_ACCOUNT in ok.text or OWN_UNIT in ok.text)
+    elif kind == "case":
+        own_case, other_case = world.cases[OWN_ACCOUNT], world.cases[OTHER_ACCOUNT]
+        body: dict[str, Any] = {}
+        expected = 200
+        if method == "POST":
+            how, fields, expected = CASE_WRITES[path]
+            body = {how: fields, "follow_redirects": False}
+        before = case_state(world, other_case)
+        r = call(method, path.replace("{case_id}", str(other_case)), **body)
+        n += 1
+        assert r.status_code == 404, (method, path, r.status_code, r.text[:200])
+        assert foreign_names_in(r.text) == []
+        assert case_state(world, other_case) == before
+        own_before = case_state(world, own_case)
+        ok = call(method, path.replace("{case_id}", str(own_case)), **body)
+        n += 1
+        assert ok.status_code == expected, (method, path, ok.status_code, ok.text[:200])
+        if method == "GET":
+            assert OWN_ACCOUNT in ok.text and foreign_names_in(ok.text) == []
+        elif expected == 403:  # the office's decision: nothing of the case changes
+            assert case_state(world, own_case) == own_before
+        else:
+            assert case_state(world, own_case) != own_before  # the answer is recorded
     elif kind == "report":
-        month = date.today().strftime("%Y-%m")
+        month = month_of(today(SH))
         for fmt in ("json", "csv", "html", "md", "xlsx"):
             r = call("GET", path.replace("{month}", month) + f"?format={fmt}")
             n += 1
@@ -262,6 +352,12 @@ def probe(world: World, method: str, path: str, kind: str, call: Callable[..., A
             text = report_text(r, fmt)
             assert foreign_names_in(text) == [], (fmt, foreign_names_in(text))
             assert OWN_ACCOUNT in text, fmt  # suspended: a row of the check result
+            if fmt == "json":  # 整改情况 of last month's notice: its own case only
+                rect = r.json()["rectification"]
+                assert [c["name"] for c in rect["cases"]] == [OWN_ACCOUNT]
+                assert rect["repeated"] == [{"account": city.ids[OWN_ACCOUNT], "months": 2}]
+            elif fmt != "csv":  # the detail table alone has no 整改情况
+                assert "整改情况" in text and "连续 2 个月" in text, fmt
     elif kind == "body":
         before = observation_count(world)
         other_view = next(a for a in ACCOUNTS if a[3] == OTHER_ACCOUNT)
@@ -326,6 +422,15 @@ def test_office_and_admin_see_every_unit(world):
     # The probes' foreign names are really in what an office user is given.
     page = world.client.get("/problems", headers=world.bearer("office")).text
     assert OTHER_ACCOUNT in page
+    office = world.bearer("office")
+    cases = world.client.get("/api/cases", headers=office).json()
+    assert cases["total"] == len(world.cases) and OTHER_UNIT in {c["unit"] for c in cases["items"]}
+    assert OTHER_ACCOUNT in world.client.get("/cases", headers=office).text
+    other_case = world.cases[OTHER_ACCOUNT]
+    assert world.client.get(f"/cases/{other_case}", headers=office).status_code == 200
+    month = month_of(today(SH))
+    report = world.client.get(f"/api/reports/{month}?format=json", headers=office).json()
+    assert OTHER_ACCOUNT in {c["name"] for c in report["rectification"]["cases"]}
 
 
 def test_the_unit_user_can_write_for_its_own_accounts(world):
@@ -480,6 +585,100 @@ def test_with_users_and_no_api_token_nothing_is_open(tmp_path, monkeypatch):
         assert c.post("/api/observations", json={"account": "1"}).status_code == 401
         assert sign_in(c, "edu").status_code == 303
         assert c.get("/api/accounts").json()["total"] == 1
+
+
+# -- the case pages' forms from a signed-in browser -------------------------------------------------
+
+
+def audit_entries(world: World) -> list[tuple[str, str, str, int, str | None]]:
+    admin = {"Authorization": f"Bearer {TOKEN}"}
+    items = world.client.get("/api/audit?limit=200", headers=admin).json()["items"]
+    return [(e["who"], e["role"], e["action"], e["status"], e["detail"].get("note")) for e in items]
+
+
+def test_the_case_forms_work_from_a_signed_in_browser_with_the_pages_csrf_token(world):
+    own, other = world.cases[OWN_ACCOUNT], world.cases[OTHER_ACCOUNT]
+    browser = session_client(world, "edu")
+    page = browser.get(f"/cases/{own}")
+    assert page.status_code == 200 and f'action="/cases/{own}/response"' in page.text
+    token = csrf_of(page.text)
+    answer = {"action": "resumed", "note": "已恢复更新"}
+    before = case_state(world, own)
+    # Without the token, with a wrong one, with another browser's: refused, nothing written.
+    theirs = csrf_of(session_client(world, "office").get("/").text)
+    for extra in ({}, {"csrf_token": "guessed"}, {"csrf_token": theirs}):
+        r = browser.post(f"/cases/{own}/response", data={**answer, **extra}, follow_redirects=False)
+        assert r.status_code == 403, (extra, r.status_code)
+        assert case_state(world, own) == before
+    ok = browser.post(
+        f"/cases/{own}/response", data={**answer, "csrf_token": token}, follow_redirects=False
+    )
+    assert ok.status_code == 303 and ok.headers["location"] == f"/cases/{own}"
+    assert "已恢复更新" in browser.get(f"/cases/{own}").text
+    stored = world.client.get(f"/api/cases/{own}", headers=world.bearer("edu")).json()
+    assert (stored["status"], stored["response"], stored["response_note"]) == (
+        "responded", "resumed", "已恢复更新",
+    )  # fmt: skip
+    # The unit's page has no decision form, and the form's URL refuses it with its token.
+    assert f'action="/cases/{own}/decision"' not in browser.get(f"/cases/{own}").text
+    refused = browser.post(
+        f"/cases/{own}/decision",
+        data={"decision": "accept", "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert refused.status_code == 403 and case_state(world, own) != before
+    # The office decides on the other unit's explanation through its page's form.
+    office = session_client(world, "office")
+    page = office.get(f"/cases/{other}")
+    assert f'action="/cases/{other}/decision"' in page.text
+    decision = {"decision": "accept", "note": "同意"}
+    waiting = case_state(world, other)
+    assert office.post(f"/cases/{other}/decision", data=decision).status_code == 403
+    assert case_state(world, other) == waiting
+    done = office.post(
+        f"/cases/{other}/decision",
+        data={**decision, "csrf_token": csrf_of(page.text)},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    decided = world.client.get(f"/api/cases/{other}", headers=world.bearer("office")).json()
+    assert (decided["status"], decided["decision"]) == ("accepted", "accept")
+    # Every one of these writes is in the audit log, the refused ones with why.
+    seen = audit_entries(world)
+    csrf_note = "refused: CSRF token missing or wrong"
+    assert seen.count(("edu", "unit", f"POST /cases/{own}/response", 403, csrf_note)) == 3
+    assert ("edu", "unit", f"POST /cases/{own}/response", 303, None) in seen
+    assert ("edu", "unit", f"POST /cases/{own}/decision", 403, None) in seen
+    assert ("office", "office", f"POST /cases/{other}/decision", 403, csrf_note) in seen
+    assert ("office", "office", f"POST /cases/{other}/decision", 303, None) in seen
+
+
+def test_case_answers_and_decisions_through_the_api_are_audited(world):
+    own, other = world.cases[OWN_ACCOUNT], world.cases[OTHER_ACCOUNT]
+    edu, office = world.bearer("edu"), world.bearer("office")
+    answer = {"action": "cancel_requested", "note": "申请注销"}
+    assert (
+        world.client.post(f"/api/cases/{own}/response", json=answer, headers=edu).status_code == 200
+    )
+    assert (
+        world.client.post(f"/api/cases/{other}/response", json=answer, headers=edu).status_code
+        == 404
+    )
+    decision = {"decision": "reject", "note": "继续整改"}
+    assert (
+        world.client.post(f"/api/cases/{own}/decision", json=decision, headers=edu).status_code
+        == 403
+    )
+    assert (
+        world.client.post(f"/api/cases/{other}/decision", json=decision, headers=office).status_code
+        == 200
+    )
+    seen = audit_entries(world)
+    assert ("edu", "unit", f"POST /api/cases/{own}/response", 200, None) in seen
+    assert ("edu", "unit", f"POST /api/cases/{other}/response", 404, None) in seen
+    assert ("edu", "unit", f"POST /api/cases/{own}/decision", 403, None) in seen
+    assert ("office", "office", f"POST /api/cases/{other}/decision", 200, None) in seen
+    assert world.client.get(f"/api/cases/{other}", headers=office).json()["status"] == "open"
 
 
 # -- the audit log ---------------------------------------------------------------------------------

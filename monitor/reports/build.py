@@ -55,7 +55,8 @@ def build_report(
 ) -> Report:
     """The report at the end of `as_of` (a month's report when `month` is given).
 
-    `only_units` limits every row and count to those units' accounts (a unit user's report).
+    `only_units` limits every row and count to those units' accounts (a unit user's report),
+    and 整改情况 to those units' cases.
 
     With `fmt="csv"` (the detail table alone) the comparison with the previous
     month and the all-accounts rows are left out: nothing of them is rendered.
@@ -141,7 +142,15 @@ def build_report(
         accounts=accounts,
         rectification=None
         if detail_only
-        else rectification(store, month or month_of(as_of), rows, findings, region_rank, unit_rank),
+        else rectification(
+            store,
+            month or month_of(as_of),
+            rows,
+            findings,
+            region_rank,
+            unit_rank,
+            only_units=only_units,
+        ),
         sites=site_rows,
         site_tally=site_tally,
     )
@@ -161,8 +170,13 @@ def rectification(
     findings: list[RosterFinding],
     region_rank: dict[str, int],
     unit_rank: dict[tuple[str, str], int],
+    *,
+    only_units: frozenset[str] | None = None,
 ) -> Rectification | None:
     """整改情况 of the latest notice before `month`, and who is named months in a row.
+
+    `only_units` keeps only those units' cases; the months in a row follow `rows` and
+    `findings`, which the caller has limited to the same units.
 
     Case statuses are as recorded now (an administrative fact, not a judgement from
     evidence): a notice's own frozen files keep what stood when it was issued.
@@ -172,7 +186,7 @@ def rectification(
         return None
     previous = earlier[-1]
     cases = []
-    for c in store.cases(notice=previous.id):
+    for c in store.cases(notice=previous.id, units=only_units):
         cases.append(
             CaseOutcome(
                 case=c.id,
