@@ -18,6 +18,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -40,10 +41,19 @@ OWN_ACCOUNT = "石泉教育"
 OTHER_UNIT = "市住房公积金中心"  # has a unit alert and a zombie account
 OTHER_ACCOUNT = "安康公积金"
 SH = ZoneInfo("Asia/Shanghai")
+# Government websites of both units (monitor sites import).
+OWN_SITE = "石泉教育信息网"
+OTHER_SITE = "安康公积金网站"
+SITES_CSV = (
+    "网站名称,网址,网站标识码,主办单位,类别\n"
+    f"{OWN_SITE},http://127.0.0.1:9/edu/,6109250001,{OWN_UNIT},石泉县\n"
+    f"{OTHER_SITE},http://127.0.0.1:9/gjj/,6109000002,{OTHER_UNIT},市直部门\n"
+)
 # What a unit user of OWN_UNIT must never be shown: every other unit's names.
 FOREIGN_NAMES = sorted(
     {a[1] for a in ACCOUNTS if a[1] != OWN_UNIT}
     | {a[3] for a in ACCOUNTS if a[1] != OWN_UNIT}
+    | {OTHER_SITE}
     | {"汉阴农林&lt;script&gt;"}  # the escaped form of the one name with markup
     - {"汉阴农林<script>alert(1)</script>"}
 )
@@ -67,6 +77,7 @@ class World:
     client: TestClient
     tokens: dict[str, str]  # user -> API token
     cases: dict[str, int]  # account name -> its case in last month's notice
+    sites: dict[str, int]  # website name -> its id
 
     def db(self) -> str:
         return str(self.city.db)
@@ -103,8 +114,21 @@ def world(tmp_path, monkeypatch, capsys) -> Iterator[World]:
     add_user(db, "root", "admin", monkeypatch=monkeypatch)
     tokens = {name: new_token(db, name, capsys) for name in ("edu", "office", "root")}
     cases = issue_last_months_notice(db, capsys)
+    sites = import_sites(tmp_path, db, capsys)
     with TestClient(create_app(settings_for(TOKEN), city.db, warm=False)) as client:
-        yield World(city, client, tokens, cases)
+        yield World(city, client, tokens, cases, sites)
+
+
+def import_sites(folder: Path, db: str, capsys: pytest.CaptureFixture[str]) -> dict[str, int]:
+    """One website of the unit user's unit and one of another unit (never fetched here)."""
+    path = folder / "sites.csv"
+    path.write_text(SITES_CSV, encoding="utf-8")
+    assert cli("sites", "import", str(path), "--db", db) == 0
+    capsys.readouterr()
+    assert cli("sites", "status", "--json", "--db", db) == 0
+    found = {r["name"]: r["id"] for r in json.loads(capsys.readouterr().out)}
+    assert set(found) == {OWN_SITE, OTHER_SITE}
+    return found
 
 
 def issue_last_months_notice(db: str, capsys: pytest.CaptureFixture[str]) -> dict[str, int]:
@@ -202,6 +226,10 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/docs"): "public",
     ("GET", "/redoc"): "public",
     ("GET", "/api/cases"): "list",
+    ("GET", "/api/sites"): "list",
+    ("GET", "/api/sites/{site_id}"): "site",
+    ("GET", "/sites"): "list",
+    ("GET", "/sites/{site_id}"): "site",
     ("GET", "/api/cases/{case_id}"): "case",
     ("POST", "/api/cases/{case_id}/response"): "case",
     ("POST", "/api/cases/{case_id}/decision"): "case",
@@ -307,6 +335,8 @@ def probe(world: World, method: str, path: str, kind: str, call: Callable[..., A
             "/units",
             "/api/cases",
             "/cases",
+            "/api/sites",
+            "/sites",
         ):
             assert OWN_UNIT in call("GET", path).text or OWN_ACCOUNT in call("GET", path).text
     elif kind in ("account", "unit"):
@@ -320,6 +350,15 @@ def probe(world: World, method: str, path: str, kind: str, call: Callable[..., A
             ok = call(method, path.replace(key, str(own)))
             n += 1
             assert ok.status_code == 200 and (OWN_ACCOUNT in ok.text or OWN_UNIT in ok.text)
+    elif kind == "site":
+        own_site, other_site = world.sites[OWN_SITE], world.sites[OTHER_SITE]
+        r = call(method, path.replace("{site_id}", str(other_site)))
+        n += 1
+        assert r.status_code == 404, (method, path, r.status_code)
+        assert foreign_names_in(r.text) == []
+        ok = call(method, path.replace("{site_id}", str(own_site)))
+        n += 1
+        assert ok.status_code == 200 and OWN_SITE in ok.text, (path, ok.status_code)
     elif kind == "case":
         own_case, other_case = world.cases[OWN_ACCOUNT], world.cases[OTHER_ACCOUNT]
         body: dict[str, Any] = {}
