@@ -466,4 +466,20 @@ CHECK_WORDINGS: dict[str, Wording] = {
     C.VISITOR_WALL_STAYED: W(
         "换用新的访客 Cookie 后验证墙依旧", "the wall stayed with a new visitor cookie"
     ),
+    # -- government websites (the English is each detail's text from before it had a code) --
+    C.SITE_HTTP: W("网页返回 HTTP {status}", "HTTP {status}"),
+    C.SITE_TOO_LARGE: W(
+        "网页超过 {cap} 字节（sites.max_page_bytes），未读取",
+        "page larger than {cap} bytes",
+    ),
+    C.SITE_TOO_MANY_REDIRECTS: W("跳转超过 {max} 次", "more than {max} redirects"),
+    C.SITE_ROBOTS_UNREACHABLE: W(
+        "无法读取 robots.txt（按 RFC 9309，此时不得抓取任何网页）",
+        "robots.txt could not be fetched (RFC 9309: nothing may be crawled)",
+    ),
+    C.SITE_ROBOTS_DISALLOWS: W("robots.txt 不允许抓取该网页", "robots.txt disallows this page"),
+    C.SITE_LINKS_CHECKED: W(
+        "检查了 {checked} 个链接，其中 {broken} 个无法访问",
+        "{checked} link(s) checked, {broken} broken",
+    ),
 }

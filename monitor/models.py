@@ -394,6 +394,13 @@ class MessageCode(StrEnum):
     VISITOR_NO_SUB = "weibo.visitor.no_sub"
     VISITOR_QUIET = "weibo.visitor.quiet"
     VISITOR_WALL_STAYED = "weibo.visitor.wall_stayed"
+    # Government websites (monitor/checks/site_fetch.py, monitor/checks/sites.py).
+    SITE_HTTP = "site.http"
+    SITE_TOO_LARGE = "site.too_large"
+    SITE_TOO_MANY_REDIRECTS = "site.too_many_redirects"
+    SITE_ROBOTS_UNREACHABLE = "site.robots_unreachable"
+    SITE_ROBOTS_DISALLOWS = "site.robots_disallows"
+    SITE_LINKS_CHECKED = "site.links_checked"
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from monitor.checks.verdicts import AccountVerdict
 from monitor.dates import iso
 from monitor.findings import FINDING_LABELS, roster_findings
 from monitor.links import http_link
-from monitor.messages import detail_text, reason_text, roster_problem_text
+from monitor.messages import detail_text, reason_text, render, roster_problem_text
 from monitor.models import AccountView, Evidence, Observation
 from monitor.roster.apply import ImportOutcome
 from monitor.site_rules import ColumnFinding
@@ -291,7 +291,18 @@ def audit_record(row: AuditRow, tz: tzinfo) -> dict[str, Any]:
 
 
 def _site_item(item: dict[str, Any], tz: tzinfo) -> dict[str, Any]:
-    return {k: iso(v, tz) if isinstance(v, datetime) else v for k, v in item.items()}
+    """A problem's evidence item: the detail's parameters become its Chinese `detail_label`."""
+    out: dict[str, Any] = {}
+    for k, v in item.items():
+        if k == "detail_params":
+            out["detail_label"] = (
+                render(item.get("detail_code"), v, "zh", item.get("detail"))
+                if item.get("detail") is not None
+                else None
+            )
+        else:
+            out[k] = iso(v, tz) if isinstance(v, datetime) else v
+    return out
 
 
 def site_column_record(finding: ColumnFinding, tz: tzinfo) -> dict[str, Any]:
@@ -313,6 +324,8 @@ def site_column_record(finding: ColumnFinding, tz: tzinfo) -> dict[str, Any]:
         "fetched_at": iso(obs.observed_at, tz) if obs else None,
         "fetch_ok": obs.ok if obs else None,
         "detail": obs.detail if obs else None,
+        "detail_code": obs.detail_code if obs else None,
+        "detail_label": detail_text(obs, "zh") if obs else None,
     }
 
 

@@ -110,6 +110,8 @@ def _evidence(obs: SiteObservation, column: str | None = None) -> dict[str, Any]
         "page": obs.page,
         "status": obs.status,
         "detail": obs.detail,
+        "detail_code": obs.detail_code,
+        "detail_params": obs.detail_params,
         "fetched_at": obs.observed_at,
     }
 

@@ -98,6 +98,9 @@ SAMPLES = {
     "kind": "private",
     "problem": "invalid AppSecret",
     "via": "freepublish",
+    # websites
+    "checked": 12,
+    "broken": 1,
 }
 
 

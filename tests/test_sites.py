@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
+from zh_check import assert_worded
 
 from adapters.site_dates import find_date
 from adapters.site_page import decode_page, read_page
-from monitor.checks.sites import check_sites, site_verdicts
+from monitor.checks.sites import check_sites, probe_sites, site_verdicts
 from monitor.cli import main
-from monitor.models import ColumnKind, SiteTarget, SiteVerdict
+from monitor.messages import render
+from monitor.models import ColumnKind, MessageCode, SiteTarget, SiteVerdict
 from monitor.roster.sites import read_columns, read_sites
 from monitor.settings import Settings
 from monitor.simulator import Scenario, SimulatorServer, own_network
@@ -635,6 +638,151 @@ def test_the_dashboard_lists_sites_failing_first_and_shows_a_sites_evidence(tmp_
         assert [c["name"] for c in one["columns"]] == [c.name for c in mixed.columns]
         assert client.get("/api/sites/9999").status_code == 404
         assert client.get("/api/sites?verdict=bad").status_code == 422
+
+
+# -- details worded in Chinese (issue 19) ------------------------------------------------
+
+
+def _stored_details(store: Store) -> list[SimpleNamespace]:
+    rows = store.conn.execute(
+        "SELECT target, url, detail, detail_code, detail_params FROM site_observations "
+        "WHERE detail IS NOT NULL ORDER BY id"
+    )
+    return [
+        SimpleNamespace(
+            target=r[0],
+            url=r[1],
+            detail=r[2],
+            detail_code=r[3],
+            detail_params=json.loads(r[4]) if r[4] else None,
+        )
+        for r in rows
+    ]
+
+
+def test_every_stored_site_detail_is_a_code_worded_in_chinese_and_english(tmp_path):
+    # Every profile (broken links, a down and a flaky homepage, GBK and GB2312 pages), a
+    # column robots.txt refuses, a byte cap, probes, and the outbound guard's refusal.
+    generated = generate_sites(len(PROFILES), TODAY)
+    first, mixed = generated[0], generated[9]
+    db = tmp_path / "m.db"
+    with (
+        SimulatorServer(Scenario(sites=generated), clock=lambda: NOON) as sim,
+        Store.open(db) as store,
+    ):
+        _load(store, generated, sim.url, tmp_path)
+        store.import_columns(
+            file="c",
+            now=NOON,
+            entries=[
+                ColumnEntry(first.site_code, "内部", f"{sim.url}/site/private/", ColumnKind.NEWS)
+            ],
+        )
+        settings = _settings(sim.url)
+        asyncio.run(check_sites(store, settings, clock=lambda: NOON))
+        asyncio.run(probe_sites(store, settings, clock=lambda: NOON))
+        one = [store.find_site(first.site_code)]
+        capped = _settings(sim.url, max_page_bytes=300)
+        asyncio.run(check_sites(store, capped, one, clock=lambda: NOON))
+        asyncio.run(
+            check_sites(store, Settings(sites={"rate_per_s": 1000}), one, clock=lambda: NOON)
+        )
+        details = _stored_details(store)
+        total = store.conn.execute(
+            "SELECT COUNT(*) FROM site_observations WHERE detail IS NOT NULL"
+        ).fetchone()[0]
+        mixed_id = store.find_site(mixed.site_code).id
+    assert len(details) == total > 0
+    for obs in details:
+        assert_worded(obs)
+    codes = {obs.detail_code for obs in details}
+    assert {
+        MessageCode.SITE_HTTP,
+        MessageCode.SITE_TOO_LARGE,
+        MessageCode.SITE_ROBOTS_DISALLOWS,
+        MessageCode.SITE_LINKS_CHECKED,
+    } <= codes
+    assert len(codes) > 4  # the guard's refusal has its own code
+    # The English is the text the detail had before it had a code.
+    by_text = {obs.detail: obs for obs in details}
+    assert {"HTTP 404", "HTTP 503", "robots.txt disallows this page"} <= set(by_text)
+    assert "page larger than 300 bytes" in by_text
+    broken = by_text["HTTP 404"]
+    assert (broken.target, broken.detail_code, broken.detail_params) == (
+        "link",
+        "site.http",
+        {"status": 404},
+    )
+    assert render(broken.detail_code, broken.detail_params, "zh") == "网页返回 HTTP 404"
+    marker = next(o for o in details if o.detail_code == MessageCode.SITE_LINKS_CHECKED)
+    assert render(marker.detail_code, marker.detail_params, "zh").startswith("检查了 ")
+
+    # The site page shows the Chinese; the JSON keeps the English beside its code and label.
+    from fastapi.testclient import TestClient
+
+    from monitor.api import create_app
+
+    with TestClient(create_app(settings, str(db), warm=False)) as client:
+        page = client.get(f"/sites/{mixed_id}?as_of=2026-12-04").text
+        assert "网页返回 HTTP 404" in page
+        record = client.get(f"/api/sites/{mixed_id}?as_of=2026-12-04").json()
+        first_id = next(
+            r["id"]
+            for r in client.get("/api/sites?as_of=2026-12-04").json()["items"]
+            if r["site_code"] == first.site_code
+        )
+        first_page = client.get(f"/sites/{first_id}?as_of=2026-12-04").text
+        first_record = client.get(f"/api/sites/{first_id}?as_of=2026-12-04").json()
+    (link,) = next(p for p in record["problems"] if p["kind"] == "broken_link")["items"]
+    assert (link["detail"], link["detail_code"], link["detail_label"]) == (
+        "HTTP 404",
+        "site.http",
+        "网页返回 HTTP 404",
+    )
+    assert "detail_params" not in link
+    refused = next(c for c in first_record["columns"] if c["name"] == "内部")
+    # the newest fetch of that column is the guard's refusal (the last sweep, unguarded)
+    assert refused["fetch_ok"] is False and refused["detail_code"]
+    assert refused["detail_label"] != refused["detail"] and "已拒绝" in refused["detail_label"]
+    assert refused["detail_label"] in first_page and refused["detail"] not in first_page
+    ok_column = next(c for c in record["columns"] if c["fetch_ok"])
+    assert (ok_column["detail"], ok_column["detail_code"], ok_column["detail_label"]) == (
+        None,
+        None,
+        None,
+    )
+
+
+def test_the_site_page_words_robots_refusals_in_chinese(tmp_path):
+    site = generate_sites(1, TODAY)[0]
+    db = tmp_path / "m.db"
+    with (
+        SimulatorServer(Scenario(sites=[site]), clock=lambda: NOON) as sim,
+        Store.open(db) as store,
+    ):
+        _load(store, [site], sim.url, tmp_path)
+        store.import_columns(
+            file="c",
+            now=NOON,
+            entries=[
+                ColumnEntry(site.site_code, "内部", f"{sim.url}/site/private/", ColumnKind.NEWS)
+            ],
+        )
+        settings = _settings(sim.url)
+        asyncio.run(check_sites(store, settings, clock=lambda: NOON))
+        site_id = store.find_site(site.site_code).id
+    from fastapi.testclient import TestClient
+
+    from monitor.api import create_app
+
+    with TestClient(create_app(settings, str(db), warm=False)) as client:
+        page = client.get(f"/sites/{site_id}?as_of=2026-12-04").text
+        record = client.get(f"/api/sites/{site_id}?as_of=2026-12-04").json()
+    refused = next(c for c in record["columns"] if c["name"] == "内部")
+    assert refused["detail"] == "robots.txt disallows this page"
+    assert refused["detail_code"] == "site.robots_disallows"
+    assert refused["detail_label"] == "robots.txt 不允许抓取该网页"
+    assert "robots.txt 不允许抓取该网页" in page and "disallows" not in page
 
 
 # -- discovering columns --------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -213,3 +214,58 @@ def test_upgrading_discards_wechat_scans_gathered_from_reads_and_keeps_other_sta
         assert store.source_state(2) == SourceState(
             "weibo", "123||", {"container": "1076030000000123"}
         )
+
+
+def test_a_file_that_had_verdict_findings_before_site_detail_codes_gets_them_and_keeps_its_fetches(
+    tmp_path,
+):
+    # A file written by the release before 0019 (0020 applied, 0019 not): the new columns
+    # are added on open, and a fetch stored then reads back as its free English text.
+    from monitor.messages import detail_text
+    from monitor.store.schema import _statements
+
+    names = [name for name, _ in MIGRATIONS]
+    assert names == sorted(names)
+    assert names.index("0019_site_detail_codes") + 1 == names.index("0020_verdict_findings")
+    path = tmp_path / "old.db"
+    old = Store.open(path, migrate=False)
+    old.migrate(upto="0018_sent_checks")
+    for statement in _statements(dict(MIGRATIONS)["0020_verdict_findings"]):
+        old.conn.execute(statement)
+    stamp = "2026-12-04T04:00:00.000000+00:00"
+    old.conn.execute(
+        "INSERT INTO schema_migrations (name, applied_at) VALUES ('0020_verdict_findings', ?)",
+        (stamp,),
+    )
+    old.conn.executescript(
+        f"""
+        INSERT INTO units (id, name, created_at) VALUES (1, '市统计局', '{stamp}');
+        INSERT INTO sites (id, site_code, name, url, unit, region, roster_order, created_at,
+                           updated_at)
+            VALUES (1, '6100000001', '市统计局网站', 'http://h/', 1, '市直部门', 0,
+                    '{stamp}', '{stamp}');
+        INSERT INTO site_observations (site, target, url, observed_at, ok, reachable, status,
+                                       detail)
+            VALUES (1, 'homepage', 'http://h/', '{stamp}', 0, 0, 503, 'HTTP 503');
+        """
+    )
+    old.close()
+    at = datetime(2026, 12, 4, 5, tzinfo=UTC)
+    with Store.open(path) as store:
+        assert store.applied_migrations() == names
+        (before,) = store.site_evidence([1], at, since=at.replace(day=1), probes_since=at).values()
+        assert before.homepage is not None
+        assert (before.homepage.detail, before.homepage.detail_code) == ("HTTP 503", None)
+        assert detail_text(before.homepage, "zh") == "HTTP 503"  # free text, shown as written
+        # A fetch stored now keeps its code and parameters.
+        fetched = replace(
+            before.homepage,
+            id=None,
+            observed_at=at,
+            detail_code="site.http",
+            detail_params={"status": 503},
+        )
+        store.add_site_observations([fetched])
+        (after,) = store.site_evidence([1], at, since=at.replace(day=1), probes_since=at).values()
+    assert after.homepage is not None and after.homepage.detail_params == {"status": 503}
+    assert detail_text(after.homepage, "zh") == "网页返回 HTTP 503"

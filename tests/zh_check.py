@@ -19,7 +19,7 @@ TERMS = frozenset(
         *("HTML", "URL", "IP", "DNS", "UID", "UTC", "ID", "Teredo", "AppID", "AppSecret"),
         *("Cookie", "auto", "errcode", "retcode", "freepublish", "datacube", "incarnate"),
         *("getarticletotaldetail", "getarticletotal", "tid", "sub", "subp", "data", "list"),
-        *("item", "items", "mblog", "userInfo", "containerid", "Location", "ok", "id"),
+        *("item", "items", "mblog", "userInfo", "containerid", "Location", "ok", "id", "RFC"),
     )
 )
 # A token that is an identifier, a setting, a path or a number-bearing name: kept as is.

@@ -1,7 +1,7 @@
 """Fetching government websites politely: robots.txt, a rate per host, the guard, a byte cap.
 
 `SiteFetcher.get(url)` answers a `PageFetch` whatever happened (never raises for
-what a site does). Redirects are followed (at most 5), each hop judged by the
+what a site does); a failed fetch says why as a `Message` (a code worded zh/en). Redirects are followed (at most 5), each hop judged by the
 outbound guard and by the target's robots.txt. robots.txt is read with
 `urllib.robotparser` (the standard library's maintained parser) once per origin
 and fetcher; as RFC 9309 says, a robots.txt that answers 4xx allows everything,
@@ -23,6 +23,8 @@ from adapters.netguard import UrlGuard
 from adapters.site_page import decode_page
 from adapters.transport import http_client
 from monitor.checks.pacing import Pacer
+from monitor.messages import Message, message
+from monitor.models import MessageCode as C
 from monitor.settings import Settings
 
 MAX_REDIRECTS = 5
@@ -44,7 +46,7 @@ class PageFetch:
     status: int | None = None
     text: str = ""
     encoding: str | None = None
-    detail: str | None = None
+    detail: Message | None = None
     # Where the page was read after redirects: relative links resolve against it.
     final_url: str | None = None
 
@@ -119,16 +121,16 @@ class SiteFetcher:
             self._robots[origin] = parser
             return parser
 
-    async def _allowed(self, url: str) -> str | None:
+    async def _allowed(self, url: str) -> Message | None:
         """Why `url` must not be fetched (the guard, robots.txt), or None."""
         refused = await self._guard(url)
         if refused:
             return refused
         robots = await self._robots_for(url)
         if robots is None:
-            return "robots.txt could not be fetched (RFC 9309: nothing may be crawled)"
+            return message(C.SITE_ROBOTS_UNREACHABLE)
         if not robots.can_fetch(ROBOTS_AGENT, url):
-            return "robots.txt disallows this page"
+            return message(C.SITE_ROBOTS_DISALLOWS)
         return None
 
     async def get(self, url: str, *, method: str = "GET") -> PageFetch:
@@ -152,7 +154,7 @@ class SiteFetcher:
                     ok=False,
                     reachable=got.status < 500,
                     status=got.status,
-                    detail=f"HTTP {got.status}",
+                    detail=message(C.SITE_HTTP, status=got.status),
                 )
             if got.too_large:
                 return PageFetch(
@@ -160,7 +162,7 @@ class SiteFetcher:
                     ok=False,
                     reachable=True,
                     status=got.status,
-                    detail=f"page larger than {self.sites.max_page_bytes} bytes",
+                    detail=message(C.SITE_TOO_LARGE, cap=self.sites.max_page_bytes),
                 )
             text, encoding = (
                 ("", None)
@@ -171,5 +173,8 @@ class SiteFetcher:
                 url, ok=True, reachable=True, status=got.status, text=text, encoding=encoding
             )
         return PageFetch(
-            url, ok=False, reachable=True, detail=f"more than {MAX_REDIRECTS} redirects"
+            url,
+            ok=False,
+            reachable=True,
+            detail=message(C.SITE_TOO_MANY_REDIRECTS, max=MAX_REDIRECTS),
         )

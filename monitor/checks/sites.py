@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx
@@ -22,7 +22,8 @@ from adapters.site_page import read_page
 from monitor.checks.site_fetch import PageFetch, SiteFetcher
 from monitor.dates import end_of_day, local_date, start_of_day, utcnow
 from monitor.durations import Duration
-from monitor.models import SiteTarget
+from monitor.messages import Message, message
+from monitor.models import MessageCode, SiteTarget
 from monitor.roster.sites import guess_kind
 from monitor.settings import Settings, SiteSettings
 from monitor.site_rules import AVAILABILITY_DAYS, SiteJudgement, judge_site
@@ -59,6 +60,13 @@ class SiteSweep:
     seconds: dict[int, float] = field(default_factory=dict)
 
 
+def coded(detail: Message | None) -> dict[str, Any]:
+    """A fetch's detail as a site observation stores it: English text, code, parameters."""
+    if detail is None:
+        return {"detail": None}
+    return {"detail": str(detail), "detail_code": detail.code, "detail_params": detail.params}
+
+
 def _observation(
     site: SiteRow,
     target: SiteTarget,
@@ -77,7 +85,7 @@ def _observation(
         reachable=got.reachable,
         column_id=column.id if column else None,
         status=got.status,
-        detail=got.detail,
+        **coded(got.detail),
     )
     links: list[str] = []
     if got.ok:
@@ -163,7 +171,7 @@ async def crawl_links(
                 ok=False,
                 reachable=again.reachable,
                 status=again.status,
-                detail=again.detail,
+                **coded(again.detail),
             )
         )
     out.append(
@@ -175,7 +183,7 @@ async def crawl_links(
             observed_at=clock(),
             ok=True,
             items=len(results),
-            detail=f"{len(results)} link(s) checked, {len(out)} broken",
+            **coded(message(MessageCode.SITE_LINKS_CHECKED, checked=len(results), broken=len(out))),
         )
     )
     return out
@@ -278,7 +286,7 @@ async def probe_sites(
                     ok=got.ok,
                     reachable=got.reachable,
                     status=got.status,
-                    detail=got.detail,
+                    **coded(got.detail),
                 )
             )
 

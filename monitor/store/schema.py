@@ -476,6 +476,15 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
+        "0019_site_detail_codes",
+        """
+        -- a website fetch's detail as a message code and its parameters (JSON), worded
+        -- per reader; NULL for fetches stored before details had codes
+        ALTER TABLE site_observations ADD COLUMN detail_code TEXT;
+        ALTER TABLE site_observations ADD COLUMN detail_params TEXT;
+        """,
+    ),
+    (
         "0020_verdict_findings",
         """
         -- each current verdict's roster problems (名单问题, kinds comma-separated), so

@@ -86,6 +86,9 @@ class SiteObservation:
     newest_url: str | None = None
     detail: str | None = None
     id: int | None = None
+    # The detail as a message code and its parameters (None: free text, or stored before codes).
+    detail_code: str | None = None
+    detail_params: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -115,6 +118,8 @@ _OBS_FIELDS = (
     "newest_title",
     "newest_url",
     "detail",
+    "detail_code",
+    "detail_params",
 )
 _OBS_COLUMNS = ", ".join(f"o.{name}" for name in _OBS_FIELDS)
 
@@ -140,6 +145,8 @@ def _observation(row: Sequence[Any]) -> SiteObservation:
         newest_title=r["newest_title"],
         newest_url=r["newest_url"],
         detail=r["detail"],
+        detail_code=r["detail_code"],
+        detail_params=json.loads(r["detail_params"]) if r["detail_params"] else None,
     )
 
 
@@ -328,7 +335,8 @@ class SiteTables(StoreBase):
                 cur = self.conn.execute(
                     "INSERT INTO site_observations (site, target, column_id, url, page, sweep, "
                     "observed_at, ok, reachable, status, items, newest_date, newest_title, "
-                    "newest_url, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "newest_url, detail, detail_code, detail_params) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         o.site,
                         o.target.value,
@@ -345,6 +353,10 @@ class SiteTables(StoreBase):
                         o.newest_title,
                         o.newest_url,
                         o.detail,
+                        o.detail_code,
+                        json.dumps(o.detail_params, ensure_ascii=False)
+                        if o.detail_params is not None
+                        else None,
                     ),
                 )
                 o.id = int(cur.lastrowid or 0)
