@@ -57,13 +57,7 @@ def import_sites(
         file=str(file), now=utcnow(), entries=[entry for _, entry in read.entries]
     )
     s.close()
-    if as_json:
-        print_json({"file": str(file), "sites": counts})
-        return
-    sys.stdout.write(
-        f"{file}: {len(read.entries)} website(s) read; {counts['added']} added, "
-        f"{counts['changed']} changed, {counts['unchanged']} unchanged\n"
-    )
+    _imported(file, "sites", "website", len(read.entries), counts, as_json)
 
 
 @columns_app.command("import")
@@ -101,11 +95,18 @@ def import_columns(
         file=str(file), now=utcnow(), entries=[entry for _, entry in read.entries]
     )
     s.close()
+    _imported(file, "columns", "column", len(read.entries), counts, as_json)
+
+
+def _imported(
+    file: Path, key: str, noun: str, read: int, counts: dict[str, int], as_json: bool
+) -> None:
+    """What an import of websites or columns did, as JSON or one line."""
     if as_json:
-        print_json({"file": str(file), "columns": counts})
+        print_json({"file": str(file), key: counts})
         return
     sys.stdout.write(
-        f"{file}: {len(read.entries)} column(s) read; {counts['added']} added, "
+        f"{file}: {read} {noun}(s) read; {counts['added']} added, "
         f"{counts['changed']} changed, {counts['unchanged']} unchanged\n"
     )
 
