@@ -29,7 +29,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,7 +39,6 @@ from scale_out_procs import base_env, redis_server, start_workers, stop_worker  
 
 from monitor.simulator import (  # noqa: E402
     Scenario,
-    SimAccount,
     SimulatorServer,
     env_lines,
     write_roster,
@@ -50,22 +48,11 @@ ADDRESSES = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
 
 
 def city(n: int, rate: float, latency_ms: float) -> Scenario:
-    """n Weibo accounts, last posts spread over 60 days, each address limited to `rate`/s."""
-    now = datetime.now(UTC)
-    return Scenario(
-        accounts=[
-            SimAccount(
-                platform="weibo",
-                account_id=str(1_000_000_000 + i),
-                name=f"政务微博{i}",
-                unit=f"单位{i // 4}",
-                region=("市直部门", "汉滨区", "汉阴县", "石泉县")[i % 4],
-                posts=[now - timedelta(days=1 + (i * 7) % 60, hours=i % 12)],
-            )
-            for i in range(n)
-        ],
-        latency_ms=latency_ms,
-        rate_limit_per_client_s=rate,
+    """The sweep benchmark's n Weibo accounts, each client address limited to `rate`/s."""
+    from bench_sweep import city as weibo_city  # this folder is on sys.path when run
+
+    return weibo_city(n).model_copy(
+        update={"latency_ms": latency_ms, "rate_limit_per_client_s": rate}
     )
 
 
