@@ -243,11 +243,7 @@ class Queries:
 
     def state_counts(self, as_of: date, filters: Filters | None = None) -> Tally:
         """Accounts per state (and the 合格率) of the accounts matching `filters`."""
-        current = self._current(as_of)
-        filters = filters or Filters()
-        if current is None:
-            return tally(self.filtered(as_of, filters))
-        return self._grouped(as_of, filters, "state").get((), Tally())
+        return self._grouped(as_of, filters or Filters(), "state").get((), Tally())
 
     def unit_counts(self, as_of: date, filters: Filters | None = None) -> dict[int, Tally]:
         """Per unit id: its accounts per state (and with a roster problem)."""
